@@ -1,0 +1,12 @@
+//! Ledgerline: an offline-first invoice generator (Yew).
+
+pub mod app;
+pub mod pages;
+pub mod platform;
+pub mod state;
+pub mod widgets;
+
+/// Mounts the app on `<body>`.
+pub fn run() {
+    yew::Renderer::<app::App>::new().render();
+}

@@ -1,0 +1,3 @@
+fn main() {
+    ledgerline_app::run();
+}

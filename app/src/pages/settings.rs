@@ -1,0 +1,127 @@
+use crate::platform::read_data_url;
+use crate::state::{save_profile, Store};
+use crate::widgets::{area, field, setter, Form};
+use ledgerline_core::currency::currency;
+use ledgerline_core::model::{Profile, Settings, MAX_LOGO_BYTES};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Clone, PartialEq)]
+struct ProfileForm {
+    profile: Profile,
+    currency: String,
+    terms: String,
+    prefix: String,
+}
+
+#[function_component(SettingsPage)]
+pub fn settings_page() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let form = {
+        let p = store.snap.profile.clone();
+        let s = store.snap.settings.clone();
+        use_reducer(move || Form(ProfileForm { currency: p.default_currency.clone(), terms: p.payment_terms_days.to_string(), prefix: s.number_prefix.clone(), profile: p }))
+    };
+    let message = use_state(|| None::<(bool, String)>);
+
+    let on_logo = {
+        let form = form.clone();
+        let message = message.clone();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value("");
+            if !file.type_().starts_with("image/") {
+                message.set(Some((false, format!("'{}' is not an image: choose a PNG, JPEG, SVG or WebP file.", file.name()))));
+                return;
+            }
+            // base64 grows the file by a third
+            let limit_kb = MAX_LOGO_BYTES * 3 / 4 / 1024;
+            if file.size() > (MAX_LOGO_BYTES * 3 / 4) as f64 {
+                message.set(Some((false, format!("The logo '{}' is {} KB; the limit is {limit_kb} KB. Use a smaller or compressed image.", file.name(), (file.size() / 1024.0).ceil()))));
+                return;
+            }
+            let form = form.clone();
+            let message = message.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match read_data_url(&file).await {
+                    Ok(url) if url.len() <= MAX_LOGO_BYTES => {
+                        form.dispatch(std::rc::Rc::new(move |f: &mut ProfileForm| f.profile.logo = Some(url.clone())));
+                        message.set(Some((true, "Logo loaded: press Save to keep it.".into())));
+                    }
+                    Ok(_) => message.set(Some((false, format!("The logo is too large; the limit is {limit_kb} KB.")))),
+                    Err(e) => message.set(Some((false, format!("The logo could not be read ({e})."))))
+                }
+            });
+        })
+    };
+    let remove_logo = { let form = form.clone(); Callback::from(move |_| form.dispatch(std::rc::Rc::new(|f: &mut ProfileForm| f.profile.logo = None))) };
+    let on_save = {
+        let store = store.clone();
+        let form = form.clone();
+        let message = message.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let f = &form.0;
+            let Some(cur) = currency(&f.currency) else {
+                message.set(Some((false, format!("Unknown currency '{}': use an ISO 4217 code such as USD, EUR or JPY.", f.currency.trim()))));
+                return;
+            };
+            let Ok(days) = f.terms.trim().parse::<u32>() else {
+                message.set(Some((false, "Payment terms must be a whole number of days, such as 30.".into())));
+                return;
+            };
+            if days > 365 {
+                message.set(Some((false, "Payment terms can be at most 365 days.".into())));
+                return;
+            }
+            let prefix = f.prefix.trim().to_string();
+            if prefix.chars().count() > 20 {
+                message.set(Some((false, "The number prefix can be at most 20 characters.".into())));
+                return;
+            }
+            let mut p = f.profile.clone();
+            p.default_currency = cur.code.to_string();
+            p.payment_terms_days = days;
+            let s = Settings { number_prefix: prefix, ..store.snap.settings.clone() };
+            match save_profile(&store, p, s) {
+                Ok(()) => message.set(Some((true, "Settings saved.".into()))),
+                Err(e) => message.set(Some((false, e.message()))),
+            }
+        })
+    };
+    let f = &form.0;
+    html! {
+        <section class="page">
+            <div class="page-head"><h1>{ "Settings" }</h1></div>
+            <form class="card" onsubmit={on_save} novalidate=true>
+                <h2>{ "Business profile" }</h2>
+                if let Some((ok, text)) = &*message {
+                    <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="profile-message" role="status">{ text }</div>
+                }
+                <div class="grid">
+                    { field("Business name", "profile-name", "text", &f.profile.name, setter(&form, |f: &mut ProfileForm, v| f.profile.name = v), None) }
+                    { field("Email", "profile-email", "email", &f.profile.email, setter(&form, |f: &mut ProfileForm, v| f.profile.email = v), None) }
+                    { field("Tax ID", "profile-tax-id", "text", &f.profile.tax_id, setter(&form, |f: &mut ProfileForm, v| f.profile.tax_id = v), None) }
+                    { area("Address", "profile-address", &f.profile.address, setter(&form, |f: &mut ProfileForm, v| f.profile.address = v)) }
+                    { field("Default currency", "profile-currency", "text", &f.currency, setter(&form, |f: &mut ProfileForm, v| f.currency = v), None) }
+                    { field("Payment terms (days)", "profile-terms", "text", &f.terms, setter(&form, |f: &mut ProfileForm, v| f.terms = v), None) }
+                    { field("Invoice number prefix", "profile-prefix", "text", &f.prefix, setter(&form, |f: &mut ProfileForm, v| f.prefix = v), None) }
+                    { area("Default notes", "profile-notes", &f.profile.default_notes, setter(&form, |f: &mut ProfileForm, v| f.profile.default_notes = v)) }
+                    { area("Default terms", "profile-default-terms", &f.profile.default_terms, setter(&form, |f: &mut ProfileForm, v| f.profile.default_terms = v)) }
+                </div>
+                <div class="logo-field">
+                    <span class="label">{ format!("Logo (image, at most {} KB)", MAX_LOGO_BYTES * 3 / 4 / 1024) }</span>
+                    if let Some(logo) = &f.profile.logo {
+                        <img class="logo" src={logo.clone()} alt="Current logo" />
+                        <button type="button" data-testid="profile-logo-remove" onclick={remove_logo}>{ "Remove logo" }</button>
+                    }
+                    <input type="file" accept="image/*" data-testid="profile-logo" onchange={on_logo} />
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="primary" data-testid="profile-save">{ "Save settings" }</button>
+                </div>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,244 @@
+//! Application state (one reducer) and the storage operations that change it.
+//! Every operation writes localStorage first and only then updates the state, so what
+//! the user sees is what is stored.
+
+use crate::platform::{now_rfc3339, with_kv};
+use ledgerline_core::exchange::{plan_import, ImportPlan, Rejection};
+use ledgerline_core::model::{Client, Invoice, InvoiceContent, Profile, Settings};
+use ledgerline_core::store::{self, Damaged, KvError, Namespace, Snapshot};
+use std::rc::Rc;
+use yew::prelude::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub id: u32,
+    pub text: String,
+    /// An invoice that can be put back ("Undo").
+    pub undo: Option<Invoice>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppState {
+    pub ns: Namespace,
+    pub snap: Snapshot,
+    /// Why localStorage cannot be used, if it cannot.
+    pub storage_problem: Option<String>,
+    pub toast: Option<Toast>,
+    pub update_ready: bool,
+}
+
+pub enum Action {
+    PutInvoice(Invoice),
+    RemoveInvoice { id: String, undo: Option<Invoice>, text: String },
+    PutClient(Client),
+    RemoveClient(String),
+    SetProfile(Profile),
+    SetSettings(Settings),
+    DropDamaged(String),
+    Replace(Snapshot),
+    Toast(String),
+    ClearToast(u32),
+    UpdateReady,
+}
+
+impl AppState {
+    pub fn load(ns: Namespace) -> Self {
+        let storage_problem = crate::platform::LocalKv::open().err();
+        let snap = with_kv(|kv| store::load(kv, &ns));
+        AppState { ns, snap, storage_problem, toast: None, update_ready: false }
+    }
+
+    pub fn invoice(&self, id: &str) -> Option<&Invoice> {
+        self.snap.invoices.iter().find(|i| i.id == id)
+    }
+
+    fn next_toast_id(&self) -> u32 {
+        self.toast.as_ref().map(|t| t.id + 1).unwrap_or(1)
+    }
+}
+
+impl Reducible for AppState {
+    type Action = Action;
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        match action {
+            Action::PutInvoice(inv) => match s.snap.invoices.iter_mut().find(|i| i.id == inv.id) {
+                Some(x) => *x = inv,
+                None => s.snap.invoices.push(inv),
+            },
+            Action::RemoveInvoice { id, undo, text } => {
+                s.snap.invoices.retain(|i| i.id != id);
+                s.toast = Some(Toast { id: s.next_toast_id(), text, undo });
+            }
+            Action::PutClient(c) => {
+                match s.snap.clients.iter_mut().find(|x| x.id == c.id) {
+                    Some(x) => *x = c,
+                    None => s.snap.clients.push(c),
+                }
+                s.snap.clients.sort_by_key(|c| c.name.to_lowercase());
+            }
+            Action::RemoveClient(id) => s.snap.clients.retain(|c| c.id != id),
+            Action::SetProfile(p) => s.snap.profile = p,
+            Action::SetSettings(st) => s.snap.settings = st,
+            Action::DropDamaged(key) => s.snap.damaged.retain(|d| d.key != key),
+            Action::Replace(snap) => s.snap = snap,
+            Action::Toast(text) => s.toast = Some(Toast { id: s.next_toast_id(), text, undo: None }),
+            Action::ClearToast(id) => {
+                if s.toast.as_ref().map(|t| t.id) == Some(id) {
+                    s.toast = None;
+                }
+            }
+            Action::UpdateReady => s.update_ready = true,
+        }
+        Rc::new(s)
+    }
+}
+
+pub type Store = UseReducerHandle<AppState>;
+
+/// A failed save, in words for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SaveError {
+    Quota,
+    Other(String),
+}
+
+impl From<KvError> for SaveError {
+    fn from(e: KvError) -> Self {
+        match e {
+            KvError::Quota => SaveError::Quota,
+            KvError::Other(m) => SaveError::Other(m),
+        }
+    }
+}
+
+impl SaveError {
+    pub fn message(&self) -> String {
+        match self {
+            SaveError::Quota => "Browser storage is full, so this change was NOT saved. Your edit is still here. \
+                 Free some space, then save again: export a backup (Data → Export JSON), then delete old paid \
+                 invoices, or shrink or remove the logo (Settings)."
+                .into(),
+            SaveError::Other(m) => format!(
+                "The browser refused to save ({m}). Your edit is still here; export a backup (Data → Export JSON) \
+                 and check that site storage is allowed for this page."
+            ),
+        }
+    }
+}
+
+/// Saves invoice content: a new record (id `None`) or the next version of an existing one.
+/// Also advances the numbering counter when the number came from it.
+pub fn save_invoice(store: &Store, id: Option<&str>, content: InvoiceContent) -> Result<Invoice, SaveError> {
+    let id = id.map(str::to_string).unwrap_or_else(crate::platform::new_id);
+    let previous = store.invoice(&id);
+    let record = store::next_record(&id, content, previous, &now_rfc3339());
+    let (suggested, next) = store::next_number(&store.snap.settings, &store.snap.invoices);
+    let mut settings = store.snap.settings.clone();
+    let advance = previous.is_none() && record.content.number == suggested;
+    if advance {
+        settings.next_number = next;
+    }
+    with_kv(|kv| {
+        let mut writes = vec![(store.ns.invoice(&id), Some(serde_json::to_string(&record).unwrap_or_default()))];
+        if advance {
+            writes.push((store.ns.settings(), Some(serde_json::to_string(&settings).unwrap_or_default())));
+        }
+        store::write_all(kv, &writes)
+    })?;
+    if advance {
+        store.dispatch(Action::SetSettings(settings));
+    }
+    store.dispatch(Action::PutInvoice(record.clone()));
+    Ok(record)
+}
+
+/// Deletes an invoice, keeping it in the toast for "Undo".
+pub fn delete_invoice(store: &Store, id: &str) {
+    let Some(inv) = store.invoice(id).cloned() else { return };
+    with_kv(|kv| store::remove_invoice(kv, &store.ns, id));
+    store.dispatch(Action::RemoveInvoice {
+        id: id.to_string(),
+        text: format!("Deleted invoice {}.", inv.content.number),
+        undo: Some(inv),
+    });
+}
+
+pub fn undo_delete(store: &Store, inv: Invoice, toast_id: u32) {
+    match with_kv(|kv| store::put_invoice(kv, &store.ns, &inv)) {
+        Ok(()) => {
+            store.dispatch(Action::ClearToast(toast_id));
+            store.dispatch(Action::PutInvoice(inv));
+        }
+        Err(e) => store.dispatch(Action::Toast(SaveError::from(e).message())),
+    }
+}
+
+/// Copies an invoice as a new draft with the next number, dated today.
+pub fn duplicate_invoice(store: &Store, id: &str) -> Result<Invoice, SaveError> {
+    let Some(src) = store.invoice(id) else {
+        return Err(SaveError::Other("that invoice no longer exists".into()));
+    };
+    let mut content = src.content.clone();
+    let (number, _) = store::next_number(&store.snap.settings, &store.snap.invoices);
+    let today = crate::platform::today();
+    let term = content.due_date.signed_duration_since(content.issue_date);
+    content.number = number;
+    content.issue_date = today;
+    content.due_date = today + term;
+    content.status = ledgerline_core::model::Status::Draft;
+    save_invoice(store, None, content)
+}
+
+pub fn save_client(store: &Store, c: Client) -> Result<(), SaveError> {
+    with_kv(|kv| store::put_client(kv, &store.ns, &c))?;
+    store.dispatch(Action::PutClient(c));
+    Ok(())
+}
+
+/// Deletes a client unless invoices still name it (returns why not).
+pub fn delete_client(store: &Store, id: &str) -> Result<(), String> {
+    let used = store.snap.invoices.iter().filter(|i| i.content.client_id == id).count();
+    if used > 0 {
+        return Err(format!(
+            "This client is on {used} invoice{}: delete those invoices or choose another client on them first.",
+            if used == 1 { "" } else { "s" }
+        ));
+    }
+    with_kv(|kv| store::remove_client(kv, &store.ns, id));
+    store.dispatch(Action::RemoveClient(id.to_string()));
+    Ok(())
+}
+
+pub fn save_profile(store: &Store, p: Profile, s: Settings) -> Result<(), SaveError> {
+    let writes = vec![
+        (store.ns.profile(), Some(serde_json::to_string(&p).unwrap_or_default())),
+        (store.ns.settings(), Some(serde_json::to_string(&s).unwrap_or_default())),
+    ];
+    with_kv(|kv| store::write_all(kv, &writes))?;
+    store.dispatch(Action::SetProfile(p));
+    store.dispatch(Action::SetSettings(s));
+    Ok(())
+}
+
+pub fn remove_damaged(store: &Store, d: &Damaged) {
+    with_kv(|kv| kv.remove(&d.key));
+    store.dispatch(Action::DropDamaged(d.key.clone()));
+}
+
+/// Imports an export file all-or-nothing.
+pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
+    let plan = plan_import(text, &store.snap)?;
+    let writes = store::snapshot_writes(&store.ns, &plan.merged);
+    if let Err(e) = with_kv(|kv| store::write_all(kv, &writes)) {
+        return Err(vec![Rejection { record: "storage".into(), reason: SaveError::from(e).message() }]);
+    }
+    store.dispatch(Action::Replace(plan.merged.clone()));
+    Ok(plan)
+}
+
+/// Removes every record of the current user context from this browser.
+pub fn clear_all(store: &Store) {
+    with_kv(|kv| store::clear(kv, &store.ns));
+    store.dispatch(Action::Replace(Snapshot::default()));
+}

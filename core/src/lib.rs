@@ -1,0 +1,12 @@
+//! Ledgerline's pure logic: no browser APIs, tested natively with `cargo test`.
+
+pub mod checksum;
+pub mod currency;
+pub mod draft;
+pub mod exchange;
+pub mod list;
+pub mod model;
+pub mod money;
+pub mod store;
+pub mod testing;
+pub mod totals;

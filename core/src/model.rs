@@ -1,0 +1,246 @@
+//! The invoice model as stored locally, exported and (later) synced.
+
+use crate::money::{Qty, Rate};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// The business that sends the invoices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Profile {
+    pub name: String,
+    pub address: String,
+    pub tax_id: String,
+    pub email: String,
+    /// A `data:image/...;base64,` URL, at most [`MAX_LOGO_BYTES`] of encoded text.
+    pub logo: Option<String>,
+    pub default_currency: String,
+    /// Days from the issue date to the due date for new invoices.
+    pub payment_terms_days: u32,
+    pub default_notes: String,
+    pub default_terms: String,
+}
+
+/// Largest logo accepted, as stored text (the data URL).
+pub const MAX_LOGO_BYTES: usize = 200 * 1024;
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            name: String::new(),
+            address: String::new(),
+            tax_id: String::new(),
+            email: String::new(),
+            logo: None,
+            default_currency: "USD".into(),
+            payment_terms_days: 30,
+            default_notes: String::new(),
+            default_terms: String::new(),
+        }
+    }
+}
+
+/// Invoice numbering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    pub number_prefix: String,
+    pub next_number: u64,
+    pub number_digits: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            number_prefix: "INV-".into(),
+            next_number: 1,
+            number_digits: 4,
+        }
+    }
+}
+
+impl Settings {
+    pub fn format_number(&self, n: u64) -> String {
+        format!(
+            "{}{:0width$}",
+            self.number_prefix,
+            n,
+            width = usize::from(self.number_digits)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub tax_id: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Draft,
+    Sent,
+    Paid,
+    Void,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Draft, Status::Sent, Status::Paid, Status::Void];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Sent => "sent",
+            Status::Paid => "paid",
+            Status::Void => "void",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// What the list shows: the stored status, or *overdue* for a sent invoice past its due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisplayStatus {
+    Draft,
+    Sent,
+    Overdue,
+    Paid,
+    Void,
+}
+
+impl DisplayStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisplayStatus::Draft => "draft",
+            DisplayStatus::Sent => "sent",
+            DisplayStatus::Overdue => "overdue",
+            DisplayStatus::Paid => "paid",
+            DisplayStatus::Void => "void",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItem {
+    pub description: String,
+    pub quantity: Qty,
+    /// Price of one unit, in minor units of the invoice currency.
+    pub unit_price: i64,
+    /// Tax rates applied to this line (each on the line's net amount, not compounded).
+    #[serde(default)]
+    pub tax_rates: Vec<Rate>,
+    /// Discount on this line, as a percentage.
+    #[serde(default)]
+    pub discount: Rate,
+}
+
+/// Discount on the whole invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum Discount {
+    #[default]
+    None,
+    Percent(Rate),
+    /// In minor units.
+    Amount(i64),
+}
+
+/// The content of an invoice: everything the user edits. The checksum covers exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceContent {
+    pub number: String,
+    pub client_id: String,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub status: Status,
+    pub currency: String,
+    pub lines: Vec<LineItem>,
+    #[serde(default)]
+    pub discount: Discount,
+    /// Shipping in minor units, added after tax and not taxed.
+    #[serde(default)]
+    pub shipping: i64,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub terms: String,
+}
+
+/// A stored invoice record: content plus the bookkeeping sync needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invoice {
+    pub id: String,
+    #[serde(flatten)]
+    pub content: InvoiceContent,
+    /// +1 on every save.
+    pub version: u64,
+    /// RFC 3339 time of the last save.
+    pub updated_at: String,
+    /// `fnv1a64:` + hex of the canonical JSON of `content` (see [`crate::checksum`]).
+    pub checksum: String,
+}
+
+impl Invoice {
+    pub fn display_status(&self, today: NaiveDate) -> DisplayStatus {
+        match self.content.status {
+            Status::Draft => DisplayStatus::Draft,
+            Status::Sent if self.content.due_date < today => DisplayStatus::Overdue,
+            Status::Sent => DisplayStatus::Sent,
+            Status::Paid => DisplayStatus::Paid,
+            Status::Void => DisplayStatus::Void,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overdue_is_derived_from_the_due_date() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut inv = crate::testing::invoice("i1", "INV-0001", "c1");
+        inv.content.status = Status::Sent;
+        inv.content.due_date = d("2026-01-31");
+        assert_eq!(inv.display_status(d("2026-01-31")), DisplayStatus::Sent);
+        assert_eq!(inv.display_status(d("2026-02-01")), DisplayStatus::Overdue);
+        inv.content.status = Status::Paid;
+        assert_eq!(inv.display_status(d("2026-02-01")), DisplayStatus::Paid);
+        inv.content.status = Status::Draft;
+        assert_eq!(inv.display_status(d("2027-01-01")), DisplayStatus::Draft);
+    }
+
+    #[test]
+    fn numbering() {
+        let s = Settings::default();
+        assert_eq!(s.format_number(7), "INV-0007");
+        assert_eq!(s.format_number(12345), "INV-12345");
+    }
+
+    #[test]
+    fn discount_serializes_tagged() {
+        let d = Discount::Percent(Rate::percent(10));
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"kind":"percent","value":"10"}"#
+        );
+        let a: Discount = serde_json::from_str(r#"{"kind":"amount","value":500}"#).unwrap();
+        assert_eq!(a, Discount::Amount(500));
+        let n: Discount = serde_json::from_str(r#"{"kind":"none"}"#).unwrap();
+        assert_eq!(n, Discount::None);
+    }
+}

@@ -1,0 +1,389 @@
+//! The local store: a schema-versioned key layout over any string key-value store
+//! (localStorage in the browser, a map in tests), namespaced by user context.
+//!
+//! Layout (schema 1), one key per record so that one damaged entry never hides others:
+//! ```text
+//! ledgerline/v1/<user>/profile
+//! ledgerline/v1/<user>/settings
+//! ledgerline/v1/<user>/client/<id>
+//! ledgerline/v1/<user>/invoice/<id>
+//! ```
+//! `<user>` is `anonymous` or (with accounts) the Cognito `sub`.
+
+use crate::checksum::{content_checksum, verify};
+use crate::model::{Client, Invoice, InvoiceContent, Profile, Settings};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub const SCHEMA: u32 = 1;
+pub const ROOT: &str = "ledgerline/v1/";
+pub const ANONYMOUS: &str = "anonymous";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    /// The store is full (`QuotaExceededError`).
+    Quota,
+    /// Anything else the store reported (storage disabled, security error, ...).
+    Other(String),
+}
+
+/// A string key-value store.
+pub trait Kv {
+    fn get(&self, key: &str) -> Option<String>;
+    fn set(&mut self, key: &str, value: &str) -> Result<(), KvError>;
+    fn remove(&mut self, key: &str);
+    fn keys(&self) -> Vec<String>;
+}
+
+/// An in-memory [`Kv`] with an optional byte quota, for tests and benchmarks.
+#[derive(Debug, Default, Clone)]
+pub struct MemKv {
+    pub map: std::collections::BTreeMap<String, String>,
+    pub quota: Option<usize>,
+}
+
+impl MemKv {
+    fn used(&self) -> usize {
+        self.map.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+}
+
+impl Kv for MemKv {
+    fn get(&self, key: &str) -> Option<String> {
+        self.map.get(key).cloned()
+    }
+    fn set(&mut self, key: &str, value: &str) -> Result<(), KvError> {
+        if let Some(q) = self.quota {
+            let old = self.map.get(key).map(|v| key.len() + v.len()).unwrap_or(0);
+            if self.used() - old + key.len() + value.len() > q {
+                return Err(KvError::Quota);
+            }
+        }
+        self.map.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+    fn remove(&mut self, key: &str) {
+        self.map.remove(key);
+    }
+    fn keys(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
+}
+
+/// The keys of one user context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    prefix: String,
+}
+
+impl Namespace {
+    pub fn new(user: &str) -> Self {
+        Namespace {
+            prefix: format!("{ROOT}{user}/"),
+        }
+    }
+    pub fn anonymous() -> Self {
+        Self::new(ANONYMOUS)
+    }
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    pub fn profile(&self) -> String {
+        format!("{}profile", self.prefix)
+    }
+    pub fn settings(&self) -> String {
+        format!("{}settings", self.prefix)
+    }
+    pub fn client(&self, id: &str) -> String {
+        format!("{}client/{id}", self.prefix)
+    }
+    pub fn invoice(&self, id: &str) -> String {
+        format!("{}invoice/{id}", self.prefix)
+    }
+}
+
+/// An entry that could not be read. The raw text is kept so the user can export it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damaged {
+    pub key: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// Everything of one user context, as read at start-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub profile: Profile,
+    pub settings: Settings,
+    pub clients: Vec<Client>,
+    pub invoices: Vec<Invoice>,
+    pub damaged: Vec<Damaged>,
+}
+
+fn read<T: DeserializeOwned>(key: &str, raw: String) -> Result<T, Damaged> {
+    serde_json::from_str(&raw).map_err(|e| Damaged {
+        key: key.to_string(),
+        reason: format!("not a valid record ({e})"),
+        raw,
+    })
+}
+
+/// Reads every record of a namespace. Never fails: unreadable entries are reported in
+/// `damaged` and everything else is returned.
+pub fn load(kv: &dyn Kv, ns: &Namespace) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for key in kv.keys() {
+        let Some(rest) = key.strip_prefix(ns.prefix()) else {
+            continue;
+        };
+        let Some(raw) = kv.get(&key) else { continue };
+        if rest == "profile" {
+            match read::<Profile>(&key, raw) {
+                Ok(p) => snap.profile = p,
+                Err(d) => snap.damaged.push(d),
+            }
+        } else if rest == "settings" {
+            match read::<Settings>(&key, raw) {
+                Ok(s) => snap.settings = s,
+                Err(d) => snap.damaged.push(d),
+            }
+        } else if let Some(id) = rest.strip_prefix("client/") {
+            match read::<Client>(&key, raw) {
+                Ok(c) if c.id == id => snap.clients.push(c),
+                Ok(_) => snap.damaged.push(Damaged {
+                    key: key.clone(),
+                    reason: "its id does not match its key".into(),
+                    raw: kv.get(&key).unwrap_or_default(),
+                }),
+                Err(d) => snap.damaged.push(d),
+            }
+        } else if let Some(id) = rest.strip_prefix("invoice/") {
+            match read::<Invoice>(&key, raw.clone()) {
+                Ok(inv) if inv.id != id => snap.damaged.push(Damaged {
+                    key: key.clone(),
+                    reason: "its id does not match its key".into(),
+                    raw,
+                }),
+                Ok(inv) if !verify(&inv) => snap.damaged.push(Damaged {
+                    key: key.clone(),
+                    reason: format!(
+                        "checksum mismatch: invoice {} was changed outside Ledgerline or damaged",
+                        inv.content.number
+                    ),
+                    raw,
+                }),
+                Ok(inv) => snap.invoices.push(inv),
+                Err(d) => snap.damaged.push(d),
+            }
+        }
+    }
+    snap.clients.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    snap
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    // Plain data with string keys: serialization cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Writes several keys all-or-nothing: on any failure the keys already written are put
+/// back as they were.
+pub fn write_all(kv: &mut dyn Kv, writes: &[(String, Option<String>)]) -> Result<(), KvError> {
+    let mut undo: Vec<(String, Option<String>)> = Vec::new();
+    for (key, value) in writes {
+        let before = kv.get(key);
+        let r = match value {
+            Some(v) => kv.set(key, v),
+            None => {
+                kv.remove(key);
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            for (k, old) in undo.into_iter().rev() {
+                match old {
+                    // restoring a value that fitted before frees or reuses space: it fits
+                    Some(v) => {
+                        let _ = kv.set(&k, &v);
+                    }
+                    None => kv.remove(&k),
+                }
+            }
+            return Err(e);
+        }
+        undo.push((key.clone(), before));
+    }
+    Ok(())
+}
+
+/// The record to store for `content`: version +1 over `previous`, new time and checksum.
+pub fn next_record(
+    id: &str,
+    content: InvoiceContent,
+    previous: Option<&Invoice>,
+    now_rfc3339: &str,
+) -> Invoice {
+    let checksum = content_checksum(&content);
+    Invoice {
+        id: id.to_string(),
+        content,
+        version: previous.map(|p| p.version + 1).unwrap_or(1),
+        updated_at: now_rfc3339.to_string(),
+        checksum,
+    }
+}
+
+pub fn put_invoice(kv: &mut dyn Kv, ns: &Namespace, inv: &Invoice) -> Result<(), KvError> {
+    kv.set(&ns.invoice(&inv.id), &to_json(inv))
+}
+
+pub fn remove_invoice(kv: &mut dyn Kv, ns: &Namespace, id: &str) {
+    kv.remove(&ns.invoice(id));
+}
+
+pub fn put_client(kv: &mut dyn Kv, ns: &Namespace, c: &Client) -> Result<(), KvError> {
+    kv.set(&ns.client(&c.id), &to_json(c))
+}
+
+pub fn remove_client(kv: &mut dyn Kv, ns: &Namespace, id: &str) {
+    kv.remove(&ns.client(id));
+}
+
+pub fn put_profile(kv: &mut dyn Kv, ns: &Namespace, p: &Profile) -> Result<(), KvError> {
+    kv.set(&ns.profile(), &to_json(p))
+}
+
+pub fn put_settings(kv: &mut dyn Kv, ns: &Namespace, s: &Settings) -> Result<(), KvError> {
+    kv.set(&ns.settings(), &to_json(s))
+}
+
+/// Removes every key of a namespace (and nothing else).
+pub fn clear(kv: &mut dyn Kv, ns: &Namespace) {
+    for k in kv.keys() {
+        if k.starts_with(ns.prefix()) {
+            kv.remove(&k);
+        }
+    }
+}
+
+/// The writes that store a whole snapshot (used by import).
+pub fn snapshot_writes(ns: &Namespace, s: &Snapshot) -> Vec<(String, Option<String>)> {
+    let mut w = vec![
+        (ns.profile(), Some(to_json(&s.profile))),
+        (ns.settings(), Some(to_json(&s.settings))),
+    ];
+    w.extend(s.clients.iter().map(|c| (ns.client(&c.id), Some(to_json(c)))));
+    w.extend(s.invoices.iter().map(|i| (ns.invoice(&i.id), Some(to_json(i)))));
+    w
+}
+
+/// The next free invoice number and the counter after it.
+pub fn next_number(settings: &Settings, invoices: &[Invoice]) -> (String, u64) {
+    let mut n = settings.next_number.max(1);
+    loop {
+        let candidate = settings.format_number(n);
+        if !invoices.iter().any(|i| i.content.number == candidate) {
+            return (candidate, n + 1);
+        }
+        n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{client, invoice};
+
+    #[test]
+    fn namespaces_do_not_see_each_other() {
+        let mut kv = MemKv::default();
+        let a = Namespace::anonymous();
+        let b = Namespace::new("sub-123");
+        put_invoice(&mut kv, &a, &invoice("i1", "INV-0001", "c1")).unwrap();
+        put_invoice(&mut kv, &b, &invoice("i2", "INV-0001", "c1")).unwrap();
+        assert_eq!(load(&kv, &a).invoices.len(), 1);
+        assert_eq!(load(&kv, &b).invoices[0].id, "i2");
+        assert_eq!(a.invoice("x"), "ledgerline/v1/anonymous/invoice/x");
+        clear(&mut kv, &a);
+        assert!(load(&kv, &a).invoices.is_empty());
+        assert_eq!(load(&kv, &b).invoices.len(), 1);
+    }
+
+    #[test]
+    fn damaged_entries_are_named_and_others_still_load() {
+        let mut kv = MemKv::default();
+        let ns = Namespace::anonymous();
+        put_client(&mut kv, &ns, &client("c1", "Acme")).unwrap();
+        put_invoice(&mut kv, &ns, &invoice("good", "INV-0001", "c1")).unwrap();
+        kv.set(&ns.invoice("bad"), "{not json").unwrap();
+        let mut tampered = invoice("tampered", "INV-0003", "c1");
+        tampered.content.notes = "edited by hand".into();
+        put_invoice(&mut kv, &ns, &tampered).unwrap();
+        let mut moved = invoice("other", "INV-0004", "c1");
+        moved.id = "elsewhere".into();
+        kv.set(&ns.invoice("other"), &serde_json::to_string(&moved).unwrap()).unwrap();
+        kv.set(&ns.profile(), "42").unwrap();
+
+        let s = load(&kv, &ns);
+        assert_eq!(s.invoices.len(), 1);
+        assert_eq!(s.clients.len(), 1);
+        assert_eq!(s.profile, Profile::default());
+        let mut keys: Vec<_> = s.damaged.iter().map(|d| d.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                "ledgerline/v1/anonymous/invoice/bad",
+                "ledgerline/v1/anonymous/invoice/other",
+                "ledgerline/v1/anonymous/invoice/tampered",
+                "ledgerline/v1/anonymous/profile",
+            ]
+        );
+        let bad = s.damaged.iter().find(|d| d.key.ends_with("/bad")).unwrap();
+        assert_eq!(bad.raw, "{not json");
+        assert!(s.damaged.iter().any(|d| d.reason.contains("checksum mismatch")));
+    }
+
+    #[test]
+    fn versions_increase_and_checksums_are_set() {
+        let first = invoice("i1", "INV-0001", "c1");
+        let r1 = next_record("i1", first.content.clone(), None, "t1");
+        assert_eq!(r1.version, 1);
+        assert!(verify(&r1));
+        let r2 = next_record("i1", first.content, Some(&r1), "t2");
+        assert_eq!(r2.version, 2);
+        assert_eq!(r2.updated_at, "t2");
+    }
+
+    #[test]
+    fn quota_failure_leaves_the_previous_record_and_write_all_rolls_back() {
+        let ns = Namespace::anonymous();
+        let mut kv = MemKv::default();
+        let inv = invoice("i1", "INV-0001", "c1");
+        put_invoice(&mut kv, &ns, &inv).unwrap();
+        kv.quota = Some(kv.used() + 10);
+        let mut bigger = inv.clone();
+        bigger.content.notes = "x".repeat(100);
+        assert_eq!(put_invoice(&mut kv, &ns, &bigger), Err(KvError::Quota));
+        assert_eq!(load(&kv, &ns).invoices, vec![inv.clone()]);
+
+        kv.quota = Some(kv.used() + 300);
+        let writes = vec![
+            (ns.client("c1"), Some("{\"id\":\"c1\",\"name\":\"A\"}".to_string())),
+            (ns.invoice("i1"), None),
+            (ns.invoice("i2"), Some("y".repeat(1000))),
+        ];
+        assert_eq!(write_all(&mut kv, &writes), Err(KvError::Quota));
+        let s = load(&kv, &ns);
+        assert_eq!(s.invoices, vec![inv]);
+        assert!(s.clients.is_empty());
+    }
+
+    #[test]
+    fn next_number_skips_used_numbers() {
+        let s = Settings::default();
+        let used = vec![invoice("a", "INV-0001", "c"), invoice("b", "INV-0002", "c")];
+        assert_eq!(next_number(&s, &used), ("INV-0003".to_string(), 4));
+        assert_eq!(next_number(&s, &[]), ("INV-0001".to_string(), 2));
+    }
+}
