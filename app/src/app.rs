@@ -1,4 +1,7 @@
-use crate::pages::{clients::ClientsPage, data::DataPage, editor::EditorPage, invoices::InvoicesPage, print::PrintPage, settings::SettingsPage};
+use crate::pages::{
+    clients::ClientsPage, data::DataPage, editor::EditorPage, invoices::InvoicesPage,
+    print::PrintPage, settings::SettingsPage,
+};
 use crate::platform;
 use crate::state::{undo_delete, Action, AppState, Store};
 use ledgerline_core::store::Namespace;
@@ -40,7 +43,10 @@ pub fn app() -> Html {
             let dispatcher = store.dispatcher();
             platform::register_service_worker(move || dispatcher.dispatch(Action::UpdateReady));
             // a marker for tests and the benchmark: the first render is done
-            if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+            if let Some(body) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.body())
+            {
                 let _ = body.set_attribute("data-ready", "1");
             }
         });
@@ -82,7 +88,13 @@ fn layout(props: &LayoutProps) -> Html {
             </section>
         },
     };
-    let active = |r: Route| if std::mem::discriminant(&r) == std::mem::discriminant(&props.route) { "active" } else { "" };
+    let active = |r: Route| {
+        if std::mem::discriminant(&r) == std::mem::discriminant(&props.route) {
+            "active"
+        } else {
+            ""
+        }
+    };
     html! {
         <div class="shell">
             <header class="topbar no-print" data-testid="nav">
@@ -107,9 +119,17 @@ fn layout(props: &LayoutProps) -> Html {
 fn storage_status() -> Html {
     let store = use_context::<Store>().expect("store context");
     let (class, text, title) = if store.storage_problem.is_some() {
-        ("status status-error", "Memory only", "Browser storage is unavailable: nothing survives closing this tab. Export your data.")
+        (
+            "status status-error",
+            "Memory only",
+            "Browser storage is unavailable: nothing survives closing this tab. Export your data.",
+        )
     } else {
-        ("status status-local", "Anonymous · this browser only", "Signed out: invoices are kept in this browser's storage only.")
+        (
+            "status status-local",
+            "Anonymous · this browser only",
+            "Signed out: invoices are kept in this browser's storage only.",
+        )
     };
     html! { <span class={class} data-testid="storage-status" title={title}>{ text }</span> }
 }
@@ -147,12 +167,16 @@ fn toast_view() -> Html {
         let id = store.toast.as_ref().map(|t| t.id);
         use_effect_with(id, move |id| {
             let timer = id.map(|id| {
-                gloo::timers::callback::Timeout::new(10_000, move || store.dispatch(Action::ClearToast(id)))
+                gloo::timers::callback::Timeout::new(10_000, move || {
+                    store.dispatch(Action::ClearToast(id))
+                })
             });
             move || drop(timer)
         });
     }
-    let Some(toast) = store.toast.clone() else { return html! {} };
+    let Some(toast) = store.toast.clone() else {
+        return html! {};
+    };
     let close = {
         let store = store.clone();
         Callback::from(move |_| store.dispatch(Action::ClearToast(toast.id)))

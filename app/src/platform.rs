@@ -59,7 +59,9 @@ impl Kv for LocalKv {
     }
     fn keys(&self) -> Vec<String> {
         let n = self.0.length().unwrap_or(0);
-        (0..n).filter_map(|i| self.0.key(i).ok().flatten()).collect()
+        (0..n)
+            .filter_map(|i| self.0.key(i).ok().flatten())
+            .collect()
     }
 }
 
@@ -152,7 +154,10 @@ pub async fn read_data_url(file: &web_sys::File) -> Result<String, String> {
             let _ = resolve.call1(&JsValue::NULL, &r2.result().unwrap_or(JsValue::NULL));
         });
         let onerror = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("the file could not be read"));
+            let _ = reject.call1(
+                &JsValue::NULL,
+                &JsValue::from_str("the file could not be read"),
+            );
         });
         reader.set_onload(Some(onload.unchecked_ref()));
         reader.set_onerror(Some(onerror.unchecked_ref()));
@@ -160,14 +165,19 @@ pub async fn read_data_url(file: &web_sys::File) -> Result<String, String> {
     reader
         .read_as_data_url(file)
         .map_err(|e| js_error_text(&e))?;
-    let v = JsFuture::from(promise).await.map_err(|e| js_error_text(&e))?;
-    v.as_string().ok_or_else(|| "the file could not be read".into())
+    let v = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    v.as_string()
+        .ok_or_else(|| "the file could not be read".into())
 }
 
 /// Registers `/sw.js` and calls `on_update` once a new version is installed and waiting
 /// (only when a worker already controls the page: the very first install is no "update").
 pub fn register_service_worker(on_update: impl Fn() + 'static) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let container = window.navigator().service_worker();
     if JsValue::from(container.clone()).is_undefined() {
         return;
@@ -211,7 +221,9 @@ fn watch_install(sw: web_sys::ServiceWorker, on_update: std::rc::Rc<dyn Fn()>) {
 
 /// Activates the waiting worker, then reloads once it controls the page.
 pub fn apply_update() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let container = window.navigator().service_worker();
     let reload = Closure::<dyn Fn()>::new(|| {
         if let Some(w) = web_sys::window() {

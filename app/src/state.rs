@@ -29,7 +29,11 @@ pub struct AppState {
 
 pub enum Action {
     PutInvoice(Invoice),
-    RemoveInvoice { id: String, undo: Option<Invoice>, text: String },
+    RemoveInvoice {
+        id: String,
+        undo: Option<Invoice>,
+        text: String,
+    },
     PutClient(Client),
     RemoveClient(String),
     SetProfile(Profile),
@@ -45,7 +49,13 @@ impl AppState {
     pub fn load(ns: Namespace) -> Self {
         let storage_problem = crate::platform::LocalKv::open().err();
         let snap = with_kv(|kv| store::load(kv, &ns));
-        AppState { ns, snap, storage_problem, toast: None, update_ready: false }
+        AppState {
+            ns,
+            snap,
+            storage_problem,
+            toast: None,
+            update_ready: false,
+        }
     }
 
     pub fn invoice(&self, id: &str) -> Option<&Invoice> {
@@ -68,7 +78,11 @@ impl Reducible for AppState {
             },
             Action::RemoveInvoice { id, undo, text } => {
                 s.snap.invoices.retain(|i| i.id != id);
-                s.toast = Some(Toast { id: s.next_toast_id(), text, undo });
+                s.toast = Some(Toast {
+                    id: s.next_toast_id(),
+                    text,
+                    undo,
+                });
             }
             Action::PutClient(c) => {
                 match s.snap.clients.iter_mut().find(|x| x.id == c.id) {
@@ -82,7 +96,13 @@ impl Reducible for AppState {
             Action::SetSettings(st) => s.snap.settings = st,
             Action::DropDamaged(key) => s.snap.damaged.retain(|d| d.key != key),
             Action::Replace(snap) => s.snap = snap,
-            Action::Toast(text) => s.toast = Some(Toast { id: s.next_toast_id(), text, undo: None }),
+            Action::Toast(text) => {
+                s.toast = Some(Toast {
+                    id: s.next_toast_id(),
+                    text,
+                    undo: None,
+                })
+            }
             Action::ClearToast(id) => {
                 if s.toast.as_ref().map(|t| t.id) == Some(id) {
                     s.toast = None;
@@ -129,8 +149,14 @@ impl SaveError {
 
 /// Saves invoice content: a new record (id `None`) or the next version of an existing one.
 /// Also advances the numbering counter when the number came from it.
-pub fn save_invoice(store: &Store, id: Option<&str>, content: InvoiceContent) -> Result<Invoice, SaveError> {
-    let id = id.map(str::to_string).unwrap_or_else(crate::platform::new_id);
+pub fn save_invoice(
+    store: &Store,
+    id: Option<&str>,
+    content: InvoiceContent,
+) -> Result<Invoice, SaveError> {
+    let id = id
+        .map(str::to_string)
+        .unwrap_or_else(crate::platform::new_id);
     let previous = store.invoice(&id);
     let record = store::next_record(&id, content, previous, &now_rfc3339());
     let (suggested, next) = store::next_number(&store.snap.settings, &store.snap.invoices);
@@ -140,9 +166,15 @@ pub fn save_invoice(store: &Store, id: Option<&str>, content: InvoiceContent) ->
         settings.next_number = next;
     }
     with_kv(|kv| {
-        let mut writes = vec![(store.ns.invoice(&id), Some(serde_json::to_string(&record).unwrap_or_default()))];
+        let mut writes = vec![(
+            store.ns.invoice(&id),
+            Some(serde_json::to_string(&record).unwrap_or_default()),
+        )];
         if advance {
-            writes.push((store.ns.settings(), Some(serde_json::to_string(&settings).unwrap_or_default())));
+            writes.push((
+                store.ns.settings(),
+                Some(serde_json::to_string(&settings).unwrap_or_default()),
+            ));
         }
         store::write_all(kv, &writes)
     })?;
@@ -155,7 +187,9 @@ pub fn save_invoice(store: &Store, id: Option<&str>, content: InvoiceContent) ->
 
 /// Deletes an invoice, keeping it in the toast for "Undo".
 pub fn delete_invoice(store: &Store, id: &str) {
-    let Some(inv) = store.invoice(id).cloned() else { return };
+    let Some(inv) = store.invoice(id).cloned() else {
+        return;
+    };
     with_kv(|kv| store::remove_invoice(kv, &store.ns, id));
     store.dispatch(Action::RemoveInvoice {
         id: id.to_string(),
@@ -198,7 +232,12 @@ pub fn save_client(store: &Store, c: Client) -> Result<(), SaveError> {
 
 /// Deletes a client unless invoices still name it (returns why not).
 pub fn delete_client(store: &Store, id: &str) -> Result<(), String> {
-    let used = store.snap.invoices.iter().filter(|i| i.content.client_id == id).count();
+    let used = store
+        .snap
+        .invoices
+        .iter()
+        .filter(|i| i.content.client_id == id)
+        .count();
     if used > 0 {
         return Err(format!(
             "This client is on {used} invoice{}: delete those invoices or choose another client on them first.",
@@ -212,8 +251,14 @@ pub fn delete_client(store: &Store, id: &str) -> Result<(), String> {
 
 pub fn save_profile(store: &Store, p: Profile, s: Settings) -> Result<(), SaveError> {
     let writes = vec![
-        (store.ns.profile(), Some(serde_json::to_string(&p).unwrap_or_default())),
-        (store.ns.settings(), Some(serde_json::to_string(&s).unwrap_or_default())),
+        (
+            store.ns.profile(),
+            Some(serde_json::to_string(&p).unwrap_or_default()),
+        ),
+        (
+            store.ns.settings(),
+            Some(serde_json::to_string(&s).unwrap_or_default()),
+        ),
     ];
     with_kv(|kv| store::write_all(kv, &writes))?;
     store.dispatch(Action::SetProfile(p));
@@ -231,7 +276,10 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
     let plan = plan_import(text, &store.snap)?;
     let writes = store::snapshot_writes(&store.ns, &plan.merged);
     if let Err(e) = with_kv(|kv| store::write_all(kv, &writes)) {
-        return Err(vec![Rejection { record: "storage".into(), reason: SaveError::from(e).message() }]);
+        return Err(vec![Rejection {
+            record: "storage".into(),
+            reason: SaveError::from(e).message(),
+        }]);
     }
     store.dispatch(Action::Replace(plan.merged.clone()));
     Ok(plan)

@@ -5,11 +5,15 @@ use yew::prelude::*;
 
 /// The input's new value as a `Callback<InputEvent>`.
 pub fn on_input(cb: Callback<String>) -> Callback<InputEvent> {
-    Callback::from(move |e: InputEvent| cb.emit(e.target_unchecked_into::<HtmlInputElement>().value()))
+    Callback::from(move |e: InputEvent| {
+        cb.emit(e.target_unchecked_into::<HtmlInputElement>().value())
+    })
 }
 
 pub fn on_textarea(cb: Callback<String>) -> Callback<InputEvent> {
-    Callback::from(move |e: InputEvent| cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value()))
+    Callback::from(move |e: InputEvent| {
+        cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+    })
 }
 
 pub fn on_select(cb: Callback<String>) -> Callback<Event> {
@@ -17,7 +21,14 @@ pub fn on_select(cb: Callback<String>) -> Callback<Event> {
 }
 
 /// A labelled input with its inline error.
-pub fn field(label: &str, testid: &str, kind: &str, value: &str, oninput: Callback<String>, error: Option<&str>) -> Html {
+pub fn field(
+    label: &str,
+    testid: &str,
+    kind: &str,
+    value: &str,
+    oninput: Callback<String>,
+    error: Option<&str>,
+) -> Html {
     let invalid = error.is_some();
     html! {
         <label class={classes!("field", invalid.then_some("invalid"))}>
@@ -59,7 +70,10 @@ impl<T: Clone + PartialEq + 'static> Reducible for Form<T> {
 pub type FormHandle<T> = UseReducerHandle<Form<T>>;
 
 /// A callback that writes a string into one field of the form.
-pub fn setter<T: Clone + PartialEq + 'static>(form: &FormHandle<T>, f: impl Fn(&mut T, String) + 'static) -> Callback<String> {
+pub fn setter<T: Clone + PartialEq + 'static>(
+    form: &FormHandle<T>,
+    f: impl Fn(&mut T, String) + 'static,
+) -> Callback<String> {
     let form = form.clone();
     let f = std::rc::Rc::new(f);
     Callback::from(move |v: String| {

@@ -9,7 +9,13 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn clear() {
-    web_sys::window().unwrap().local_storage().unwrap().unwrap().clear().unwrap();
+    web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .clear()
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -36,14 +42,23 @@ fn store_layout_in_real_local_storage_with_a_damaged_entry() {
         store::put_invoice(kv, &ns, &invoice("i1", "INV-0001", "c1")).unwrap();
         kv.set(&ns.invoice("broken"), "{\"id\":").unwrap();
     });
-    let raw = web_sys::window().unwrap().local_storage().unwrap().unwrap()
-        .get_item("ledgerline/v1/anonymous/invoice/i1").unwrap().unwrap();
+    let raw = web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .get_item("ledgerline/v1/anonymous/invoice/i1")
+        .unwrap()
+        .unwrap();
     assert!(raw.contains("\"checksum\":\"fnv1a64:"));
     assert!(raw.contains("\"version\":1"));
     let snap = with_kv(|kv| store::load(kv, &ns));
     assert_eq!(snap.invoices.len(), 1);
     assert_eq!(snap.damaged.len(), 1);
-    assert_eq!(snap.damaged[0].key, "ledgerline/v1/anonymous/invoice/broken");
+    assert_eq!(
+        snap.damaged[0].key,
+        "ledgerline/v1/anonymous/invoice/broken"
+    );
     clear();
 }
 

@@ -158,7 +158,9 @@ impl InvoiceDraft {
             })
             .collect();
         let discount = match self.discount_kind.as_str() {
-            "percent" => Rate::parse(&self.discount_value).map(Discount::Percent).unwrap_or_default(),
+            "percent" => Rate::parse(&self.discount_value)
+                .map(Discount::Percent)
+                .unwrap_or_default(),
             "amount" => Discount::Amount(amount(&self.discount_value)),
             _ => Discount::None,
         };
@@ -218,10 +220,17 @@ impl InvoiceDraft {
             };
             let mut taxes = Vec::new();
             let mut tax_err = None;
-            for part in l.tax_rates.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+            for part in l
+                .tax_rates
+                .split([',', ';'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
                 match Rate::parse(part) {
                     Ok(r) => taxes.push(r),
-                    Err(m) => tax_err = Some(FieldError::new(f("taxRates"), format!("Tax rate: {m}"))),
+                    Err(m) => {
+                        tax_err = Some(FieldError::new(f("taxRates"), format!("Tax rate: {m}")))
+                    }
                 }
             }
             match (quantity, unit_price, discount, tax_err) {
@@ -307,17 +316,29 @@ pub fn validate(c: &InvoiceContent, ctx: &Context<'_>) -> Vec<FieldError> {
     if c.number.trim().is_empty() {
         errs.push(FieldError::new("number", "Enter an invoice number."));
     } else if c.number.chars().count() > 40 {
-        errs.push(FieldError::new("number", "Invoice number is too long (at most 40 characters)."));
+        errs.push(FieldError::new(
+            "number",
+            "Invoice number is too long (at most 40 characters).",
+        ));
     } else if (ctx.taken_number)(c.number.trim()) {
         errs.push(FieldError::new(
             "number",
-            format!("Invoice number {} is already used by another invoice.", c.number.trim()),
+            format!(
+                "Invoice number {} is already used by another invoice.",
+                c.number.trim()
+            ),
         ));
     }
     if c.client_id.is_empty() {
-        errs.push(FieldError::new("clientId", "Choose a client (add one under Clients first if the list is empty)."));
+        errs.push(FieldError::new(
+            "clientId",
+            "Choose a client (add one under Clients first if the list is empty).",
+        ));
     } else if !ctx.clients.iter().any(|cl| cl.id == c.client_id) {
-        errs.push(FieldError::new("clientId", "The chosen client no longer exists: choose another."));
+        errs.push(FieldError::new(
+            "clientId",
+            "The chosen client no longer exists: choose another.",
+        ));
     }
     if currency(&c.currency).is_none() {
         errs.push(FieldError::new(
@@ -329,13 +350,19 @@ pub fn validate(c: &InvoiceContent, ctx: &Context<'_>) -> Vec<FieldError> {
         ));
     }
     if c.due_date < c.issue_date {
-        errs.push(FieldError::new("dueDate", "The due date is before the issue date."));
+        errs.push(FieldError::new(
+            "dueDate",
+            "The due date is before the issue date.",
+        ));
     }
     if c.lines.is_empty() {
         errs.push(FieldError::new("lines", "Add at least one line item."));
     }
     if c.lines.len() > 500 {
-        errs.push(FieldError::new("lines", "An invoice can have at most 500 lines."));
+        errs.push(FieldError::new(
+            "lines",
+            "An invoice can have at most 500 lines.",
+        ));
     }
     for (i, l) in c.lines.iter().enumerate() {
         let f = |name: &str| format!("lines.{i}.{name}");
@@ -343,25 +370,41 @@ pub fn validate(c: &InvoiceContent, ctx: &Context<'_>) -> Vec<FieldError> {
             errs.push(FieldError::new(f("description"), "Describe the item."));
         }
         if l.quantity.0 < 0 {
-            errs.push(FieldError::new(f("quantity"), "Quantity cannot be negative."));
+            errs.push(FieldError::new(
+                f("quantity"),
+                "Quantity cannot be negative.",
+            ));
         }
         if l.unit_price < 0 {
-            errs.push(FieldError::new(f("unitPrice"), "Unit price cannot be negative: use a discount instead."));
+            errs.push(FieldError::new(
+                f("unitPrice"),
+                "Unit price cannot be negative: use a discount instead.",
+            ));
         }
         if l.discount.0 < 0 || l.discount.0 > HUNDRED_PERCENT {
-            errs.push(FieldError::new(f("discount"), "Line discount must be between 0 and 100 %."));
+            errs.push(FieldError::new(
+                f("discount"),
+                "Line discount must be between 0 and 100 %.",
+            ));
         }
         if l.tax_rates.iter().any(|r| r.0 < 0 || r.0 > HUNDRED_PERCENT) {
-            errs.push(FieldError::new(f("taxRates"), "Tax rates must be between 0 and 100 %."));
+            errs.push(FieldError::new(
+                f("taxRates"),
+                "Tax rates must be between 0 and 100 %.",
+            ));
         }
         if l.tax_rates.len() > 5 {
-            errs.push(FieldError::new(f("taxRates"), "At most 5 tax rates per line."));
+            errs.push(FieldError::new(
+                f("taxRates"),
+                "At most 5 tax rates per line.",
+            ));
         }
     }
     match c.discount {
-        Discount::Percent(r) if r.0 < 0 || r.0 > HUNDRED_PERCENT => {
-            errs.push(FieldError::new("discount", "Discount must be between 0 and 100 %."))
-        }
+        Discount::Percent(r) if r.0 < 0 || r.0 > HUNDRED_PERCENT => errs.push(FieldError::new(
+            "discount",
+            "Discount must be between 0 and 100 %.",
+        )),
         Discount::Amount(a) if a < 0 => {
             errs.push(FieldError::new("discount", "Discount cannot be negative."))
         }
@@ -407,7 +450,10 @@ mod tests {
     fn parse(d: &InvoiceDraft) -> Result<InvoiceContent, Vec<FieldError>> {
         let cl = clients();
         let taken = |n: &str| n == "INV-0099";
-        d.parse(&Context { clients: &cl, taken_number: &taken })
+        d.parse(&Context {
+            clients: &cl,
+            taken_number: &taken,
+        })
     }
 
     fn fields(r: Result<InvoiceContent, Vec<FieldError>>) -> Vec<String> {
@@ -419,7 +465,10 @@ mod tests {
         let c = parse(&good()).unwrap();
         assert_eq!(c.currency, "USD");
         assert_eq!(c.lines[0].unit_price, 12000);
-        assert_eq!(c.lines[0].tax_rates, vec![Rate::percent(10), Rate::percent(5)]);
+        assert_eq!(
+            c.lines[0].tax_rates,
+            vec![Rate::percent(10), Rate::percent(5)]
+        );
         assert_eq!(c.discount, Discount::Percent(Rate::percent(10)));
         assert_eq!(c.shipping, 500);
         let again = InvoiceDraft::from_content(&c);
@@ -435,10 +484,18 @@ mod tests {
         d.currency = "XYZ".into();
         let r = parse(&d);
         let errs = r.clone().unwrap_err();
-        assert!(errs.iter().any(|e| e.field == "clientId" && e.message.contains("Choose a client")));
-        assert!(errs.iter().any(|e| e.field == "lines.0.quantity" && e.message.contains("negative")));
-        assert!(errs.iter().any(|e| e.field == "dueDate" && e.message.contains("before the issue date")));
-        assert!(errs.iter().any(|e| e.field == "currency" && e.message.contains("Unknown currency 'XYZ'")));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "clientId" && e.message.contains("Choose a client")));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "lines.0.quantity" && e.message.contains("negative")));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "dueDate" && e.message.contains("before the issue date")));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "currency" && e.message.contains("Unknown currency 'XYZ'")));
     }
 
     #[test]
@@ -461,7 +518,10 @@ mod tests {
         d.number = "INV-0099".into();
         d.lines[0].description = " ".into();
         let f = fields(parse(&d));
-        assert_eq!(f, vec!["number".to_string(), "lines.0.description".to_string()]);
+        assert_eq!(
+            f,
+            vec!["number".to_string(), "lines.0.description".to_string()]
+        );
         d.lines.clear();
         assert!(fields(parse(&d)).contains(&"lines".to_string()));
     }

@@ -70,11 +70,13 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     let root: Value = serde_json::from_str(text).map_err(|e| {
         file_error(format!("This file is not valid JSON ({e}). Choose a file made by Ledgerline's \"Export JSON\"."))
     })?;
-    let obj = root
-        .as_object()
-        .ok_or_else(|| file_error("This file is not a Ledgerline export (expected a JSON object)."))?;
+    let obj = root.as_object().ok_or_else(|| {
+        file_error("This file is not a Ledgerline export (expected a JSON object).")
+    })?;
     if obj.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(file_error("This file is not a Ledgerline export (its \"format\" is not \"ledgerline-export\")."));
+        return Err(file_error(
+            "This file is not a Ledgerline export (its \"format\" is not \"ledgerline-export\").",
+        ));
     }
     match obj.get("schemaVersion").and_then(Value::as_u64) {
         Some(v) if v == u64::from(EXPORT_SCHEMA) => {}
@@ -89,14 +91,20 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     let profile = match obj.get("profile") {
         None => current.profile.clone(),
         Some(v) => serde_json::from_value::<Profile>(v.clone()).unwrap_or_else(|e| {
-            rejections.push(Rejection { record: "profile".into(), reason: e.to_string() });
+            rejections.push(Rejection {
+                record: "profile".into(),
+                reason: e.to_string(),
+            });
             current.profile.clone()
         }),
     };
     let settings = match obj.get("settings") {
         None => current.settings.clone(),
         Some(v) => serde_json::from_value::<Settings>(v.clone()).unwrap_or_else(|e| {
-            rejections.push(Rejection { record: "settings".into(), reason: e.to_string() });
+            rejections.push(Rejection {
+                record: "settings".into(),
+                reason: e.to_string(),
+            });
             current.settings.clone()
         }),
     };
@@ -113,8 +121,14 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     for (i, v) in array("clients")?.into_iter().enumerate() {
         let record = format!("clients[{i}]");
         match serde_json::from_value::<Client>(v) {
-            Err(e) => rejections.push(Rejection { record, reason: format!("not a valid client ({e})") }),
-            Ok(c) if c.id.trim().is_empty() => rejections.push(Rejection { record, reason: "client has no id".into() }),
+            Err(e) => rejections.push(Rejection {
+                record,
+                reason: format!("not a valid client ({e})"),
+            }),
+            Ok(c) if c.id.trim().is_empty() => rejections.push(Rejection {
+                record,
+                reason: "client has no id".into(),
+            }),
             Ok(c) if c.name.trim().is_empty() => rejections.push(Rejection {
                 record: format!("{record} ({})", c.id),
                 reason: "client has no name".into(),
@@ -142,8 +156,14 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
             .map(|n| format!("invoices[{i}] ({n})"))
             .unwrap_or_else(|| format!("invoices[{i}]"));
         match serde_json::from_value::<Invoice>(v) {
-            Err(e) => rejections.push(Rejection { record: label, reason: format!("not a valid invoice ({e})") }),
-            Ok(inv) if inv.id.trim().is_empty() => rejections.push(Rejection { record: label, reason: "invoice has no id".into() }),
+            Err(e) => rejections.push(Rejection {
+                record: label,
+                reason: format!("not a valid invoice ({e})"),
+            }),
+            Ok(inv) if inv.id.trim().is_empty() => rejections.push(Rejection {
+                record: label,
+                reason: "invoice has no id".into(),
+            }),
             Ok(inv) if !verify(&inv) => rejections.push(Rejection {
                 record: label,
                 reason: "checksum mismatch: the record was edited or damaged after export".into(),
@@ -158,13 +178,26 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     // numbers must stay unique across the merged set
     for (label, inv) in &incoming {
         let taken = |n: &str| {
-            invoices.iter().any(|o| o.id != inv.id && o.content.number == n
-                && !incoming.iter().any(|(_, x)| x.id == o.id))
-                || incoming.iter().any(|(_, o)| o.id != inv.id && o.content.number == n)
+            invoices.iter().any(|o| {
+                o.id != inv.id
+                    && o.content.number == n
+                    && !incoming.iter().any(|(_, x)| x.id == o.id)
+            }) || incoming
+                .iter()
+                .any(|(_, o)| o.id != inv.id && o.content.number == n)
         };
-        let errs = validate(&inv.content, &Context { clients: &clients, taken_number: &taken });
+        let errs = validate(
+            &inv.content,
+            &Context {
+                clients: &clients,
+                taken_number: &taken,
+            },
+        );
         for e in errs {
-            rejections.push(Rejection { record: label.clone(), reason: format!("{}: {}", e.field, e.message) });
+            rejections.push(Rejection {
+                record: label.clone(),
+                reason: format!("{}: {}", e.field, e.message),
+            });
         }
     }
     if !rejections.is_empty() {
@@ -257,10 +290,16 @@ mod tests {
 
     fn snap() -> Snapshot {
         Snapshot {
-            profile: Profile { name: "Me Ltd".into(), ..Default::default() },
+            profile: Profile {
+                name: "Me Ltd".into(),
+                ..Default::default()
+            },
             settings: Settings::default(),
             clients: vec![client("c1", "Acme, Inc."), client("c2", "=cmd")],
-            invoices: vec![invoice("i1", "INV-0001", "c1"), invoice("i2", "INV-0002", "c2")],
+            invoices: vec![
+                invoice("i1", "INV-0001", "c1"),
+                invoice("i2", "INV-0002", "c2"),
+            ],
             damaged: vec![],
         }
     }
@@ -288,31 +327,52 @@ mod tests {
         let mut i2: Invoice = serde_json::from_value(v["invoices"][1].clone()).unwrap();
         reseal(&mut i2);
         v["invoices"][1] = serde_json::to_value(&i2).unwrap();
-        v["clients"].as_array_mut().unwrap().push(serde_json::json!({"id": "c9"}));
+        v["clients"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": "c9"}));
         let errs = plan_import(&v.to_string(), &Snapshot::default()).unwrap_err();
         let records: Vec<_> = errs.iter().map(|r| r.record.as_str()).collect();
-        assert_eq!(records, vec!["clients[2]", "invoices[0] (INV-0001)", "invoices[1] (INV-0002)"]);
+        assert_eq!(
+            records,
+            vec![
+                "clients[2]",
+                "invoices[0] (INV-0001)",
+                "invoices[1] (INV-0002)"
+            ]
+        );
         assert!(errs[1].reason.contains("checksum mismatch"));
         assert!(errs[2].reason.contains("clientId"));
     }
 
     #[test]
     fn not_an_export() {
-        for text in ["", "[]", "{}", r#"{"format":"ledgerline-export","schemaVersion":99}"#] {
+        for text in [
+            "",
+            "[]",
+            "{}",
+            r#"{"format":"ledgerline-export","schemaVersion":99}"#,
+        ] {
             let e = plan_import(text, &Snapshot::default()).unwrap_err();
             assert_eq!(e.len(), 1);
             assert_eq!(e[0].record, "file");
         }
-        let e = plan_import(r#"{"format":"ledgerline-export","schemaVersion":99}"#, &Snapshot::default()).unwrap_err();
+        let e = plan_import(
+            r#"{"format":"ledgerline-export","schemaVersion":99}"#,
+            &Snapshot::default(),
+        )
+        .unwrap_err();
         assert!(e[0].reason.contains("newer Ledgerline"));
     }
 
     #[test]
     fn import_number_clash_with_a_different_local_invoice_is_rejected() {
         let s = snap();
-        let mut other = Snapshot::default();
-        other.clients = s.clients.clone();
-        other.invoices = vec![invoice("local", "INV-0001", "c1")];
+        let other = Snapshot {
+            clients: s.clients.clone(),
+            invoices: vec![invoice("local", "INV-0001", "c1")],
+            ..Default::default()
+        };
         let errs = plan_import(&export_json(&s, "t"), &other).unwrap_err();
         assert!(errs[0].reason.contains("already used"));
     }
@@ -337,7 +397,10 @@ mod tests {
         let csv = export_csv(&s.invoices, &s.clients);
         let lines: Vec<_> = csv.split("\r\n").collect();
         assert_eq!(lines[0], CSV_HEADER);
-        assert_eq!(lines[1], "INV-0001,\"Acme, Inc.\",2026-01-10,2026-02-09,draft,USD,100.00,0.00,10.00,0.00,110.00");
+        assert_eq!(
+            lines[1],
+            "INV-0001,\"Acme, Inc.\",2026-01-10,2026-02-09,draft,USD,100.00,0.00,10.00,0.00,110.00"
+        );
         assert!(lines[2].starts_with("INV-0002,'=cmd,"));
         assert_eq!(lines.len(), 4);
     }

@@ -42,12 +42,18 @@ pub struct Query<'a> {
 }
 
 pub fn rows<'a>(invoices: &'a [Invoice], clients: &'a [Client], q: &Query<'_>) -> Vec<Row<'a>> {
-    let names: HashMap<&str, &str> = clients.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
+    let names: HashMap<&str, &str> = clients
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
     let needle = q.text.trim().to_lowercase();
     let mut out: Vec<Row<'a>> = invoices
         .iter()
         .filter_map(|inv| {
-            let client_name = names.get(inv.content.client_id.as_str()).copied().unwrap_or("");
+            let client_name = names
+                .get(inv.content.client_id.as_str())
+                .copied()
+                .unwrap_or("");
             let status = inv.display_status(q.today);
             if !(q.status.is_empty() || q.status == "all" || q.status == status.as_str()) {
                 return None;
@@ -58,18 +64,33 @@ pub fn rows<'a>(invoices: &'a [Invoice], clients: &'a [Client], q: &Query<'_>) -
             {
                 return None;
             }
-            Some(Row { invoice: inv, client_name, status, total: compute(&inv.content).total })
+            Some(Row {
+                invoice: inv,
+                client_name,
+                status,
+                total: compute(&inv.content).total,
+            })
         })
         .collect();
     match q.sort {
         Sort::DateDesc => out.sort_by(|a, b| {
-            (b.invoice.content.issue_date, &b.invoice.content.number).cmp(&(a.invoice.content.issue_date, &a.invoice.content.number))
+            (b.invoice.content.issue_date, &b.invoice.content.number)
+                .cmp(&(a.invoice.content.issue_date, &a.invoice.content.number))
         }),
         Sort::DateAsc => out.sort_by(|a, b| {
-            (a.invoice.content.issue_date, &a.invoice.content.number).cmp(&(b.invoice.content.issue_date, &b.invoice.content.number))
+            (a.invoice.content.issue_date, &a.invoice.content.number)
+                .cmp(&(b.invoice.content.issue_date, &b.invoice.content.number))
         }),
-        Sort::AmountDesc => out.sort_by(|a, b| b.total.cmp(&a.total).then(a.invoice.content.number.cmp(&b.invoice.content.number))),
-        Sort::AmountAsc => out.sort_by(|a, b| a.total.cmp(&b.total).then(a.invoice.content.number.cmp(&b.invoice.content.number))),
+        Sort::AmountDesc => out.sort_by(|a, b| {
+            b.total
+                .cmp(&a.total)
+                .then(a.invoice.content.number.cmp(&b.invoice.content.number))
+        }),
+        Sort::AmountAsc => out.sort_by(|a, b| {
+            a.total
+                .cmp(&b.total)
+                .then(a.invoice.content.number.cmp(&b.invoice.content.number))
+        }),
     }
     out
 }
@@ -107,11 +128,19 @@ mod tests {
         c.content.currency = "EUR".into();
         let mut v = invoice("v", "INV-0004", "c1");
         v.content.status = Status::Void;
-        (vec![a, b, c, v], vec![client("c1", "Acme"), client("c2", "Globex")])
+        (
+            vec![a, b, c, v],
+            vec![client("c1", "Acme"), client("c2", "Globex")],
+        )
     }
 
     fn q<'a>(text: &'a str, status: &'a str, sort: Sort) -> Query<'a> {
-        Query { text, status, sort, today: d("2026-06-01") }
+        Query {
+            text,
+            status,
+            sort,
+            today: d("2026-06-01"),
+        }
     }
 
     fn ids(r: &[Row<'_>]) -> Vec<String> {
@@ -121,7 +150,10 @@ mod tests {
     #[test]
     fn search_by_number_or_client() {
         let (i, c) = data();
-        assert_eq!(ids(&rows(&i, &c, &q("globex", "", Sort::DateAsc))), vec!["b", "c"]);
+        assert_eq!(
+            ids(&rows(&i, &c, &q("globex", "", Sort::DateAsc))),
+            vec!["b", "c"]
+        );
         assert_eq!(ids(&rows(&i, &c, &q("0001", "", Sort::DateAsc))), vec!["a"]);
         assert!(rows(&i, &c, &q("nothing", "", Sort::DateAsc)).is_empty());
     }
@@ -129,7 +161,10 @@ mod tests {
     #[test]
     fn status_filter_includes_derived_overdue() {
         let (i, c) = data();
-        assert_eq!(ids(&rows(&i, &c, &q("", "overdue", Sort::DateAsc))), vec!["a"]);
+        assert_eq!(
+            ids(&rows(&i, &c, &q("", "overdue", Sort::DateAsc))),
+            vec!["a"]
+        );
         assert!(rows(&i, &c, &q("", "sent", Sort::DateAsc)).is_empty());
         assert_eq!(ids(&rows(&i, &c, &q("", "void", Sort::DateAsc))), vec!["v"]);
     }

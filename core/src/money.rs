@@ -48,9 +48,12 @@ pub fn parse_fixed(input: &str, scale_digits: u32, what: &str) -> Result<i128, S
         None => (body, ""),
     };
     if int_part.is_empty() && frac_part.is_empty() {
-        return Err(format!("'{s}' is not a number: enter {what} like 12 or 12.50."));
+        return Err(format!(
+            "'{s}' is not a number: enter {what} like 12 or 12.50."
+        ));
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(format!(
             "'{s}' is not a number: enter {what} with digits and at most one '.' (no commas or symbols)."
@@ -88,7 +91,11 @@ pub fn format_fixed(v: i128, scale_digits: u32, trim: bool) -> String {
     let p = 10u128.pow(scale_digits);
     let int = a / p;
     let frac = a % p;
-    let mut s = if neg { String::from("-") } else { String::new() };
+    let mut s = if neg {
+        String::from("-")
+    } else {
+        String::new()
+    };
     s.push_str(&int.to_string());
     if scale_digits > 0 {
         let mut f = format!("{:0width$}", frac, width = scale_digits as usize);
@@ -133,7 +140,11 @@ pub fn amount_display(minor: i128, digits: u8) -> String {
         }
         grouped.push(ch);
     }
-    let mut s = if minor < 0 { "-".to_string() } else { String::new() };
+    let mut s = if minor < 0 {
+        "-".to_string()
+    } else {
+        String::new()
+    };
     s.push_str(&grouped);
     if let Some(f) = frac {
         s.push('.');
@@ -233,11 +244,19 @@ mod tests {
         assert_eq!(parse_amount("1500", 0, "a price"), Ok(1500));
         assert_eq!(parse_amount("1.234", 3, "a price"), Ok(1234));
         assert_eq!(parse_amount("-1.5", 2, "a price"), Ok(-150));
-        assert!(parse_amount("1.5", 0, "a price").unwrap_err().contains("whole numbers"));
-        assert!(parse_amount("1.555", 2, "a price").unwrap_err().contains("at most 2"));
-        assert!(parse_amount("1,000", 2, "a price").unwrap_err().contains("no commas"));
+        assert!(parse_amount("1.5", 0, "a price")
+            .unwrap_err()
+            .contains("whole numbers"));
+        assert!(parse_amount("1.555", 2, "a price")
+            .unwrap_err()
+            .contains("at most 2"));
+        assert!(parse_amount("1,000", 2, "a price")
+            .unwrap_err()
+            .contains("no commas"));
         assert!(parse_amount("1e5", 2, "a price").is_err());
-        assert!(parse_amount("", 2, "a price").unwrap_err().contains("Enter a price"));
+        assert!(parse_amount("", 2, "a price")
+            .unwrap_err()
+            .contains("Enter a price"));
         assert!(parse_amount(".", 2, "a price").is_err());
         assert!(parse_amount("-", 2, "a price").is_err());
         assert!(parse_amount("99999999999999999999999999", 2, "a price").is_err());
@@ -268,7 +287,10 @@ mod tests {
         let r = Rate::parse("7.5%").unwrap();
         assert_eq!(r, Rate(7_500));
         assert_eq!(r.to_string(), "7.5");
-        assert_eq!(serde_json::from_str::<Rate>("\"19\"").unwrap(), Rate::percent(19));
+        assert_eq!(
+            serde_json::from_str::<Rate>("\"19\"").unwrap(),
+            Rate::percent(19)
+        );
         assert!(serde_json::from_str::<Rate>("\"abc\"").is_err());
     }
 }

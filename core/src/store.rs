@@ -177,7 +177,7 @@ pub fn load(kv: &dyn Kv, ns: &Namespace) -> Snapshot {
             }
         }
     }
-    snap.clients.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    snap.clients.sort_by_key(|c| c.name.to_lowercase());
     snap
 }
 
@@ -272,8 +272,16 @@ pub fn snapshot_writes(ns: &Namespace, s: &Snapshot) -> Vec<(String, Option<Stri
         (ns.profile(), Some(to_json(&s.profile))),
         (ns.settings(), Some(to_json(&s.settings))),
     ];
-    w.extend(s.clients.iter().map(|c| (ns.client(&c.id), Some(to_json(c)))));
-    w.extend(s.invoices.iter().map(|i| (ns.invoice(&i.id), Some(to_json(i)))));
+    w.extend(
+        s.clients
+            .iter()
+            .map(|c| (ns.client(&c.id), Some(to_json(c)))),
+    );
+    w.extend(
+        s.invoices
+            .iter()
+            .map(|i| (ns.invoice(&i.id), Some(to_json(i)))),
+    );
     w
 }
 
@@ -321,7 +329,11 @@ mod tests {
         put_invoice(&mut kv, &ns, &tampered).unwrap();
         let mut moved = invoice("other", "INV-0004", "c1");
         moved.id = "elsewhere".into();
-        kv.set(&ns.invoice("other"), &serde_json::to_string(&moved).unwrap()).unwrap();
+        kv.set(
+            &ns.invoice("other"),
+            &serde_json::to_string(&moved).unwrap(),
+        )
+        .unwrap();
         kv.set(&ns.profile(), "42").unwrap();
 
         let s = load(&kv, &ns);
@@ -341,7 +353,10 @@ mod tests {
         );
         let bad = s.damaged.iter().find(|d| d.key.ends_with("/bad")).unwrap();
         assert_eq!(bad.raw, "{not json");
-        assert!(s.damaged.iter().any(|d| d.reason.contains("checksum mismatch")));
+        assert!(s
+            .damaged
+            .iter()
+            .any(|d| d.reason.contains("checksum mismatch")));
     }
 
     #[test]
@@ -369,7 +384,10 @@ mod tests {
 
         kv.quota = Some(kv.used() + 300);
         let writes = vec![
-            (ns.client("c1"), Some("{\"id\":\"c1\",\"name\":\"A\"}".to_string())),
+            (
+                ns.client("c1"),
+                Some("{\"id\":\"c1\",\"name\":\"A\"}".to_string()),
+            ),
             (ns.invoice("i1"), None),
             (ns.invoice("i2"), Some("y".repeat(1000))),
         ];

@@ -12,8 +12,8 @@
 //!
 //! Every rounding is half away from zero. All arithmetic is integer (i128).
 
-use crate::money::{div_round, Rate, HUNDRED_PERCENT, QTY_SCALE};
 use crate::model::{Discount, InvoiceContent, LineItem};
+use crate::money::{div_round, Rate, HUNDRED_PERCENT, QTY_SCALE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineTotals {
@@ -145,8 +145,8 @@ pub fn compute(inv: &InvoiceContent) -> Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Qty;
     use crate::model::LineItem;
+    use crate::money::Qty;
     use proptest::prelude::*;
 
     fn line(qty: &str, price: i64, taxes: &[&str], disc: &str) -> LineItem {
@@ -192,8 +192,14 @@ mod tests {
         assert_eq!(t.lines[2].net, 1450);
         assert_eq!(t.subtotal, 23647);
         assert_eq!(t.taxes.len(), 2);
-        assert_eq!((t.taxes[0].rate, t.taxes[0].base, t.taxes[0].amount), (Rate::percent(5), 7447, 372));
-        assert_eq!((t.taxes[1].rate, t.taxes[1].base, t.taxes[1].amount), (Rate::percent(10), 22197, 2220));
+        assert_eq!(
+            (t.taxes[0].rate, t.taxes[0].base, t.taxes[0].amount),
+            (Rate::percent(5), 7447, 372)
+        );
+        assert_eq!(
+            (t.taxes[1].rate, t.taxes[1].base, t.taxes[1].amount),
+            (Rate::percent(10), 22197, 2220)
+        );
         assert_eq!(t.tax, 2592);
         assert_eq!(t.total, 26739);
     }
@@ -204,7 +210,11 @@ mod tests {
         let t = compute(&content(vec![line("0.5", 5, &[], "0")], Discount::None, 0));
         assert_eq!(t.total, 3);
         // 0.3333 x 3.00 = 0.9999 -> 1.00
-        let t = compute(&content(vec![line("0.3333", 300, &[], "0")], Discount::None, 0));
+        let t = compute(&content(
+            vec![line("0.3333", 300, &[], "0")],
+            Discount::None,
+            0,
+        ));
         assert_eq!(t.total, 100);
     }
 
@@ -217,7 +227,11 @@ mod tests {
         assert_eq!(t.tax, 80);
         assert_eq!(t.total, 1079);
         // 10 % of 1,005 yen = 100.5 -> 101
-        let t = compute(&content(vec![line("1", 1005, &["10"], "0")], Discount::None, 0));
+        let t = compute(&content(
+            vec![line("1", 1005, &["10"], "0")],
+            Discount::None,
+            0,
+        ));
         assert_eq!(t.tax, 101);
     }
 
@@ -259,7 +273,11 @@ mod tests {
         assert_eq!(t.tax, 270);
         assert_eq!(t.total, 9270);
         // a discount larger than the subtotal is capped
-        let t = compute(&content(vec![line("1", 500, &["10"], "0")], Discount::Amount(900), 0));
+        let t = compute(&content(
+            vec![line("1", 500, &["10"], "0")],
+            Discount::Amount(900),
+            0,
+        ));
         assert_eq!(t.discount, 500);
         assert_eq!(t.total, 0);
     }
@@ -267,7 +285,11 @@ mod tests {
     #[test]
     fn line_discount_and_duplicate_rates() {
         // 1 x 9.99, 33.333 % off = 3.32967 -> 3.33, net 6.66; a rate listed twice counts once
-        let t = compute(&content(vec![line("1", 999, &["10", "10"], "33.333")], Discount::None, 0));
+        let t = compute(&content(
+            vec![line("1", 999, &["10", "10"], "33.333")],
+            Discount::None,
+            0,
+        ));
         assert_eq!(t.lines[0].discount, 333);
         assert_eq!(t.lines[0].net, 666);
         assert_eq!(t.taxes.len(), 1);

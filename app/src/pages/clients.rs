@@ -7,7 +7,16 @@ use yew::prelude::*;
 pub fn clients_page() -> Html {
     let store = use_context::<Store>().expect("store context");
     let editing = use_state(|| None::<Client>);
-    let form = use_reducer(|| Form(Client { id: String::new(), name: String::new(), email: String::new(), address: String::new(), tax_id: String::new(), updated_at: String::new() }));
+    let form = use_reducer(|| {
+        Form(Client {
+            id: String::new(),
+            name: String::new(),
+            email: String::new(),
+            address: String::new(),
+            tax_id: String::new(),
+            updated_at: String::new(),
+        })
+    });
     let error = use_state(|| None::<String>);
 
     let start = |c: Option<Client>| {
@@ -15,14 +24,24 @@ pub fn clients_page() -> Html {
         let form = form.clone();
         let error = error.clone();
         Callback::from(move |_| {
-            let c = c.clone().unwrap_or(Client { id: String::new(), name: String::new(), email: String::new(), address: String::new(), tax_id: String::new(), updated_at: String::new() });
+            let c = c.clone().unwrap_or(Client {
+                id: String::new(),
+                name: String::new(),
+                email: String::new(),
+                address: String::new(),
+                tax_id: String::new(),
+                updated_at: String::new(),
+            });
             let c2 = c.clone();
             form.dispatch(std::rc::Rc::new(move |f: &mut Client| *f = c2.clone()));
             editing.set(Some(c));
             error.set(None);
         })
     };
-    let cancel = { let e = editing.clone(); Callback::from(move |_| e.set(None)) };
+    let cancel = {
+        let e = editing.clone();
+        Callback::from(move |_| e.set(None))
+    };
     let on_save = {
         let store = store.clone();
         let form = form.clone();
@@ -38,7 +57,10 @@ pub fn clients_page() -> Html {
                 return;
             }
             if !c.email.is_empty() && (!c.email.contains('@') || c.email.contains(' ')) {
-                error.set(Some(format!("'{}' does not look like an email address.", c.email)));
+                error.set(Some(format!(
+                    "'{}' does not look like an email address.",
+                    c.email
+                )));
                 return;
             }
             if c.id.is_empty() {
@@ -46,7 +68,10 @@ pub fn clients_page() -> Html {
             }
             c.updated_at = crate::platform::now_rfc3339();
             match save_client(&store, c) {
-                Ok(()) => { editing.set(None); error.set(None); }
+                Ok(()) => {
+                    editing.set(None);
+                    error.set(None);
+                }
                 Err(e) => error.set(Some(e.message())),
             }
         })

@@ -33,8 +33,14 @@ pub fn data_page() -> Html {
         let store = store.clone();
         Callback::from(move |_| {
             let text = export_json(&store.snap, &now_rfc3339());
-            if let Err(e) = download(&format!("ledgerline-export-{}.json", today()), "application/json", &text) {
-                store.dispatch(crate::state::Action::Toast(format!("The export could not be downloaded ({e}).")));
+            if let Err(e) = download(
+                &format!("ledgerline-export-{}.json", today()),
+                "application/json",
+                &text,
+            ) {
+                store.dispatch(crate::state::Action::Toast(format!(
+                    "The export could not be downloaded ({e})."
+                )));
             }
         })
     };
@@ -42,8 +48,14 @@ pub fn data_page() -> Html {
         let store = store.clone();
         Callback::from(move |_| {
             let text = export_csv(&store.snap.invoices, &store.snap.clients);
-            if let Err(e) = download(&format!("ledgerline-invoices-{}.csv", today()), "text/csv", &text) {
-                store.dispatch(crate::state::Action::Toast(format!("The CSV could not be downloaded ({e}).")));
+            if let Err(e) = download(
+                &format!("ledgerline-invoices-{}.csv", today()),
+                "text/csv",
+                &text,
+            ) {
+                store.dispatch(crate::state::Action::Toast(format!(
+                    "The CSV could not be downloaded ({e})."
+                )));
             }
         })
     };
@@ -53,7 +65,9 @@ pub fn data_page() -> Html {
         let busy = busy.clone();
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
             input.set_value("");
             let store = store.clone();
             let result = result.clone();
@@ -61,10 +75,20 @@ pub fn data_page() -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let r = match read_text(&file).await {
-                    Err(e) => ImportResult::Rejected(vec![("file".into(), format!("could not be read ({e})"))]),
+                    Err(e) => ImportResult::Rejected(vec![(
+                        "file".into(),
+                        format!("could not be read ({e})"),
+                    )]),
                     Ok(text) => match import(&store, &text) {
-                        Ok(plan) => ImportResult::Done(format!("Imported {} invoices and {} clients from {}.", plan.invoices, plan.clients, file.name())),
-                        Err(rej) => ImportResult::Rejected(rej.into_iter().map(|r| (r.record, r.reason)).collect()),
+                        Ok(plan) => ImportResult::Done(format!(
+                            "Imported {} invoices and {} clients from {}.",
+                            plan.invoices,
+                            plan.clients,
+                            file.name()
+                        )),
+                        Err(rej) => ImportResult::Rejected(
+                            rej.into_iter().map(|r| (r.record, r.reason)).collect(),
+                        ),
                     },
                 };
                 result.set(Some(r));
@@ -72,9 +96,22 @@ pub fn data_page() -> Html {
             });
         })
     };
-    let ask_clear = { let c = confirm_clear.clone(); Callback::from(move |_| c.set(true)) };
-    let keep = { let c = confirm_clear.clone(); Callback::from(move |_| c.set(false)) };
-    let do_clear = { let store = store.clone(); let c = confirm_clear.clone(); Callback::from(move |_| { clear_all(&store); c.set(false); }) };
+    let ask_clear = {
+        let c = confirm_clear.clone();
+        Callback::from(move |_| c.set(true))
+    };
+    let keep = {
+        let c = confirm_clear.clone();
+        Callback::from(move |_| c.set(false))
+    };
+    let do_clear = {
+        let store = store.clone();
+        let c = confirm_clear.clone();
+        Callback::from(move |_| {
+            clear_all(&store);
+            c.set(false);
+        })
+    };
 
     html! {
         <section class="page">

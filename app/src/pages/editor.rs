@@ -26,7 +26,11 @@ pub fn editor_page(props: &EditorProps) -> Html {
         move || {
             Form(match &existing {
                 Some(inv) => InvoiceDraft::from_invoice(inv),
-                None => InvoiceDraft::new(&store.snap.profile, next_number(&store.snap.settings, &store.snap.invoices).0, today()),
+                None => InvoiceDraft::new(
+                    &store.snap.profile,
+                    next_number(&store.snap.settings, &store.snap.invoices).0,
+                    today(),
+                ),
             })
         }
     };
@@ -45,7 +49,12 @@ pub fn editor_page(props: &EditorProps) -> Html {
     }
 
     let d = &form.0;
-    let err = |f: &str| errors.iter().find(|e| e.field == f).map(|e| e.message.clone());
+    let err = |f: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == f)
+            .map(|e| e.message.clone())
+    };
     let preview = d.preview();
     let totals = compute(&preview);
     let code = preview.currency.clone();
@@ -59,8 +68,17 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let id = props.id.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let taken = |n: &str| store.snap.invoices.iter().any(|i| Some(&i.id) != id.as_ref() && i.content.number == n);
-            let ctx = Context { clients: &store.snap.clients, taken_number: &taken };
+            let taken = |n: &str| {
+                store
+                    .snap
+                    .invoices
+                    .iter()
+                    .any(|i| Some(&i.id) != id.as_ref() && i.content.number == n)
+            };
+            let ctx = Context {
+                clients: &store.snap.clients,
+                taken_number: &taken,
+            };
             match form.0.parse(&ctx) {
                 Err(list) => {
                     errors.set(list);
@@ -74,7 +92,10 @@ pub fn editor_page(props: &EditorProps) -> Html {
                     match saved {
                         Ok(saved) => {
                             save_error.set(None);
-                            store.dispatch(Action::Toast(format!("Saved invoice {} (version {}).", saved.content.number, saved.version)));
+                            store.dispatch(Action::Toast(format!(
+                                "Saved invoice {} (version {}).",
+                                saved.content.number, saved.version
+                            )));
                             if let Some(n) = &nav {
                                 n.push(&Route::Invoices);
                             }
@@ -86,7 +107,14 @@ pub fn editor_page(props: &EditorProps) -> Html {
         })
     };
 
-    let add_line = { let form = form.clone(); Callback::from(move |_| edit(&form, |d: &mut InvoiceDraft| d.lines.push(LineDraft::blank()))) };
+    let add_line = {
+        let form = form.clone();
+        Callback::from(move |_| {
+            edit(&form, |d: &mut InvoiceDraft| {
+                d.lines.push(LineDraft::blank())
+            })
+        })
+    };
     let lines = d.lines.iter().enumerate().map(|(i, l)| {
         let set = |f: fn(&mut LineDraft, String)| setter(&form, move |d: &mut InvoiceDraft, v| if let Some(l) = d.lines.get_mut(i) { f(l, v) });
         let remove = { let form = form.clone(); Callback::from(move |_| edit(&form, move |d: &mut InvoiceDraft| { if i < d.lines.len() { d.lines.remove(i); } })) };

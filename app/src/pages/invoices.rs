@@ -21,15 +21,40 @@ pub fn invoices_page() -> Html {
     let nav = use_navigator();
 
     use_effect(|| crate::platform::mark("ll-list-rendered"));
-    let q = Query { text: &search, status: &status, sort: Sort::parse(&sort), today: today() };
+    let q = Query {
+        text: &search,
+        status: &status,
+        sort: Sort::parse(&sort),
+        today: today(),
+    };
     let list = rows(&store.snap.invoices, &store.snap.clients, &q);
     let sums = totals_by_currency(&list);
     let total_count = list.len();
 
-    let set_search = { let s = search.clone(); let n = shown.clone(); Callback::from(move |v| { s.set(v); n.set(PAGE); }) };
-    let set_status = { let s = status.clone(); let n = shown.clone(); Callback::from(move |v| { s.set(v); n.set(PAGE); }) };
-    let set_sort = { let s = sort.clone(); Callback::from(move |v| s.set(v)) };
-    let more = { let n = shown.clone(); Callback::from(move |_| n.set(*n + PAGE)) };
+    let set_search = {
+        let s = search.clone();
+        let n = shown.clone();
+        Callback::from(move |v| {
+            s.set(v);
+            n.set(PAGE);
+        })
+    };
+    let set_status = {
+        let s = status.clone();
+        let n = shown.clone();
+        Callback::from(move |v| {
+            s.set(v);
+            n.set(PAGE);
+        })
+    };
+    let set_sort = {
+        let s = sort.clone();
+        Callback::from(move |v| s.set(v))
+    };
+    let more = {
+        let n = shown.clone();
+        Callback::from(move |_| n.set(*n + PAGE))
+    };
 
     let row_html = list.iter().take(*shown).map(|r| {
         let inv = r.invoice;

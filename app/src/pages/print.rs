@@ -46,7 +46,11 @@ pub fn print_page(p: &PrintProps) -> Html {
                         if let Some(logo) = &profile.logo {
                             <img class="logo" src={logo.clone()} alt="Logo" />
                         }
-                        <strong>{ if profile.name.is_empty() { "Your business (set it in Settings)" } else { &profile.name } }</strong>
+                        if profile.name.is_empty() {
+                            <em class="no-print muted">{ "Your business name and address go here: set them in Settings." }</em>
+                        } else {
+                            <strong>{ &profile.name }</strong>
+                        }
                         <div class="pre">{ &profile.address }</div>
                         if !profile.tax_id.is_empty() { <div>{ format!("Tax ID: {}", profile.tax_id) }</div> }
                         if !profile.email.is_empty() { <div>{ &profile.email }</div> }

@@ -20,7 +20,14 @@ pub fn settings_page() -> Html {
     let form = {
         let p = store.snap.profile.clone();
         let s = store.snap.settings.clone();
-        use_reducer(move || Form(ProfileForm { currency: p.default_currency.clone(), terms: p.payment_terms_days.to_string(), prefix: s.number_prefix.clone(), profile: p }))
+        use_reducer(move || {
+            Form(ProfileForm {
+                currency: p.default_currency.clone(),
+                terms: p.payment_terms_days.to_string(),
+                prefix: s.number_prefix.clone(),
+                profile: p,
+            })
+        })
     };
     let message = use_state(|| None::<(bool, String)>);
 
@@ -29,10 +36,18 @@ pub fn settings_page() -> Html {
         let message = message.clone();
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
             input.set_value("");
             if !file.type_().starts_with("image/") {
-                message.set(Some((false, format!("'{}' is not an image: choose a PNG, JPEG, SVG or WebP file.", file.name()))));
+                message.set(Some((
+                    false,
+                    format!(
+                        "'{}' is not an image: choose a PNG, JPEG, SVG or WebP file.",
+                        file.name()
+                    ),
+                )));
                 return;
             }
             // base64 grows the file by a third
@@ -46,16 +61,30 @@ pub fn settings_page() -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match read_data_url(&file).await {
                     Ok(url) if url.len() <= MAX_LOGO_BYTES => {
-                        form.dispatch(std::rc::Rc::new(move |f: &mut ProfileForm| f.profile.logo = Some(url.clone())));
+                        form.dispatch(std::rc::Rc::new(move |f: &mut ProfileForm| {
+                            f.profile.logo = Some(url.clone())
+                        }));
                         message.set(Some((true, "Logo loaded: press Save to keep it.".into())));
                     }
-                    Ok(_) => message.set(Some((false, format!("The logo is too large; the limit is {limit_kb} KB.")))),
-                    Err(e) => message.set(Some((false, format!("The logo could not be read ({e})."))))
+                    Ok(_) => message.set(Some((
+                        false,
+                        format!("The logo is too large; the limit is {limit_kb} KB."),
+                    ))),
+                    Err(e) => {
+                        message.set(Some((false, format!("The logo could not be read ({e})."))))
+                    }
                 }
             });
         })
     };
-    let remove_logo = { let form = form.clone(); Callback::from(move |_| form.dispatch(std::rc::Rc::new(|f: &mut ProfileForm| f.profile.logo = None))) };
+    let remove_logo = {
+        let form = form.clone();
+        Callback::from(move |_| {
+            form.dispatch(std::rc::Rc::new(|f: &mut ProfileForm| {
+                f.profile.logo = None
+            }))
+        })
+    };
     let on_save = {
         let store = store.clone();
         let form = form.clone();
@@ -64,26 +93,44 @@ pub fn settings_page() -> Html {
             e.prevent_default();
             let f = &form.0;
             let Some(cur) = currency(&f.currency) else {
-                message.set(Some((false, format!("Unknown currency '{}': use an ISO 4217 code such as USD, EUR or JPY.", f.currency.trim()))));
+                message.set(Some((
+                    false,
+                    format!(
+                        "Unknown currency '{}': use an ISO 4217 code such as USD, EUR or JPY.",
+                        f.currency.trim()
+                    ),
+                )));
                 return;
             };
             let Ok(days) = f.terms.trim().parse::<u32>() else {
-                message.set(Some((false, "Payment terms must be a whole number of days, such as 30.".into())));
+                message.set(Some((
+                    false,
+                    "Payment terms must be a whole number of days, such as 30.".into(),
+                )));
                 return;
             };
             if days > 365 {
-                message.set(Some((false, "Payment terms can be at most 365 days.".into())));
+                message.set(Some((
+                    false,
+                    "Payment terms can be at most 365 days.".into(),
+                )));
                 return;
             }
             let prefix = f.prefix.trim().to_string();
             if prefix.chars().count() > 20 {
-                message.set(Some((false, "The number prefix can be at most 20 characters.".into())));
+                message.set(Some((
+                    false,
+                    "The number prefix can be at most 20 characters.".into(),
+                )));
                 return;
             }
             let mut p = f.profile.clone();
             p.default_currency = cur.code.to_string();
             p.payment_terms_days = days;
-            let s = Settings { number_prefix: prefix, ..store.snap.settings.clone() };
+            let s = Settings {
+                number_prefix: prefix,
+                ..store.snap.settings.clone()
+            };
             match save_profile(&store, p, s) {
                 Ok(()) => message.set(Some((true, "Settings saved.".into()))),
                 Err(e) => message.set(Some((false, e.message()))),

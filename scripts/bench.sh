@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Prints Ledgerline's size and speed figures (not a test: nothing here can fail on a
+# busy machine). Builds the release bundle first.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+. scripts/setup.sh
+trunk build --release >/dev/null
+mkdir -p target/bench
+cargo run -q --release -p ledgerline-core --example gen_bundle -- 2000 > target/bench/bundle-2000.json
+node tests/bench/bench.mjs target/bench/bundle-2000.json
