@@ -4,7 +4,8 @@ use crate::pages::{
 };
 use crate::platform;
 use crate::state::{undo_delete, Action, AppState, Store};
-use ledgerline_core::store::Namespace;
+use ledgerline_core::store::{load as load_snapshot, Namespace};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -49,6 +50,19 @@ pub fn app() -> Html {
             {
                 let _ = body.set_attribute("data-ready", "1");
             }
+            // another tab changed this user's data: show it here too
+            let dispatcher = store.dispatcher();
+            let ns = store.ns.clone();
+            let listener = web_sys::window().map(|w| {
+                gloo::events::EventListener::new(&w, "storage", move |e| {
+                    let key = e.dyn_ref::<web_sys::StorageEvent>().and_then(|e| e.key());
+                    if key.is_none_or(|k| k.starts_with(ns.prefix())) {
+                        let snap = platform::with_kv(|kv| load_snapshot(kv, &ns));
+                        dispatcher.dispatch(Action::Replace(snap));
+                    }
+                })
+            });
+            move || drop(listener)
         });
     }
     html! {

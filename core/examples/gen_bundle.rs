@@ -12,10 +12,12 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(2000);
-    let mut snap = Snapshot::default();
-    snap.clients = (0..20)
-        .map(|i| client(&format!("client-{i:02}"), &format!("Client {i:02} Ltd")))
-        .collect();
+    let mut snap = Snapshot {
+        clients: (0..20)
+            .map(|i| client(&format!("client-{i:02}"), &format!("Client {i:02} Ltd")))
+            .collect(),
+        ..Default::default()
+    };
     let statuses = [Status::Draft, Status::Sent, Status::Paid, Status::Void];
     let currencies = ["USD", "EUR", "JPY", "GBP"];
     for i in 0..n {

@@ -184,6 +184,10 @@ test('logo: too large is refused with a clear message; a small one is stored and
   await tid(page, 'profile-message').filter({ hasText: 'Settings saved' }).waitFor();
   const profile = await page.evaluate(() => JSON.parse(localStorage.getItem('ledgerline/v1/anonymous/profile')));
   assert.match(profile.logo, /^data:image\/png;base64,/);
+  await addClient(page, 'Logo Client');
+  await newInvoice(page, { client: 'Logo Client', lines: [{ desc: 'x', qty: '1', price: '1' }] });
+  await tid(page, 'invoice-row').first().getByRole('link', { name: 'Print' }).click();
+  assert.equal(await tid(page, 'print-view').locator('img.logo').getAttribute('src'), profile.logo);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

@@ -146,3 +146,38 @@ test('validation: clear inline messages and nothing is saved half-way', async ()
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('clients: edit renames everywhere; a client on invoices cannot be deleted, an unused one can', async () => {
+  const { context, page } = await open(browser, server.url);
+  await addClient(page, 'Initech');
+  await addClient(page, 'Unused Co');
+  await newInvoice(page, { client: 'Initech', lines: [{ desc: 'TPS reports', qty: '1', price: '10' }] });
+  await nav(page, 'Clients');
+  await tid(page, 'client-row').filter({ hasText: 'Initech' }).getByTestId('client-edit').click();
+  await tid(page, 'client-name').fill('Initech LLC');
+  await tid(page, 'client-save').click();
+  await tid(page, 'client-row').filter({ hasText: 'Initech LLC' }).waitFor();
+  await tid(page, 'client-row').filter({ hasText: 'Initech LLC' }).getByTestId('client-delete').click();
+  assert.match(await tid(page, 'client-error').textContent(), /on 1 invoice: delete those invoices or choose another client/);
+  await tid(page, 'client-row').filter({ hasText: 'Unused Co' }).getByTestId('client-delete').click();
+  assert.equal(await tid(page, 'client-row').count(), 1);
+  // an empty name is refused with a message
+  await tid(page, 'client-new').click();
+  await tid(page, 'client-save').click();
+  assert.match(await tid(page, 'client-error').textContent(), /Enter the client's name/);
+  await nav(page, 'Invoices');
+  assert.equal((await rows(page))[0].client, 'Initech LLC');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('two tabs: a save in one shows up in the other', async () => {
+  const { context, page } = await open(browser, server.url);
+  await addClient(page, 'Tab Client');
+  const other = await context.newPage();
+  await other.goto(server.url);
+  await ready(other);
+  await newInvoice(page, { client: 'Tab Client', lines: [{ desc: 'x', qty: '1', price: '3' }] });
+  await tid(other, 'invoice-row').filter({ hasText: 'INV-0001' }).waitFor({ timeout: 10000 });
+  await context.close();
+});
