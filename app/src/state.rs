@@ -20,7 +20,8 @@ pub struct Toast {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub ns: Namespace,
-    pub snap: Snapshot,
+    /// Shared, so that actions not touching data do not copy every invoice.
+    pub snap: Rc<Snapshot>,
     /// Why localStorage cannot be used, if it cannot.
     pub storage_problem: Option<String>,
     pub toast: Option<Toast>,
@@ -51,7 +52,7 @@ impl AppState {
         let snap = with_kv(|kv| store::load(kv, &ns));
         AppState {
             ns,
-            snap,
+            snap: Rc::new(snap),
             storage_problem,
             toast: None,
             update_ready: false,
@@ -72,12 +73,15 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::PutInvoice(inv) => match s.snap.invoices.iter_mut().find(|i| i.id == inv.id) {
-                Some(x) => *x = inv,
-                None => s.snap.invoices.push(inv),
-            },
+            Action::PutInvoice(inv) => {
+                let snap = Rc::make_mut(&mut s.snap);
+                match snap.invoices.iter_mut().find(|i| i.id == inv.id) {
+                    Some(x) => *x = inv,
+                    None => snap.invoices.push(inv),
+                }
+            }
             Action::RemoveInvoice { id, undo, text } => {
-                s.snap.invoices.retain(|i| i.id != id);
+                Rc::make_mut(&mut s.snap).invoices.retain(|i| i.id != id);
                 s.toast = Some(Toast {
                     id: s.next_toast_id(),
                     text,
@@ -85,17 +89,18 @@ impl Reducible for AppState {
                 });
             }
             Action::PutClient(c) => {
-                match s.snap.clients.iter_mut().find(|x| x.id == c.id) {
+                let snap = Rc::make_mut(&mut s.snap);
+                match snap.clients.iter_mut().find(|x| x.id == c.id) {
                     Some(x) => *x = c,
-                    None => s.snap.clients.push(c),
+                    None => snap.clients.push(c),
                 }
-                s.snap.clients.sort_by_key(|c| c.name.to_lowercase());
+                snap.clients.sort_by_key(|c| c.name.to_lowercase());
             }
-            Action::RemoveClient(id) => s.snap.clients.retain(|c| c.id != id),
-            Action::SetProfile(p) => s.snap.profile = p,
-            Action::SetSettings(st) => s.snap.settings = st,
-            Action::DropDamaged(key) => s.snap.damaged.retain(|d| d.key != key),
-            Action::Replace(snap) => s.snap = snap,
+            Action::RemoveClient(id) => Rc::make_mut(&mut s.snap).clients.retain(|c| c.id != id),
+            Action::SetProfile(p) => Rc::make_mut(&mut s.snap).profile = p,
+            Action::SetSettings(st) => Rc::make_mut(&mut s.snap).settings = st,
+            Action::DropDamaged(key) => Rc::make_mut(&mut s.snap).damaged.retain(|d| d.key != key),
+            Action::Replace(snap) => s.snap = Rc::new(snap),
             Action::Toast(text) => {
                 s.toast = Some(Toast {
                     id: s.next_toast_id(),

@@ -1,8 +1,10 @@
 //! Ledgerline's pure logic: no browser APIs, tested natively with `cargo test`.
 
 pub mod checksum;
+pub mod credentials;
 pub mod currency;
 pub mod draft;
+pub mod errors;
 pub mod exchange;
 pub mod list;
 pub mod model;

@@ -8,7 +8,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 /// Rows rendered at once; "Show more" adds this many.
-const PAGE: usize = 200;
+const PAGE: usize = 100;
 
 #[function_component(InvoicesPage)]
 pub fn invoices_page() -> Html {
