@@ -23,5 +23,5 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo test -p ledgerline-app --target wasm32-
 echo "== release build"
 trunk build --release
 
-echo "== end-to-end tests (playwright-core, Debian Chromium)"
-node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
+echo "== node tests: local AWS stand-ins + fault proxy (tests/node), end-to-end (tests/e2e)"
+node --test --test-concurrency=1 --test-timeout=300000 tests/node/ tests/e2e/
