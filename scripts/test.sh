@@ -10,15 +10,15 @@ cd "$root"
 echo "== rustfmt"
 cargo fmt --all -- --check
 
-echo "== clippy (core natively, app and worker for wasm32)"
+echo "== clippy (core natively; app, worker and cloud for wasm32)"
 cargo clippy -p ledgerline-core --all-targets -- -D warnings
-cargo clippy -p ledgerline-app -p ledgerline-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p ledgerline-app -p ledgerline-worker -p ledgerline-cloud --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 echo "== core unit tests"
 cargo test -p ledgerline-core
 
 echo "== browser unit tests (wasm-bindgen-test, headless Chromium)"
-CHROMEDRIVER=/usr/bin/chromedriver cargo test -p ledgerline-app --target wasm32-unknown-unknown
+CHROMEDRIVER=/usr/bin/chromedriver cargo test -p ledgerline-app -p ledgerline-cloud --target wasm32-unknown-unknown
 
 echo "== release build"
 trunk build --release

@@ -1,6 +1,7 @@
 //! Ledgerline: an offline-first invoice generator (Yew).
 
 pub mod app;
+pub mod cloud;
 pub mod pages;
 pub mod platform;
 pub mod state;

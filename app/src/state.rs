@@ -3,8 +3,10 @@
 //! the user sees is what is stored.
 
 use crate::platform::{now_rfc3339, with_kv};
+use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::exchange::{plan_import, ImportPlan, Rejection};
 use ledgerline_core::model::{Client, Invoice, InvoiceContent, Profile, Settings};
+use ledgerline_core::protocol::{CloudConfig, CredentialsInfo};
 use ledgerline_core::store::{self, Damaged, KvError, Namespace, Snapshot};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -17,8 +19,26 @@ pub struct Toast {
     pub undo: Option<Invoice>,
 }
 
+/// What the app knows about DynamoDB right now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    /// Not checked yet (or signed out: never checked).
+    Unknown,
+    Connected {
+        ms: f64,
+    },
+    NoCredentials,
+    Failed {
+        class: ErrorClass,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
+    pub config: CloudConfig,
+    pub connection: Connection,
+    /// The stored AWS credentials, masked (never the secrets).
+    pub creds: Option<CredentialsInfo>,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -44,13 +64,20 @@ pub enum Action {
     Toast(String),
     ClearToast(u32),
     UpdateReady,
+    SetConfig(CloudConfig),
+    SetConnection(Connection),
+    SetCreds(Option<CredentialsInfo>),
 }
 
 impl AppState {
     pub fn load(ns: Namespace) -> Self {
         let storage_problem = crate::platform::LocalKv::open().err();
         let snap = with_kv(|kv| store::load(kv, &ns));
+        let config = with_kv(|kv| store::load_config(kv));
         AppState {
+            config,
+            connection: Connection::Unknown,
+            creds: None,
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -114,6 +141,9 @@ impl Reducible for AppState {
                 }
             }
             Action::UpdateReady => s.update_ready = true,
+            Action::SetConfig(c) => s.config = c,
+            Action::SetConnection(c) => s.connection = c,
+            Action::SetCreds(c) => s.creds = c,
         }
         Rc::new(s)
     }
@@ -294,4 +324,10 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
 pub fn clear_all(store: &Store) {
     with_kv(|kv| store::clear(kv, &store.ns));
     store.dispatch(Action::Replace(Snapshot::default()));
+}
+
+pub fn save_config(store: &Store, c: CloudConfig) -> Result<(), SaveError> {
+    with_kv(|kv| store::put_config(kv, &c))?;
+    store.dispatch(Action::SetConfig(c));
+    Ok(())
 }

@@ -56,6 +56,25 @@ pub struct Context<'a> {
     pub taken_number: &'a dyn Fn(&str) -> bool,
 }
 
+/// Parses a strict `YYYY-MM-DD` date (what `<input type="date">` gives), without
+/// chrono's general-purpose parser (it weighs on the page's first load).
+pub fn parse_ymd(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(r)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
 fn digits_of(code: &str) -> u8 {
     currency(code).map(|c| c.digits).unwrap_or(2)
 }
@@ -78,8 +97,8 @@ impl InvoiceDraft {
         InvoiceDraft {
             number,
             client_id: String::new(),
-            issue_date: today.format("%Y-%m-%d").to_string(),
-            due_date: due.format("%Y-%m-%d").to_string(),
+            issue_date: today.to_string(),
+            due_date: due.to_string(),
             status: "draft".into(),
             currency: profile.default_currency.clone(),
             lines: vec![LineDraft::blank()],
@@ -101,8 +120,8 @@ impl InvoiceDraft {
         InvoiceDraft {
             number: c.number.clone(),
             client_id: c.client_id.clone(),
-            issue_date: c.issue_date.format("%Y-%m-%d").to_string(),
-            due_date: c.due_date.format("%Y-%m-%d").to_string(),
+            issue_date: c.issue_date.to_string(),
+            due_date: c.due_date.to_string(),
             status: c.status.as_str().into(),
             currency: c.currency.clone(),
             lines: c
@@ -164,7 +183,7 @@ impl InvoiceDraft {
             "amount" => Discount::Amount(amount(&self.discount_value)),
             _ => Discount::None,
         };
-        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").unwrap_or_default();
+        let date = |s: &str| parse_ymd(s).unwrap_or_default();
         InvoiceContent {
             number: self.number.clone(),
             client_id: self.client_id.clone(),
@@ -186,13 +205,13 @@ impl InvoiceDraft {
         let code = self.currency.trim().to_ascii_uppercase();
         let digits = digits_of(&code);
         let date = |field: &str, s: &str, errs: &mut Vec<FieldError>| -> Option<NaiveDate> {
-            match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) if s.trim().is_empty() => {
+            match parse_ymd(s) {
+                Some(d) => Some(d),
+                None if s.trim().is_empty() => {
                     errs.push(FieldError::new(field, "Enter a date."));
                     None
                 }
-                Err(_) => {
+                None => {
                     errs.push(FieldError::new(
                         field,
                         format!("'{}' is not a date: use YYYY-MM-DD.", s.trim()),
@@ -535,6 +554,34 @@ mod tests {
         d.lines[0].unit_price = "1000".into();
         let c = parse(&d).unwrap();
         assert_eq!(c.lines[0].unit_price, 1000);
+    }
+
+    #[test]
+    fn strict_dates() {
+        assert_eq!(
+            parse_ymd(" 2026-02-28 "),
+            NaiveDate::from_ymd_opt(2026, 2, 28)
+        );
+        assert_eq!(
+            parse_ymd("2024-02-29"),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-2-28",
+            "26-02-28",
+            "2026/02/28",
+            "2026-02-2x",
+            "",
+            "2026-02-28T00",
+            "२०२६-02-28",
+        ] {
+            assert_eq!(parse_ymd(bad), None, "{bad}");
+        }
+        assert_eq!(
+            NaiveDate::from_ymd_opt(2026, 1, 5).unwrap().to_string(),
+            "2026-01-05"
+        );
     }
 
     #[test]

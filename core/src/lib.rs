@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod list;
 pub mod model;
 pub mod money;
+pub mod protocol;
 pub mod store;
 pub mod testing;
 pub mod totals;

@@ -112,7 +112,7 @@ mod tests {
     use crate::testing::{client, invoice};
 
     fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+        crate::draft::parse_ymd(s).unwrap()
     }
 
     fn data() -> (Vec<Invoice>, Vec<Client>) {

@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn overdue_is_derived_from_the_due_date() {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let d = |s: &str| crate::draft::parse_ymd(s).unwrap();
         let mut inv = crate::testing::invoice("i1", "INV-0001", "c1");
         inv.content.status = Status::Sent;
         inv.content.due_date = d("2026-01-31");

@@ -285,6 +285,19 @@ pub fn snapshot_writes(ns: &Namespace, s: &Snapshot) -> Vec<(String, Option<Stri
     w
 }
 
+/// Key of this browser's connection settings (not per user, not secret).
+pub const CONFIG_KEY: &str = "ledgerline/v1/config";
+
+pub fn load_config(kv: &dyn Kv) -> crate::protocol::CloudConfig {
+    kv.get(CONFIG_KEY)
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default()
+}
+
+pub fn put_config(kv: &mut dyn Kv, c: &crate::protocol::CloudConfig) -> Result<(), KvError> {
+    kv.set(CONFIG_KEY, &to_json(c))
+}
+
 /// The next free invoice number and the counter after it.
 pub fn next_number(settings: &Settings, invoices: &[Invoice]) -> (String, u64) {
     let mut n = settings.next_number.max(1);

@@ -75,7 +75,9 @@ export async function startFaultProxy({ target, port = 0 }) {
       }
       const headers = { ...req.headers, host: t.host };
       const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers }, (upRes) => {
-        res.writeHead(upRes.statusCode, { ...upRes.headers, ...CORS });
+        // one set of CORS headers: the upstream's own would duplicate ours
+        const headers = Object.fromEntries(Object.entries(upRes.headers).filter(([k]) => !k.startsWith('access-control-')));
+        res.writeHead(upRes.statusCode, { ...headers, ...CORS });
         upRes.pipe(res);
       });
       up.on('error', () => req.socket.destroy()); // upstream down: the browser sees a network error

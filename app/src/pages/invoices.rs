@@ -76,8 +76,8 @@ pub fn invoices_page() -> Html {
             <tr key={id.clone()} data-testid="invoice-row" data-id={id.clone()} class={format!("st-{}", r.status.as_str())}>
                 <td class="inv-number"><a href={format!("/invoices/{id}")} onclick={Callback::from(move |e: MouseEvent| { e.prevent_default(); on_edit.emit(()); })}>{ &inv.content.number }</a></td>
                 <td class="inv-client">{ r.client_name }</td>
-                <td class="inv-date">{ inv.content.issue_date.format("%Y-%m-%d").to_string() }</td>
-                <td class="inv-due">{ inv.content.due_date.format("%Y-%m-%d").to_string() }</td>
+                <td class="inv-date">{ inv.content.issue_date.to_string() }</td>
+                <td class="inv-due">{ inv.content.due_date.to_string() }</td>
                 <td><span class={format!("badge inv-status st-{}", r.status.as_str())}>{ r.status.as_str() }</span></td>
                 <td class="inv-total num">{ money(r.total, &inv.content.currency) }</td>
                 <td class="actions">

@@ -1,4 +1,5 @@
 pub mod clients;
+pub mod cloud;
 pub mod data;
 pub mod editor;
 pub mod invoices;

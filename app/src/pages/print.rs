@@ -58,8 +58,8 @@ pub fn print_page(p: &PrintProps) -> Html {
                     <div class="meta">
                         <h1>{ "INVOICE" }</h1>
                         <div data-testid="print-number">{ &c.number }</div>
-                        <div>{ format!("Issued {}", c.issue_date.format("%Y-%m-%d")) }</div>
-                        <div>{ format!("Due {}", c.due_date.format("%Y-%m-%d")) }</div>
+                        <div>{ format!("Issued {}", c.issue_date) }</div>
+                        <div>{ format!("Due {}", c.due_date) }</div>
                         <div class={format!("badge st-{}", status.as_str())}>{ status.as_str().to_uppercase() }</div>
                     </div>
                 </header>

@@ -53,7 +53,7 @@ pub fn settings_page() -> Html {
             // base64 grows the file by a third
             let limit_kb = MAX_LOGO_BYTES * 3 / 4 / 1024;
             if file.size() > (MAX_LOGO_BYTES * 3 / 4) as f64 {
-                message.set(Some((false, format!("The logo '{}' is {} KB; the limit is {limit_kb} KB. Use a smaller or compressed image.", file.name(), (file.size() / 1024.0).ceil()))));
+                message.set(Some((false, format!("The logo '{}' is {} KB; the limit is {limit_kb} KB. Use a smaller or compressed image.", file.name(), (file.size() / 1024.0).ceil() as u64))));
                 return;
             }
             let form = form.clone();
@@ -169,6 +169,7 @@ pub fn settings_page() -> Html {
                     <button type="submit" class="primary" data-testid="profile-save">{ "Save settings" }</button>
                 </div>
             </form>
+            <super::cloud::CloudSettings />
         </section>
     }
 }

@@ -1,0 +1,97 @@
+//! The page's side of the cloud worker: started lazily (never on the first render's
+//! path), one request/reply pair per call, correlated by id. The page hands credentials
+//! over once and never keeps them.
+
+use ledgerline_core::errors::ErrorClass;
+use ledgerline_core::protocol::{Envelope, Reply, Request};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// A call that gets no answer in this time counts as a network failure.
+const TIMEOUT_MS: u32 = 20_000;
+
+type Waiter = futures_channel::oneshot::Sender<Reply>;
+
+struct Conn {
+    worker: web_sys::Worker,
+    next_id: u32,
+    waiting: HashMap<u32, Waiter>,
+    _onmessage: Closure<dyn Fn(web_sys::MessageEvent)>,
+}
+
+thread_local! {
+    static CONN: RefCell<Option<Conn>> = const { RefCell::new(None) };
+}
+
+fn deliver(id: u32, reply: Reply) {
+    let waiter = CONN.with(|c| c.borrow_mut().as_mut().and_then(|c| c.waiting.remove(&id)));
+    if let Some(w) = waiter {
+        let _ = w.send(reply);
+    }
+}
+
+fn start() -> Result<(), String> {
+    if CONN.with(|c| c.borrow().is_some()) {
+        return Ok(());
+    }
+    let worker =
+        web_sys::Worker::new("/cloud-worker.js").map_err(|e| crate::platform::js_error_text(&e))?;
+    let onmessage = Closure::<dyn Fn(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
+        let Some(text) = e.data().as_string() else {
+            return;
+        };
+        if let Ok(env) = serde_json::from_str::<Envelope<Reply>>(&text) {
+            deliver(env.id, env.body);
+        }
+    });
+    worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    CONN.with(|c| {
+        *c.borrow_mut() = Some(Conn {
+            worker,
+            next_id: 1,
+            waiting: HashMap::new(),
+            _onmessage: onmessage,
+        })
+    });
+    Ok(())
+}
+
+/// Sends one request to the cloud worker and waits for its reply.
+pub async fn call(body: Request) -> Reply {
+    if let Err(message) = start() {
+        return Reply::Error {
+            message: format!("the cloud worker could not start ({message})"),
+        };
+    }
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let sent = CONN.with(|c| {
+        let mut c = c.borrow_mut();
+        let conn = c.as_mut()?;
+        let id = conn.next_id;
+        conn.next_id = conn.next_id.wrapping_add(1).max(1);
+        conn.waiting.insert(id, tx);
+        let text = serde_json::to_string(&Envelope { id, body }).ok()?;
+        conn.worker.post_message(&JsValue::from_str(&text)).ok()?;
+        Some(id)
+    });
+    let Some(id) = sent else {
+        return Reply::Error {
+            message: "the request could not be sent to the cloud worker".into(),
+        };
+    };
+    gloo::timers::callback::Timeout::new(TIMEOUT_MS, move || {
+        deliver(
+            id,
+            Reply::Failed {
+                class: ErrorClass::NetworkUnreachable,
+                ms: f64::from(TIMEOUT_MS),
+            },
+        )
+    })
+    .forget();
+    rx.await.unwrap_or(Reply::Error {
+        message: "the cloud worker stopped".into(),
+    })
+}

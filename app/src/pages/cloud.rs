@@ -1,0 +1,325 @@
+//! Settings → DynamoDB: where the table is, the AWS credentials (handed to the cloud
+//! worker's vault, never kept by the page), and a connection test with its error class.
+
+use crate::cloud::call;
+use crate::state::{save_config, Action, Connection, Store};
+use crate::widgets::{field, on_textarea, setter, Form};
+use ledgerline_core::errors::ErrorClass;
+use ledgerline_core::protocol::{CloudConfig, CredentialsInfo, Reply, Request};
+use yew::prelude::*;
+
+/// AWS Academy sessions last about four hours.
+pub const SESSION_MS: f64 = 4.0 * 3600.0 * 1000.0;
+
+#[derive(Clone, PartialEq, Default)]
+struct CredForm {
+    block: String,
+    key_id: String,
+    secret: String,
+    token: String,
+}
+
+#[derive(Clone, PartialEq)]
+enum Outcome {
+    Busy(&'static str),
+    Ok(String),
+    Failed(ErrorClass),
+    Invalid(String),
+}
+
+/// "entered 12 min ago" plus a warning as the usual Academy session nears its end.
+pub fn credentials_age(info: &CredentialsInfo, now: f64) -> (String, Option<String>) {
+    let mins = ((now - info.entered_at) / 60_000.0).max(0.0).floor() as i64;
+    let age = if mins < 60 {
+        format!("{mins} min ago")
+    } else {
+        format!("{} h {} min ago", mins / 60, mins % 60)
+    };
+    let left = SESSION_MS - (now - info.entered_at);
+    let warn = if !info.temporary {
+        None
+    } else if left <= 0.0 {
+        Some("These AWS Academy credentials are probably expired (sessions last about 4 hours): paste new ones.".to_string())
+    } else if left < 30.0 * 60_000.0 {
+        Some(format!(
+            "The AWS Academy session ends in about {} min: get new credentials from AWS Details soon.",
+            (left / 60_000.0).ceil() as i64
+        ))
+    } else {
+        None
+    };
+    (age, warn)
+}
+
+fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply) {
+    match reply {
+        Reply::Ok { detail, ms } => {
+            store.dispatch(Action::SetConnection(Connection::Connected { ms }));
+            outcome.set(Some(Outcome::Ok(format!(
+                "Connected: table {} is {detail} ({} ms).",
+                store.config.target.table,
+                ms.round() as i64
+            ))));
+        }
+        Reply::Failed { class, .. } => {
+            store.dispatch(Action::SetConnection(Connection::Failed { class }));
+            outcome.set(Some(Outcome::Failed(class)));
+        }
+        Reply::NoCredentials => {
+            store.dispatch(Action::SetConnection(Connection::NoCredentials));
+            outcome.set(Some(Outcome::Invalid(
+                "No AWS credentials are stored yet: paste them above.".into(),
+            )));
+        }
+        Reply::Invalid { message } | Reply::Error { message } => {
+            outcome.set(Some(Outcome::Invalid(message)))
+        }
+        Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
+    }
+}
+
+#[function_component(CloudSettings)]
+pub fn cloud_settings() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let conf = {
+        let c = store.config.clone();
+        use_reducer(move || {
+            Form((
+                c.target.region.clone(),
+                c.target.endpoint.clone(),
+                c.target.table.clone(),
+                c.check_interval_secs.to_string(),
+            ))
+        })
+    };
+    let creds = use_reducer(|| Form(CredForm::default()));
+    let outcome = use_state(|| None::<Outcome>);
+    let conf_msg = use_state(|| None::<(bool, String)>);
+
+    {
+        let store = store.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Reply::Credentials { info } = call(Request::CredentialsInfo).await {
+                    store.dispatch(Action::SetCreds(info));
+                }
+            });
+        });
+    }
+
+    let test = {
+        let store = store.clone();
+        let outcome = outcome.clone();
+        Callback::from(move |_| {
+            let store = store.clone();
+            let outcome = outcome.clone();
+            outcome.set(Some(Outcome::Busy("Testing the connection…")));
+            wasm_bindgen_futures::spawn_local(async move {
+                let reply = call(Request::Check {
+                    target: store.config.target.clone(),
+                })
+                .await;
+                apply(&store, &outcome, reply);
+            });
+        })
+    };
+    let save_conf = {
+        let store = store.clone();
+        let conf = conf.clone();
+        let conf_msg = conf_msg.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let (region, endpoint, table, interval) = conf.0.clone();
+            let mut c: CloudConfig = store.config.clone();
+            let region = region.trim().to_string();
+            if region.is_empty()
+                || !region
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            {
+                conf_msg.set(Some((
+                    false,
+                    format!("'{region}' is not an AWS region name such as us-east-1."),
+                )));
+                return;
+            }
+            let endpoint = endpoint.trim().to_string();
+            if !(endpoint.is_empty()
+                || endpoint.starts_with("http://")
+                || endpoint.starts_with("https://"))
+            {
+                conf_msg.set(Some((
+                    false,
+                    "The endpoint must start with http:// or https:// (leave it blank for AWS)."
+                        .into(),
+                )));
+                return;
+            }
+            let table = table.trim().to_string();
+            if table.len() < 3
+                || table.len() > 255
+                || !table
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+            {
+                conf_msg.set(Some((
+                    false,
+                    "A table name has 3 to 255 letters, digits, '_', '-' or '.'.".into(),
+                )));
+                return;
+            }
+            let Ok(secs) = interval.trim().parse::<u32>() else {
+                conf_msg.set(Some((
+                    false,
+                    "The check interval is a whole number of seconds, such as 30.".into(),
+                )));
+                return;
+            };
+            c.target.region = region;
+            c.target.endpoint = endpoint;
+            c.target.table = table;
+            c.check_interval_secs = secs.clamp(1, 3600);
+            match save_config(&store, c) {
+                Ok(()) => conf_msg.set(Some((true, "Connection settings saved.".into()))),
+                Err(e) => conf_msg.set(Some((false, e.message()))),
+            }
+        })
+    };
+    let save_creds = {
+        let store = store.clone();
+        let creds = creds.clone();
+        let outcome = outcome.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let f = creds.0.clone();
+            // the page keeps nothing: the form is emptied as the request leaves
+            creds.dispatch(std::rc::Rc::new(|f: &mut CredForm| {
+                *f = CredForm::default()
+            }));
+            let store = store.clone();
+            let outcome = outcome.clone();
+            outcome.set(Some(Outcome::Busy("Saving and testing…")));
+            wasm_bindgen_futures::spawn_local(async move {
+                let saved = call(Request::SaveCredentials {
+                    block: f.block,
+                    key_id: f.key_id,
+                    secret: f.secret,
+                    token: f.token,
+                })
+                .await;
+                match saved {
+                    Reply::Credentials { info } => {
+                        store.dispatch(Action::SetCreds(info));
+                        let reply = call(Request::Check {
+                            target: store.config.target.clone(),
+                        })
+                        .await;
+                        apply(&store, &outcome, reply);
+                    }
+                    other => apply(&store, &outcome, other),
+                }
+            });
+        })
+    };
+    let forget = {
+        let store = store.clone();
+        let outcome = outcome.clone();
+        Callback::from(move |_| {
+            let store = store.clone();
+            let outcome = outcome.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let reply = call(Request::ForgetCredentials).await;
+                apply(&store, &outcome, reply);
+                store.dispatch(Action::SetConnection(Connection::NoCredentials));
+                outcome.set(None);
+            });
+        })
+    };
+    let create = {
+        let store = store.clone();
+        let outcome = outcome.clone();
+        Callback::from(move |_| {
+            let store = store.clone();
+            let outcome = outcome.clone();
+            outcome.set(Some(Outcome::Busy("Creating the table…")));
+            wasm_bindgen_futures::spawn_local(async move {
+                let reply = call(Request::CreateTable {
+                    target: store.config.target.clone(),
+                })
+                .await;
+                apply(&store, &outcome, reply);
+            });
+        })
+    };
+
+    let (region, endpoint, table, interval) = &conf.0;
+    let now = js_sys::Date::now();
+    html! {
+        <div class="card" data-testid="cloud-settings">
+            <h2>{ "DynamoDB" }</h2>
+            <form onsubmit={save_conf} novalidate=true>
+                if let Some((ok, text)) = &*conf_msg {
+                    <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="cloud-config-message">{ text }</div>
+                }
+                <div class="grid">
+                    { field("Region", "cloud-region", "text", region, setter(&conf, |c: &mut (String, String, String, String), v| c.0 = v), None) }
+                    { field("Endpoint (blank = AWS)", "cloud-endpoint", "text", endpoint, setter(&conf, |c: &mut (String, String, String, String), v| c.1 = v), None) }
+                    { field("Table", "cloud-table", "text", table, setter(&conf, |c: &mut (String, String, String, String), v| c.2 = v), None) }
+                    { field("Check every (seconds)", "cloud-interval", "text", interval, setter(&conf, |c: &mut (String, String, String, String), v| c.3 = v), None) }
+                </div>
+                <button type="submit" data-testid="cloud-config-save">{ "Save connection settings" }</button>
+            </form>
+
+            <h3>{ "AWS credentials" }</h3>
+            { match &store.creds {
+                Some(info) => {
+                    let (age, warn) = credentials_age(info, now);
+                    html! {
+                        <div data-testid="cred-info">
+                            <p>{ format!("Stored: key {} ({}), entered {age}. Kept encrypted in this browser only.",
+                                info.masked_key_id, if info.temporary { "temporary, AWS Academy" } else { "long-term" }) }
+                                <button type="button" data-testid="cred-forget" onclick={forget}>{ "Forget" }</button></p>
+                            if let Some(w) = warn { <p class="note" data-testid="cred-expiry-warning">{ w }</p> }
+                        </div>
+                    }
+                }
+                None => html! { <p class="muted" data-testid="cred-info">{ "No AWS credentials stored." }</p> },
+            } }
+            <form onsubmit={save_creds} novalidate=true autocomplete="off">
+                <label class="field">
+                    <span class="label">{ "Paste the [default] block from AWS Academy → AWS Details → AWS CLI: Show" }</span>
+                    <textarea data-testid="cred-block" rows="5" spellcheck="false" autocomplete="off"
+                        placeholder={"[default]\naws_access_key_id=ASIA…\naws_secret_access_key=…\naws_session_token=…"}
+                        value={creds.0.block.clone()} oninput={on_textarea(setter(&creds, |f: &mut CredForm, v| f.block = v))} />
+                </label>
+                <details>
+                    <summary>{ "…or enter the three values" }</summary>
+                    <div class="grid">
+                        { field("Access key id", "cred-key-id", "text", &creds.0.key_id, setter(&creds, |f: &mut CredForm, v| f.key_id = v), None) }
+                        { field("Secret access key", "cred-secret", "password", &creds.0.secret, setter(&creds, |f: &mut CredForm, v| f.secret = v), None) }
+                        { field("Session token", "cred-token", "password", &creds.0.token, setter(&creds, |f: &mut CredForm, v| f.token = v), None) }
+                    </div>
+                </details>
+                <div class="form-actions">
+                    <button type="submit" class="primary" data-testid="cred-save">{ "Save and test" }</button>
+                    <button type="button" data-testid="cloud-test" onclick={test}>{ "Test connection" }</button>
+                </div>
+            </form>
+            { match &*outcome {
+                None => html! {},
+                Some(Outcome::Busy(t)) => html! { <p class="loading" data-testid="cloud-result" data-class="busy">{ *t }</p> },
+                Some(Outcome::Ok(t)) => html! { <div class="banner banner-info" data-testid="cloud-result" data-class="connected">{ t }</div> },
+                Some(Outcome::Invalid(t)) => html! { <div class="banner banner-error" data-testid="cloud-result" data-class="invalid-input" role="alert">{ t }</div> },
+                Some(Outcome::Failed(class)) => html! {
+                    <div class="banner banner-error" data-testid="cloud-result" data-class={class.label()} role="alert">
+                        <strong>{ format!("{}: ", class.label()) }</strong>{ class.message() }
+                        <p>{ class.action() }</p>
+                        if *class == ErrorClass::TableMissing {
+                            <button type="button" data-testid="create-table" onclick={create}>{ format!("Create table {}", store.config.target.table) }</button>
+                        }
+                    </div>
+                },
+            } }
+        </div>
+    }
+}

@@ -1,0 +1,144 @@
+//! DynamoDB through aws-sdk-dynamodb: one client per configuration, reused.
+
+use crate::http::{FetchClient, JsClock, JsSleep};
+use aws_credential_types::Credentials as SdkCredentials;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region, SharedAsyncSleep};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use ledgerline_core::credentials::Credentials;
+use ledgerline_core::errors::Failure;
+pub use ledgerline_core::protocol::Target;
+
+pub fn client(target: &Target, creds: &Credentials) -> Client {
+    let sdk_creds = SdkCredentials::new(
+        creds.access_key_id.clone(),
+        creds.secret_access_key.expose().to_string(),
+        creds.session_token.as_ref().map(|t| t.expose().to_string()),
+        None,
+        "ledgerline-vault",
+    );
+    let mut b = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .credentials_provider(sdk_creds)
+        .http_client(FetchClient)
+        .time_source(SharedTimeSource::new(JsClock))
+        .sleep_impl(SharedAsyncSleep::new(JsSleep))
+        // the app classifies failures and schedules its own retries
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+    if !target.endpoint.trim().is_empty() {
+        b = b.endpoint_url(target.endpoint.trim());
+    }
+    Client::from_conf(b.build())
+}
+
+/// What a failed SDK call looked like, for [`ledgerline_core::errors::classify`].
+pub fn failure<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failure {
+    match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Failure::transport(),
+        SdkError::ServiceError(s) => {
+            Failure::service(s.raw().status().as_u16(), s.err().code().unwrap_or(""))
+        }
+        SdkError::ResponseError(r) => Failure {
+            transport: false,
+            http_status: Some(r.raw().status().as_u16()),
+            code: None,
+        },
+        _ => Failure::default(),
+    }
+}
+
+/// The cheapest call that proves credentials, endpoint and table: DescribeTable.
+pub async fn check(client: &Client, table: &str) -> Result<String, Failure> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(out) => Ok(out
+            .table()
+            .and_then(|t| t.table_status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()),
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// Creates the invoices table (userId S partition key, invoiceId S sort key, on demand)
+/// and waits until it is ACTIVE. An existing table is fine.
+pub async fn create_table(client: &Client, table: &str) -> Result<String, Failure> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
+    let (Ok(a1), Ok(a2), Ok(k1), Ok(k2)) = (
+        attr("userId"),
+        attr("invoiceId"),
+        key("userId", KeyType::Hash),
+        key("invoiceId", KeyType::Range),
+    ) else {
+        return Err(Failure::service(400, "ValidationException"));
+    };
+    let created = client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(a1)
+        .attribute_definitions(a2)
+        .key_schema(k1)
+        .key_schema(k2)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    if let Err(e) = created {
+        let f = failure(&e);
+        if f.code.as_deref() != Some("ResourceInUseException") {
+            return Err(f);
+        }
+    }
+    for _ in 0..60 {
+        let status = check(client, table).await?;
+        if status == "ACTIVE" {
+            return Ok(status);
+        }
+        gloo_timers::future::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Ok("CREATING".into())
+}
+
+/// Writes one invoice into the user's partition. The write only lands if DynamoDB has no
+/// newer version of it (`attribute_not_exists(invoiceId) OR version < :v`); otherwise it
+/// fails with the Conflict class.
+pub async fn put_invoice(
+    client: &Client,
+    table: &str,
+    user_id: &str,
+    inv: &ledgerline_core::model::Invoice,
+) -> Result<(), Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let content = serde_json::to_string(&inv.content).unwrap_or_default();
+    client
+        .put_item()
+        .table_name(table)
+        .item("userId", AttributeValue::S(user_id.to_string()))
+        .item("invoiceId", AttributeValue::S(inv.id.clone()))
+        .item("version", AttributeValue::N(inv.version.to_string()))
+        .item("updatedAt", AttributeValue::S(inv.updated_at.clone()))
+        .item("checksum", AttributeValue::S(inv.checksum.clone()))
+        .item("number", AttributeValue::S(inv.content.number.clone()))
+        .item("content", AttributeValue::S(content))
+        .condition_expression("attribute_not_exists(invoiceId) OR version < :v")
+        .expression_attribute_values(":v", AttributeValue::N(inv.version.to_string()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| failure(&e))
+}

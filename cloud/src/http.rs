@@ -1,0 +1,134 @@
+//! The AWS SDK's HTTP client over `fetch` of the global scope, so the same code works in
+//! a page, a dedicated worker and the service worker (`web_sys::window()` is None in
+//! workers). Also the SDK's clock and sleep, which wasm32-unknown-unknown lacks.
+
+use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
+use aws_smithy_async::time::TimeSource;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_runtime_api::shared::IntoShared;
+use aws_smithy_types::body::SdkBody;
+use send_wrapper::SendWrapper;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Headers the browser sets itself (and refuses from scripts).
+const SKIP: [&str; 3] = ["host", "content-length", "user-agent"];
+
+#[derive(Debug)]
+struct FetchFailed(String);
+
+impl std::fmt::Display for FetchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fetch failed: {}", self.0)
+    }
+}
+impl std::error::Error for FetchFailed {}
+
+fn io(msg: impl Into<String>) -> ConnectorError {
+    ConnectorError::io(Box::new(FetchFailed(msg.into())))
+}
+
+fn text(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "network error".into())
+}
+
+async fn send(request: HttpRequest) -> Result<Response<SdkBody>, ConnectorError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method());
+    let headers = web_sys::Headers::new().map_err(|e| io(text(&e)))?;
+    for (name, value) in request.headers().iter() {
+        if SKIP.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        headers.append(name, value).map_err(|e| io(text(&e)))?;
+    }
+    init.set_headers(&headers);
+    if let Some(bytes) = request.body().bytes() {
+        if !bytes.is_empty() {
+            init.set_body(&js_sys::Uint8Array::from(bytes));
+        }
+    }
+    let req =
+        web_sys::Request::new_with_str_and_init(request.uri(), &init).map_err(|e| io(text(&e)))?;
+    let global = js_sys::global();
+    let fetch = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| io("this scope has no fetch"))?;
+    let promise: js_sys::Promise = fetch
+        .call1(&global, &req)
+        .map_err(|e| io(text(&e)))?
+        .unchecked_into();
+    // A rejected fetch is a transport failure: refused, DNS, CORS or offline alike.
+    let resp: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| io(text(&e)))?
+        .unchecked_into();
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| io(text(&e)))?)
+        .await
+        .map_err(|e| io(text(&e)))?;
+    let body = js_sys::Uint8Array::new(&buf).to_vec();
+    let status = StatusCode::try_from(resp.status()).map_err(|_| io("invalid HTTP status"))?;
+    let mut out = Response::new(status, SdkBody::from(body));
+    if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
+        for pair in iter.flatten() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.headers_mut().insert(k, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FetchClient;
+
+#[derive(Debug, Clone)]
+struct FetchConnector;
+
+impl HttpConnector for FetchConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::new(SendWrapper::new(send(request)))
+    }
+}
+
+impl HttpClient for FetchClient {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        FetchConnector.into_shared()
+    }
+}
+
+/// `Date.now()` as the SDK's clock (SystemTime::now panics on this target).
+#[derive(Debug, Clone, Default)]
+pub struct JsClock;
+
+impl TimeSource for JsClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
+    }
+}
+
+/// Timers from the global scope.
+#[derive(Debug, Clone, Default)]
+pub struct JsSleep;
+
+impl AsyncSleep for JsSleep {
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep::new(SendWrapper::new(gloo_timers::future::sleep(duration)))
+    }
+}

@@ -1,0 +1,5 @@
+//! Ledgerline's cloud adapter, one place for everything that talks to AWS.
+
+pub mod dynamo;
+pub mod http;
+pub mod vault;

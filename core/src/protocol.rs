@@ -1,0 +1,137 @@
+//! Messages between the page and the cloud worker (JSON over `postMessage`). The page
+//! never holds AWS credentials after handing them over; replies never carry them.
+
+use crate::errors::ErrorClass;
+use crate::model::Invoice;
+use serde::{Deserialize, Serialize};
+
+/// Where the DynamoDB table is (not secret; kept in localStorage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Target {
+    pub region: String,
+    /// Blank = AWS itself.
+    pub endpoint: String,
+    pub table: String,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            region: "us-east-1".into(),
+            endpoint: String::new(),
+            table: "ledgerline-invoices".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// externally tagged: the lightest serde code for the page to carry
+#[serde(rename_all = "camelCase")]
+pub enum Request {
+    /// Store credentials (a pasted block, or the three fields) in the vault.
+    SaveCredentials {
+        block: String,
+        key_id: String,
+        secret: String,
+        token: String,
+    },
+    ForgetCredentials,
+    /// What is stored (masked), if anything.
+    CredentialsInfo,
+    /// A cheap call on the table (DescribeTable).
+    Check {
+        target: Target,
+    },
+    /// Create the table (partition key userId, sort key invoiceId).
+    CreateTable {
+        target: Target,
+    },
+    /// Write one invoice for a user, conditional on the version last seen.
+    PutInvoice {
+        target: Target,
+        user_id: String,
+        invoice: Box<Invoice>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsInfo {
+    /// "ASIA…WXYZ".
+    pub masked_key_id: String,
+    /// Milliseconds since the epoch.
+    pub entered_at: f64,
+    pub temporary: bool,
+    /// These credentials have succeeded at least once.
+    pub worked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// externally tagged: the lightest serde code for the page to carry
+#[serde(rename_all = "camelCase")]
+pub enum Reply {
+    Credentials {
+        info: Option<CredentialsInfo>,
+    },
+    /// The input was refused; nothing was stored.
+    Invalid {
+        message: String,
+    },
+    /// The call succeeded; `detail` is e.g. the table status.
+    Ok {
+        detail: String,
+        ms: f64,
+    },
+    /// The call failed.
+    Failed {
+        class: ErrorClass,
+        ms: f64,
+    },
+    /// No credentials are stored yet.
+    NoCredentials,
+    /// The worker could not do what was asked (a bug or a storage failure).
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub id: u32,
+    pub body: T,
+}
+
+/// The Cognito user pool used for accounts (not secret; kept in localStorage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CognitoConfig {
+    pub region: String,
+    /// Blank = AWS itself (`https://cognito-idp.<region>.amazonaws.com/`).
+    pub endpoint: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+}
+
+/// Connection settings of this browser (shared by every user of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CloudConfig {
+    pub target: Target,
+    /// How often the connection manager checks DynamoDB while the app runs.
+    pub check_interval_secs: u32,
+    pub cognito: CognitoConfig,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        CloudConfig {
+            target: Target::default(),
+            check_interval_secs: 30,
+            cognito: CognitoConfig {
+                region: "us-east-1".into(),
+                ..Default::default()
+            },
+        }
+    }
+}
