@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Ledgerline on this machine: installs what is missing (idempotent), builds the
-# release bundle, starts the local DynamoDB stand-in (dynalite, data in .data/dynalite)
-# and serves the app at http://127.0.0.1:${PORT:-8080}/ until Ctrl-C.
+# release bundle, starts the local AWS stand-ins (dynalite and cognito-local, data in
+# .data/) and serves the app at http://127.0.0.1:${PORT:-8080}/ until Ctrl-C.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,20 +11,17 @@ echo "== build (trunk build --release)"
 trunk build --release
 
 port="${PORT:-8080}"
-dynamo_port="${DYNAMO_PORT:-4567}"
-mkdir -p .data/dynalite
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$dynamo_port") 2>/dev/null; then
-  echo "== something already listens on 127.0.0.1:$dynamo_port; using it as the DynamoDB stand-in"
-else
-  node_modules/.bin/dynalite --port "$dynamo_port" --path .data/dynalite --createTableMs 0 &
-  pids+=($!)
-  echo "== local DynamoDB stand-in (dynalite) at http://127.0.0.1:$dynamo_port (data in .data/dynalite)"
-fi
+# Local AWS stand-ins: dynalite (DynamoDB, data in .data/dynalite, table created) and
+# cognito-local (state in .data/cognito, preset pool, app client and demo user).
+node tests/support/standins.mjs &
+pids+=($!)
 
 node tests/support/server.mjs --root dist --port "$port" &
 pids+=($!)
+echo "To use the stand-ins: Account → user pool id/app client id above, endpoint http://127.0.0.1:${COGNITO_PORT:-9229};"
+echo "Settings → DynamoDB → endpoint http://127.0.0.1:${DYNAMO_PORT:-4567}; any AKIA/ASIA-shaped credentials work locally."
 wait "${pids[@]}"

@@ -3,8 +3,9 @@ use crate::pages::{
     print::PrintPage, settings::SettingsPage,
 };
 use crate::platform;
-use crate::state::{undo_delete, Action, AppState, Store};
-use ledgerline_core::store::{load as load_snapshot, Namespace};
+use crate::state::{undo_delete, Action, AppState, Connection, Store};
+use ledgerline_core::errors::ErrorClass;
+use ledgerline_core::store::load as load_snapshot;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -25,6 +26,8 @@ pub enum Route {
     Settings,
     #[at("/data")]
     Data,
+    #[at("/account")]
+    Account,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -34,7 +37,7 @@ pub enum Route {
 pub fn app() -> Html {
     let store = use_reducer(|| {
         platform::mark("ll-start");
-        let s = AppState::load(Namespace::anonymous());
+        let s = AppState::load();
         platform::mark("ll-loaded");
         s
     });
@@ -50,19 +53,79 @@ pub fn app() -> Html {
             {
                 let _ = body.set_attribute("data-ready", "1");
             }
-            // another tab changed this user's data: show it here too
-            let dispatcher = store.dispatcher();
-            let ns = store.ns.clone();
+        });
+    }
+    // Another tab changed this user's data, or signed in or out: follow it here.
+    {
+        let store = store.clone();
+        use_effect_with(store.ns.clone(), move |ns| {
+            let ns = ns.clone();
             let listener = web_sys::window().map(|w| {
                 gloo::events::EventListener::new(&w, "storage", move |e| {
                     let key = e.dyn_ref::<web_sys::StorageEvent>().and_then(|e| e.key());
-                    if key.is_none_or(|k| k.starts_with(ns.prefix())) {
+                    if key.as_deref() == Some(crate::state::SESSION_KEY) {
+                        let session = platform::with_kv(|kv| {
+                            kv.get(crate::state::SESSION_KEY)
+                                .and_then(|raw| serde_json::from_str(&raw).ok())
+                        });
+                        let _ = crate::state::switch_user(&store, session);
+                    } else if key.is_none_or(|k| k.starts_with(ns.prefix())) {
                         let snap = platform::with_kv(|kv| load_snapshot(kv, &ns));
-                        dispatcher.dispatch(Action::Replace(snap));
+                        store.dispatch(Action::Replace(snap));
                     }
                 })
             });
             move || drop(listener)
+        });
+    }
+    // The connection manager: a check now, every interval, on online/offline and when
+    // the tab becomes visible; only while signed in.
+    {
+        let deps = (
+            store.session.clone(),
+            store.config.check_interval_secs,
+            store.config.target.clone(),
+        );
+        let store = store.clone();
+        use_effect_with(deps, move |(session, interval, _)| {
+            let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+            if session.is_some() {
+                let run = {
+                    let store = store.clone();
+                    std::rc::Rc::new(move || crate::sync::check(&store, store.dispatcher()))
+                };
+                run();
+                crate::sync::refresh_session(&store, store.dispatcher());
+                let r = run.clone();
+                keep.push(Box::new(gloo::timers::callback::Interval::new(
+                    interval.saturating_mul(1000),
+                    move || r(),
+                )));
+                if let Some(w) = web_sys::window() {
+                    for ev in ["online", "offline"] {
+                        let r = run.clone();
+                        keep.push(Box::new(gloo::events::EventListener::new(
+                            &w,
+                            ev,
+                            move |_| r(),
+                        )));
+                    }
+                    if let Some(doc) = w.document() {
+                        let r = run.clone();
+                        let d = doc.clone();
+                        keep.push(Box::new(gloo::events::EventListener::new(
+                            &doc,
+                            "visibilitychange",
+                            move |_| {
+                                if !d.hidden() {
+                                    r();
+                                }
+                            },
+                        )));
+                    }
+                }
+            }
+            move || drop(keep)
         });
     }
     html! {
@@ -88,6 +151,7 @@ struct LayoutProps {
 
 #[function_component(Layout)]
 fn layout(props: &LayoutProps) -> Html {
+    let store = use_context::<Store>().expect("store context");
     let page = match &props.route {
         Route::Invoices => html! { <InvoicesPage /> },
         Route::NewInvoice => html! { <EditorPage id={None::<String>} /> },
@@ -95,6 +159,7 @@ fn layout(props: &LayoutProps) -> Html {
         Route::Clients => html! { <ClientsPage /> },
         Route::Settings => html! { <SettingsPage /> },
         Route::Data => html! { <DataPage /> },
+        Route::Account => html! { <crate::pages::account::AccountPage /> },
         Route::PrintInvoice { .. } | Route::NotFound => html! {
             <section class="page">
                 <h1>{ "Page not found" }</h1>
@@ -118,39 +183,112 @@ fn layout(props: &LayoutProps) -> Html {
                     <Link<Route> to={Route::Clients} classes={active(Route::Clients)}>{ "Clients" }</Link<Route>>
                     <Link<Route> to={Route::Settings} classes={active(Route::Settings)}>{ "Settings" }</Link<Route>>
                     <Link<Route> to={Route::Data} classes={active(Route::Data)}>{ "Data" }</Link<Route>>
+                    <Link<Route> to={Route::Account} classes={active(Route::Account)}>{ "Account" }</Link<Route>>
                 </nav>
-                <StorageStatus />
+                { storage_status(&store) }
             </header>
-            <Banners />
+            { banners(&store) }
+            { cloud_banner(&store) }
             <main>{ page }</main>
             <ToastView />
         </div>
     }
 }
 
-/// Where the data is: always visible. In anonymous mode it is this browser only.
-#[function_component(StorageStatus)]
-fn storage_status() -> Html {
-    let store = use_context::<Store>().expect("store context");
-    let (class, text, title) = if store.storage_problem.is_some() {
+/// Where the data is: always visible.
+// Plain functions rather than components where no hook is needed: every component
+// costs the page's first load its own lifecycle code.
+fn storage_status(store: &Store) -> Html {
+    let (state, text, title): (&str, String, String) = if store.storage_problem.is_some() {
         (
-            "status status-error",
-            "Memory only",
-            "Browser storage is unavailable: nothing survives closing this tab. Export your data.",
+            "memory",
+            "Memory only".into(),
+            "Browser storage is unavailable: nothing survives closing this tab. Export your data."
+                .into(),
+        )
+    } else if store.session.is_none() {
+        (
+            "anonymous",
+            "Anonymous · this browser only".into(),
+            "Signed out: invoices are kept in this browser's storage only.".into(),
+        )
+    } else if store.session_expired.is_some() {
+        (
+            "signed-out",
+            "Sign-in expired · local only".into(),
+            "Sign in again (Account); your invoices here are kept.".into(),
         )
     } else {
-        (
-            "status status-local",
-            "Anonymous · this browser only",
-            "Signed out: invoices are kept in this browser's storage only.",
-        )
+        match &store.connection {
+            Connection::Unknown => ("checking", "Checking DynamoDB…".into(), String::new()),
+            Connection::Connected { .. } => (
+                "connected",
+                "DynamoDB · connected".into(),
+                format!("Table {}", store.config.target.table),
+            ),
+            Connection::NoCredentials => (
+                "local",
+                "Local only · no AWS credentials".into(),
+                "Add AWS credentials in Settings → DynamoDB.".into(),
+            ),
+            Connection::Failed {
+                class: ErrorClass::CredentialsExpired,
+            } => (
+                "expired",
+                "Credentials expired".into(),
+                ErrorClass::CredentialsExpired.message().into(),
+            ),
+            Connection::Failed { class } => (
+                "local",
+                format!("Local only · {}", class.label()),
+                class.message().into(),
+            ),
+        }
     };
-    html! { <span class={class} data-testid="storage-status" title={title}>{ text }</span> }
+    html! { <span class={format!("status status-{state}")} data-testid="storage-status" data-state={state} title={title}>{ text }</span> }
 }
 
-#[function_component(Banners)]
-fn banners() -> Html {
-    let store = use_context::<Store>().expect("store context");
+/// While signed in but not connected: what it means and what to do (R4.2, R4.4).
+fn cloud_banner(store: &Store) -> Html {
+    if store.session.is_none() {
+        return html! {};
+    }
+    if let Some(m) = &store.session_expired {
+        return html! {
+            <div class="banner banner-error no-print" data-testid="session-expired" role="alert">
+                { m.clone() }{ " " }<Link<Route> to={Route::Account}>{ "Sign in again" }</Link<Route>>
+            </div>
+        };
+    }
+    let backup = html! { <Link<Route> to={Route::Data}>{ "Export a backup" }</Link<Route>> };
+    match &store.connection {
+        Connection::Failed {
+            class: ErrorClass::CredentialsExpired,
+        } => html! {
+            <div class="banner banner-error no-print" data-testid="renew-prompt" role="alert">
+                <strong>{ "Your AWS credentials have expired. " }</strong>
+                { "Your work is saved in this browser and is not lost. To renew: start the lab in AWS Academy if it is stopped, open AWS Details → Show next to AWS CLI, copy the [default] block and paste it in " }
+                <Link<Route> to={Route::Settings}>{ "Settings → DynamoDB" }</Link<Route>>{ ". Meanwhile you can " }{ backup }{ "." }
+            </div>
+        },
+        Connection::Failed { class } => html! {
+            <div class="banner banner-warn no-print" data-testid="local-only-banner" role="status">
+                <strong>{ "Working locally: " }</strong>{ class.message() }{ " " }{ class.action() }
+                <p>{ "Until DynamoDB is back, your invoices exist only in this browser. You can: restart the lab, renew the credentials in " }
+                    <Link<Route> to={Route::Settings}>{ "Settings" }</Link<Route>>{ ", or " }{ backup }{ "." }</p>
+            </div>
+        },
+        Connection::NoCredentials => html! {
+            <div class="banner banner-warn no-print" data-testid="local-only-banner" role="status">
+                { "Signed in, but no AWS credentials are stored: invoices stay in this browser only. Add them in " }
+                <Link<Route> to={Route::Settings}>{ "Settings → DynamoDB" }</Link<Route>>{ "." }
+            </div>
+        },
+        _ => html! {},
+    }
+}
+
+fn banners(store: &Store) -> Html {
     let reload = Callback::from(|_| platform::apply_update());
     html! {
         <>
@@ -167,7 +305,7 @@ fn banners() -> Html {
                 </div>
             }
             if !store.snap.damaged.is_empty() {
-                <crate::pages::data::DamagedList />
+                { crate::pages::data::damaged_list(store) }
             }
         </>
     }

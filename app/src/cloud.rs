@@ -5,7 +5,6 @@
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::protocol::{Envelope, Reply, Request};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -17,7 +16,8 @@ type Waiter = futures_channel::oneshot::Sender<Reply>;
 struct Conn {
     worker: web_sys::Worker,
     next_id: u32,
-    waiting: HashMap<u32, Waiter>,
+    /// Few requests are ever in flight: a list is enough (and lighter than a map).
+    waiting: Vec<(u32, Waiter)>,
     _onmessage: Closure<dyn Fn(web_sys::MessageEvent)>,
 }
 
@@ -26,7 +26,12 @@ thread_local! {
 }
 
 fn deliver(id: u32, reply: Reply) {
-    let waiter = CONN.with(|c| c.borrow_mut().as_mut().and_then(|c| c.waiting.remove(&id)));
+    let waiter = CONN.with(|c| {
+        let mut c = c.borrow_mut();
+        let conn = c.as_mut()?;
+        let i = conn.waiting.iter().position(|(k, _)| *k == id)?;
+        Some(conn.waiting.swap_remove(i).1)
+    });
     if let Some(w) = waiter {
         let _ = w.send(reply);
     }
@@ -51,7 +56,7 @@ fn start() -> Result<(), String> {
         *c.borrow_mut() = Some(Conn {
             worker,
             next_id: 1,
-            waiting: HashMap::new(),
+            waiting: Vec::new(),
             _onmessage: onmessage,
         })
     });
@@ -71,7 +76,7 @@ pub async fn call(body: Request) -> Reply {
         let conn = c.as_mut()?;
         let id = conn.next_id;
         conn.next_id = conn.next_id.wrapping_add(1).max(1);
-        conn.waiting.insert(id, tx);
+        conn.waiting.push((id, tx));
         let text = serde_json::to_string(&Envelope { id, body }).ok()?;
         conn.worker.post_message(&JsValue::from_str(&text)).ok()?;
         Some(id)

@@ -5,6 +5,7 @@ pub mod cloud;
 pub mod pages;
 pub mod platform;
 pub mod state;
+pub mod sync;
 pub mod widgets;
 
 /// Mounts the app on `<body>`.

@@ -79,11 +79,15 @@ pub fn with_kv<R>(f: impl FnOnce(&mut dyn Kv) -> R) -> R {
 }
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    // JavaScript's clock gives RFC 3339 (UTC, milliseconds) directly; chrono's clock
+    // and formatter would add to the page's first load for the same string
+    String::from(js_sys::Date::new_0().to_iso_string())
 }
 
 pub fn today() -> chrono::NaiveDate {
-    chrono::Local::now().date_naive()
+    let d = js_sys::Date::new_0();
+    chrono::NaiveDate::from_ymd_opt(d.get_full_year() as i32, d.get_month() + 1, d.get_date())
+        .unwrap_or_default()
 }
 
 /// A random id (crypto.randomUUID where available).

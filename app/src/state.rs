@@ -6,7 +6,7 @@ use crate::platform::{now_rfc3339, with_kv};
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::exchange::{plan_import, ImportPlan, Rejection};
 use ledgerline_core::model::{Client, Invoice, InvoiceContent, Profile, Settings};
-use ledgerline_core::protocol::{CloudConfig, CredentialsInfo};
+use ledgerline_core::protocol::{CloudConfig, CredentialsInfo, SessionInfo};
 use ledgerline_core::store::{self, Damaged, KvError, Namespace, Snapshot};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -39,6 +39,12 @@ pub struct AppState {
     pub connection: Connection,
     /// The stored AWS credentials, masked (never the secrets).
     pub creds: Option<CredentialsInfo>,
+    /// Who is signed in; None = anonymous mode (this browser only, never DynamoDB).
+    pub session: Option<SessionInfo>,
+    /// Why the sign-in ended, until the user signs in again.
+    pub session_expired: Option<String>,
+    /// Anonymous invoices found at sign-in, offered for moving into the account.
+    pub move_offer: Option<usize>,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -67,17 +73,32 @@ pub enum Action {
     SetConfig(CloudConfig),
     SetConnection(Connection),
     SetCreds(Option<CredentialsInfo>),
+    /// Another user context: every cache is dropped and reloaded.
+    SwitchUser {
+        session: Option<SessionInfo>,
+        ns: Namespace,
+        snap: Snapshot,
+        move_offer: Option<usize>,
+    },
+    SessionExpired(String),
+    CloseMoveOffer,
 }
 
 impl AppState {
-    pub fn load(ns: Namespace) -> Self {
+    /// Reads everything of the user who was signed in last (or anonymous mode).
+    pub fn load() -> Self {
         let storage_problem = crate::platform::LocalKv::open().err();
+        let session = with_kv(|kv| load_session(kv));
+        let ns = namespace_of(session.as_ref());
         let snap = with_kv(|kv| store::load(kv, &ns));
         let config = with_kv(|kv| store::load_config(kv));
         AppState {
             config,
             connection: Connection::Unknown,
             creds: None,
+            session,
+            session_expired: None,
+            move_offer: None,
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -121,7 +142,7 @@ impl Reducible for AppState {
                     Some(x) => *x = c,
                     None => snap.clients.push(c),
                 }
-                snap.clients.sort_by_key(|c| c.name.to_lowercase());
+                store::sort_clients(&mut snap.clients);
             }
             Action::RemoveClient(id) => Rc::make_mut(&mut s.snap).clients.retain(|c| c.id != id),
             Action::SetProfile(p) => Rc::make_mut(&mut s.snap).profile = p,
@@ -144,12 +165,99 @@ impl Reducible for AppState {
             Action::SetConfig(c) => s.config = c,
             Action::SetConnection(c) => s.connection = c,
             Action::SetCreds(c) => s.creds = c,
+            Action::SwitchUser {
+                session,
+                ns,
+                snap,
+                move_offer,
+            } => {
+                s.session = session;
+                s.ns = ns;
+                s.snap = Rc::new(snap);
+                s.move_offer = move_offer;
+                s.session_expired = None;
+                s.connection = Connection::Unknown;
+                s.toast = None;
+            }
+            Action::SessionExpired(m) => s.session_expired = Some(m),
+            Action::CloseMoveOffer => s.move_offer = None,
         }
         Rc::new(s)
     }
 }
 
 pub type Store = UseReducerHandle<AppState>;
+
+/// Who was signed in last (not secret), so start-up opens the right namespace at once.
+pub const SESSION_KEY: &str = "ledgerline/v1/session";
+
+fn load_session(kv: &dyn store::Kv) -> Option<SessionInfo> {
+    kv.get(SESSION_KEY)
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+}
+
+pub fn namespace_of(session: Option<&SessionInfo>) -> Namespace {
+    session
+        .map(|s| Namespace::new(&s.sub))
+        .unwrap_or_else(Namespace::anonymous)
+}
+
+/// Switches to `session`'s data (or anonymous mode), dropping every in-memory cache.
+/// After a sign-in, anonymous invoices in this browser are offered for moving, with a count.
+pub fn switch_user(store: &Store, session: Option<SessionInfo>) -> Result<(), SaveError> {
+    with_kv(|kv| match &session {
+        Some(s) => kv.set(SESSION_KEY, &serde_json::to_string(s).unwrap_or_default()),
+        None => {
+            kv.remove(SESSION_KEY);
+            Ok(())
+        }
+    })?;
+    let ns = namespace_of(session.as_ref());
+    let snap = with_kv(|kv| store::load(kv, &ns));
+    let move_offer = session.as_ref().and_then(|_| {
+        let n = with_kv(|kv| store::load(kv, &Namespace::anonymous()))
+            .invoices
+            .len();
+        (n > 0).then_some(n)
+    });
+    store.dispatch(Action::SwitchUser {
+        session,
+        ns,
+        snap,
+        move_offer,
+    });
+    Ok(())
+}
+
+/// Moves the anonymous invoices and clients into the signed-in account (all or nothing),
+/// then uploads the moved invoices. Returns a summary for the user.
+pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
+    let Some(session) = store.session.clone() else {
+        return Err(SaveError::Other("nobody is signed in".into()));
+    };
+    let anon_ns = Namespace::anonymous();
+    let anon = with_kv(|kv| store::load(kv, &anon_ns));
+    let plan = store::plan_move(&anon_ns, &anon, &store.ns, &store.snap, &now_rfc3339());
+    with_kv(|kv| store::write_all(kv, &plan.writes))?;
+    for inv in &plan.moved {
+        crate::sync::upload(store, &session, inv.clone());
+    }
+    store.dispatch(Action::Replace(plan.merged.clone()));
+    store.dispatch(Action::CloseMoveOffer);
+    let mut text = format!("Moved {} invoices into your account.", plan.moved.len());
+    if !plan.renumbered.is_empty() {
+        let list: Vec<String> = plan
+            .renumbered
+            .iter()
+            .map(|(a, b)| format!("{a} → {b}"))
+            .collect();
+        text.push_str(&format!(
+            " Renumbered because the account already used the number: {}.",
+            list.join(", ")
+        ));
+    }
+    Ok(text)
+}
 
 /// A failed save, in words for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +325,9 @@ pub fn save_invoice(
         store.dispatch(Action::SetSettings(settings));
     }
     store.dispatch(Action::PutInvoice(record.clone()));
+    if let Some(session) = &store.session {
+        crate::sync::upload(store, session, record.clone());
+    }
     Ok(record)
 }
 

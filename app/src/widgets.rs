@@ -74,8 +74,15 @@ pub fn setter<T: Clone + PartialEq + 'static>(
     form: &FormHandle<T>,
     f: impl Fn(&mut T, String) + 'static,
 ) -> Callback<String> {
+    setter_dyn(form, std::rc::Rc::new(f))
+}
+
+/// Writes one string into a form value.
+type Set<T> = std::rc::Rc<dyn Fn(&mut T, String)>;
+
+// Not generic over the closure: one copy per form type instead of one per field.
+fn setter_dyn<T: Clone + PartialEq + 'static>(form: &FormHandle<T>, f: Set<T>) -> Callback<String> {
     let form = form.clone();
-    let f = std::rc::Rc::new(f);
     Callback::from(move |v: String| {
         let f = f.clone();
         form.dispatch(std::rc::Rc::new(move |t: &mut T| f(t, v.clone())));

@@ -1,5 +1,6 @@
 //! Ledgerline's cloud adapter, one place for everything that talks to AWS.
 
+pub mod cognito;
 pub mod dynamo;
 pub mod http;
 pub mod vault;

@@ -2,10 +2,12 @@
 //! the credential vault and the DynamoDB client, answering the page's requests.
 
 use aws_sdk_dynamodb::Client;
+use ledgerline_cloud::cognito::{self, AuthError};
 use ledgerline_cloud::{dynamo, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
-use ledgerline_core::protocol::{Envelope, Reply, Request, Target};
+use ledgerline_core::errors::ErrorClass;
+use ledgerline_core::protocol::{Envelope, Reply, Request, SessionInfo, Target};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -123,6 +125,52 @@ async fn dispatch(req: Request) -> Reply {
             })
             .await
         }
+        Request::SignUp {
+            cognito,
+            email,
+            password,
+        } => match cognito::sign_up(&cognito, email.trim(), &password).await {
+            Ok(confirmed) => Reply::SignedUp { confirmed },
+            Err(e) => auth_failed(e),
+        },
+        Request::ConfirmSignUp {
+            cognito,
+            email,
+            code,
+        } => match cognito::confirm(&cognito, email.trim(), &code).await {
+            Ok(()) => Reply::SignedUp { confirmed: true },
+            Err(e) => auth_failed(e),
+        },
+        Request::SignIn {
+            cognito,
+            email,
+            password,
+        } => match cognito::sign_in(&cognito, email.trim(), &password).await {
+            Ok(session) => remember(session).await,
+            Err(e) => auth_failed(e),
+        },
+        Request::RefreshSession { cognito } => match vault::load_session().await {
+            Err(message) => Reply::Error { message },
+            Ok(None) => Reply::Session { session: None },
+            Ok(Some(old)) => match cognito::refresh(&cognito, &old).await {
+                Ok(session) => remember(session).await,
+                Err(AuthError::Unreachable) => Reply::Failed {
+                    class: ErrorClass::NetworkUnreachable,
+                    ms: 0.0,
+                },
+                Err(e @ AuthError::NotAuthorized(_)) => {
+                    let _ = vault::forget_session().await;
+                    Reply::SessionExpired {
+                        message: e.message(),
+                    }
+                }
+                Err(e) => auth_failed(e),
+            },
+        },
+        Request::SignOut => match vault::forget_session().await {
+            Ok(()) => Reply::Session { session: None },
+            Err(message) => Reply::Error { message },
+        },
         Request::PutInvoice {
             target,
             user_id,
@@ -136,6 +184,31 @@ async fn dispatch(req: Request) -> Reply {
             })
             .await
         }
+    }
+}
+
+fn auth_failed(e: AuthError) -> Reply {
+    match e {
+        AuthError::Unreachable => Reply::Failed {
+            class: ErrorClass::NetworkUnreachable,
+            ms: 0.0,
+        },
+        other => Reply::Invalid {
+            message: other.message(),
+        },
+    }
+}
+
+async fn remember(session: vault::Session) -> Reply {
+    let info = SessionInfo {
+        sub: session.sub.clone(),
+        email: session.email.clone(),
+    };
+    match vault::store_session(&session).await {
+        Ok(()) => Reply::Session {
+            session: Some(info),
+        },
+        Err(message) => Reply::Error { message },
     }
 }
 

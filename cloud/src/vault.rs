@@ -6,6 +6,7 @@
 use ledgerline_core::credentials::{Credentials, Secret};
 use ledgerline_core::protocol::CredentialsInfo;
 use rexie::{ObjectStore, Rexie, Transaction, TransactionMode, TransactionResult};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -102,23 +103,6 @@ async fn key(db: &Rexie) -> Result<web_sys::CryptoKey, String> {
     Ok(k)
 }
 
-#[derive(Serialize, Deserialize)]
-struct Plain {
-    id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-/// What is stored besides the ciphertext (none of it secret).
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Meta {
-    masked_key_id: String,
-    entered_at: f64,
-    temporary: bool,
-    worked: bool,
-}
-
 fn random_iv() -> Result<js_sys::Uint8Array, String> {
     let crypto: web_sys::Crypto =
         js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
@@ -131,89 +115,60 @@ fn random_iv() -> Result<js_sys::Uint8Array, String> {
     Ok(js_sys::Uint8Array::from(&iv[..]))
 }
 
-pub async fn store(creds: &Credentials) -> Result<CredentialsInfo, String> {
+/// Stores `value` encrypted under `name`, with `meta` (not secret) beside it in clear.
+async fn put_sealed<T: Serialize>(name: &str, value: &T, meta: &str) -> Result<(), String> {
     let db = open().await?;
     let k = key(&db).await?;
-    let mut plain = serde_json::to_vec(&Plain {
-        id: creds.access_key_id.clone(),
-        secret: creds.secret_access_key.expose().to_string(),
-        token: creds.session_token.as_ref().map(|t| t.expose().to_string()),
-    })
-    .map_err(err)?;
+    let mut plain = serde_json::to_vec(value).map_err(err)?;
     let iv = random_iv()?;
     let params = web_sys::AesGcmParams::new("AES-GCM", &iv);
-    let cipher = JsFuture::from(
-        subtle()?
-            .encrypt_with_object_and_u8_array(&params, &k, &plain)
-            .map_err(js)?,
-    )
-    .await
-    .map_err(js)?;
-    // overwrite the plaintext buffer now that it is encrypted
+    let sealed = subtle()?
+        .encrypt_with_object_and_u8_array(&params, &k, &plain)
+        .map_err(js);
+    // overwrite the plaintext buffer as soon as the browser has it
     plain.iter_mut().for_each(|b| *b = 0);
-    let info = CredentialsInfo {
-        masked_key_id: creds.masked_key_id(),
-        entered_at: js_sys::Date::now(),
-        temporary: creds.is_temporary(),
-        worked: false,
-    };
+    let cipher = JsFuture::from(sealed?).await.map_err(js)?;
     let record = js_sys::Object::new();
     let set =
         |k: &str, v: &JsValue| js_sys::Reflect::set(&record, &JsValue::from_str(k), v).map(|_| ());
     set("iv", &iv).map_err(js)?;
     set("data", &js_sys::Uint8Array::new(&cipher)).map_err(js)?;
-    let meta = Meta {
-        masked_key_id: info.masked_key_id.clone(),
-        entered_at: info.entered_at,
-        temporary: info.temporary,
-        worked: false,
-    };
-    set(
-        "meta",
-        &JsValue::from_str(&serde_json::to_string(&meta).map_err(err)?),
-    )
-    .map_err(js)?;
-    put(&db, RECORD, &record).await?;
-    Ok(info)
+    set("meta", &JsValue::from_str(meta)).map_err(js)?;
+    put(&db, name, &record).await
 }
 
-async fn record(db: &Rexie) -> Result<Option<(js_sys::Object, Meta)>, String> {
-    let Some(v) = get(db, RECORD).await? else {
-        return Ok(None);
-    };
-    let obj: js_sys::Object = v.unchecked_into();
-    let meta = js_sys::Reflect::get(&obj, &JsValue::from_str("meta"))
+fn meta_of(obj: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(obj, &JsValue::from_str("meta"))
         .ok()
         .and_then(|m| m.as_string())
-        .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
-        .ok_or("the stored credentials are damaged: enter them again")?;
-    Ok(Some((obj, meta)))
 }
 
-pub async fn info() -> Result<Option<CredentialsInfo>, String> {
+/// The clear `meta` stored beside `name`.
+async fn get_meta(name: &str) -> Result<Option<String>, String> {
     let db = open().await?;
-    Ok(record(&db).await?.map(|(_, m)| CredentialsInfo {
-        masked_key_id: m.masked_key_id,
-        entered_at: m.entered_at,
-        temporary: m.temporary,
-        worked: m.worked,
-    }))
+    Ok(get(&db, name).await?.and_then(|v| meta_of(&v)))
 }
 
-/// The stored credentials, decrypted, with whether they have worked before.
-pub async fn load() -> Result<Option<(Credentials, bool)>, String> {
+async fn set_meta(name: &str, meta: &str) -> Result<(), String> {
     let db = open().await?;
-    let Some((obj, meta)) = record(&db).await? else {
+    let Some(obj) = get(&db, name).await? else {
+        return Ok(());
+    };
+    js_sys::Reflect::set(&obj, &JsValue::from_str("meta"), &JsValue::from_str(meta)).map_err(js)?;
+    put(&db, name, &obj).await
+}
+
+/// Decrypts what is stored under `name`, with its meta.
+async fn get_sealed<T: DeserializeOwned>(name: &str) -> Result<Option<(T, String)>, String> {
+    let damaged = || format!("the stored {name} cannot be read: enter it again");
+    let db = open().await?;
+    let Some(obj) = get(&db, name).await? else {
         return Ok(None);
     };
     let k = key(&db).await?;
-    let iv: js_sys::Uint8Array = js_sys::Reflect::get(&obj, &JsValue::from_str("iv"))
-        .map_err(js)?
-        .unchecked_into();
-    let data = js_sys::Uint8Array::new(
-        &js_sys::Reflect::get(&obj, &JsValue::from_str("data")).map_err(js)?,
-    )
-    .to_vec();
+    let field = |f: &str| js_sys::Reflect::get(&obj, &JsValue::from_str(f)).map_err(js);
+    let iv: js_sys::Uint8Array = field("iv")?.dyn_into().map_err(|_| damaged())?;
+    let data = js_sys::Uint8Array::new(&field("data")?).to_vec();
     let params = web_sys::AesGcmParams::new("AES-GCM", &iv);
     let plain = JsFuture::from(
         subtle()?
@@ -221,41 +176,104 @@ pub async fn load() -> Result<Option<(Credentials, bool)>, String> {
             .map_err(js)?,
     )
     .await
-    .map_err(|_| "the stored credentials cannot be decrypted: enter them again".to_string())?;
+    .map_err(|_| damaged())?;
     let mut bytes = js_sys::Uint8Array::new(&plain).to_vec();
-    let p: Result<Plain, _> = serde_json::from_slice(&bytes);
+    let value = serde_json::from_slice::<T>(&bytes);
     bytes.iter_mut().for_each(|b| *b = 0);
-    let p = p.map_err(|_| "the stored credentials are damaged: enter them again".to_string())?;
+    Ok(Some((
+        value.map_err(|_| damaged())?,
+        meta_of(&obj).unwrap_or_default(),
+    )))
+}
+
+pub async fn remove(name: &str) -> Result<(), String> {
+    let db = open().await?;
+    delete(&db, name).await
+}
+
+#[derive(Serialize, Deserialize)]
+struct Plain {
+    id: String,
+    secret: String,
+    token: Option<String>,
+}
+
+pub async fn store(creds: &Credentials) -> Result<CredentialsInfo, String> {
+    let info = CredentialsInfo {
+        masked_key_id: creds.masked_key_id(),
+        entered_at: js_sys::Date::now(),
+        temporary: creds.is_temporary(),
+        worked: false,
+    };
+    let plain = Plain {
+        id: creds.access_key_id.clone(),
+        secret: creds.secret_access_key.expose().to_string(),
+        token: creds.session_token.as_ref().map(|t| t.expose().to_string()),
+    };
+    put_sealed(RECORD, &plain, &serde_json::to_string(&info).map_err(err)?).await?;
+    Ok(info)
+}
+
+pub async fn info() -> Result<Option<CredentialsInfo>, String> {
+    Ok(get_meta(RECORD)
+        .await?
+        .and_then(|m| serde_json::from_str(&m).ok()))
+}
+
+/// The stored credentials, decrypted, with whether they have worked before.
+pub async fn load() -> Result<Option<(Credentials, bool)>, String> {
+    let Some((p, meta)) = get_sealed::<Plain>(RECORD).await? else {
+        return Ok(None);
+    };
+    let worked = serde_json::from_str::<CredentialsInfo>(&meta)
+        .map(|m| m.worked)
+        .unwrap_or(false);
     Ok(Some((
         Credentials {
             access_key_id: p.id,
             secret_access_key: Secret::new(p.secret),
             session_token: p.token.map(Secret::new),
         },
-        meta.worked,
+        worked,
     )))
 }
 
 /// Remembers that the stored credentials worked (an UnrecognizedClient later = expired).
 pub async fn mark_worked() -> Result<(), String> {
-    let db = open().await?;
-    let Some((obj, mut meta)) = record(&db).await? else {
+    let Some(mut info) = info().await? else {
         return Ok(());
     };
-    if meta.worked {
+    if info.worked {
         return Ok(());
     }
-    meta.worked = true;
-    js_sys::Reflect::set(
-        &obj,
-        &JsValue::from_str("meta"),
-        &JsValue::from_str(&serde_json::to_string(&meta).map_err(err)?),
-    )
-    .map_err(js)?;
-    put(&db, RECORD, &obj).await
+    info.worked = true;
+    set_meta(RECORD, &serde_json::to_string(&info).map_err(err)?).await
 }
 
 pub async fn forget() -> Result<(), String> {
-    let db = open().await?;
-    delete(&db, RECORD).await
+    remove(RECORD).await
+}
+
+/// A signed-in Cognito session (tokens are bearer secrets: sealed like credentials).
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub sub: String,
+    pub email: String,
+    pub id_token: String,
+    pub refresh_token: String,
+}
+
+const SESSION: &str = "cognito-session";
+
+pub async fn store_session(s: &Session) -> Result<(), String> {
+    put_sealed(SESSION, s, "").await
+}
+
+pub async fn load_session() -> Result<Option<Session>, String> {
+    Ok(get_sealed::<Session>(SESSION).await?.map(|(s, _)| s))
+}
+
+pub async fn forget_session() -> Result<(), String> {
+    remove(SESSION).await
 }

@@ -322,8 +322,12 @@ impl InvoiceDraft {
             Ok(content)
         } else {
             // one message per field is enough
-            let mut seen = std::collections::HashSet::new();
-            errs.retain(|e| seen.insert(e.field.clone()));
+            let mut seen: Vec<String> = Vec::new();
+            errs.retain(|e| {
+                let first = !seen.contains(&e.field);
+                seen.push(e.field.clone());
+                first
+            });
             Err(errs)
         }
     }

@@ -8,7 +8,7 @@ use crate::money::amount_plain;
 use crate::store::Snapshot;
 use crate::totals::compute;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub const FORMAT: &str = "ledgerline-export";
 pub const EXPORT_SCHEMA: u32 = 1;
@@ -26,9 +26,15 @@ pub struct Bundle {
     pub invoices: Vec<Invoice>,
 }
 
+/// Invoices in number order (shared by both exports: one sort in the page's wasm).
+fn by_number(invoices: &[Invoice]) -> Vec<&Invoice> {
+    let mut v: Vec<&Invoice> = invoices.iter().collect();
+    v.sort_unstable_by(|a, b| a.content.number.cmp(&b.content.number));
+    v
+}
+
 pub fn export_json(s: &Snapshot, now_rfc3339: &str) -> String {
-    let mut invoices = s.invoices.clone();
-    invoices.sort_by(|a, b| a.content.number.cmp(&b.content.number));
+    let invoices: Vec<Invoice> = by_number(&s.invoices).into_iter().cloned().collect();
     let b = Bundle {
         format: FORMAT.into(),
         schema_version: EXPORT_SCHEMA,
@@ -38,7 +44,8 @@ pub fn export_json(s: &Snapshot, now_rfc3339: &str) -> String {
         clients: s.clients.clone(),
         invoices,
     };
-    serde_json::to_string_pretty(&b).unwrap_or_default()
+    // compact: a pretty printer would instantiate every Serialize impl a second time
+    serde_json::to_string(&b).unwrap_or_default()
 }
 
 /// One rejected record of an import.
@@ -66,19 +73,44 @@ fn file_error(reason: impl Into<String>) -> Vec<Rejection> {
 
 /// Validates a whole export file against the current data. Either every record is
 /// accepted (and the merged result is returned) or nothing is, with every rejection.
+/// The outline of an export file: records stay raw until each is read on its own, with
+/// the same deserializers the local store uses (no second, `Value`-based copy of them
+/// in the page's wasm).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Outline<'a> {
+    format: Option<String>,
+    schema_version: Option<u64>,
+    #[serde(borrow)]
+    profile: Option<&'a RawValue>,
+    #[serde(borrow)]
+    settings: Option<&'a RawValue>,
+    #[serde(borrow)]
+    clients: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    invoices: Option<Vec<&'a RawValue>>,
+}
+
+/// Just the number of an invoice record, to name it in a rejection.
+#[derive(Deserialize)]
+struct NumberOnly {
+    number: Option<String>,
+}
+
 pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rejection>> {
-    let root: Value = serde_json::from_str(text).map_err(|e| {
-        file_error(format!("This file is not valid JSON ({e}). Choose a file made by Ledgerline's \"Export JSON\"."))
+    let outline: Outline = serde_json::from_str(text).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            file_error(format!("This file is not valid JSON ({e}). Choose a file made by Ledgerline's \"Export JSON\"."))
+        } else {
+            file_error(format!("This file is not a Ledgerline export ({e})."))
+        }
     })?;
-    let obj = root.as_object().ok_or_else(|| {
-        file_error("This file is not a Ledgerline export (expected a JSON object).")
-    })?;
-    if obj.get("format").and_then(Value::as_str) != Some(FORMAT) {
+    if outline.format.as_deref() != Some(FORMAT) {
         return Err(file_error(
             "This file is not a Ledgerline export (its \"format\" is not \"ledgerline-export\").",
         ));
     }
-    match obj.get("schemaVersion").and_then(Value::as_u64) {
+    match outline.schema_version {
         Some(v) if v == u64::from(EXPORT_SCHEMA) => {}
         Some(v) if v > u64::from(EXPORT_SCHEMA) => {
             return Err(file_error(format!(
@@ -88,9 +120,9 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
         _ => return Err(file_error("This export has no valid \"schemaVersion\".")),
     }
     let mut rejections = Vec::new();
-    let profile = match obj.get("profile") {
+    let profile = match outline.profile {
         None => current.profile.clone(),
-        Some(v) => serde_json::from_value::<Profile>(v.clone()).unwrap_or_else(|e| {
+        Some(v) => serde_json::from_str::<Profile>(v.get()).unwrap_or_else(|e| {
             rejections.push(Rejection {
                 record: "profile".into(),
                 reason: e.to_string(),
@@ -98,9 +130,9 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
             current.profile.clone()
         }),
     };
-    let settings = match obj.get("settings") {
+    let settings = match outline.settings {
         None => current.settings.clone(),
-        Some(v) => serde_json::from_value::<Settings>(v.clone()).unwrap_or_else(|e| {
+        Some(v) => serde_json::from_str::<Settings>(v.get()).unwrap_or_else(|e| {
             rejections.push(Rejection {
                 record: "settings".into(),
                 reason: e.to_string(),
@@ -108,19 +140,12 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
             current.settings.clone()
         }),
     };
-    let array = |name: &str| -> Result<Vec<Value>, Vec<Rejection>> {
-        match obj.get(name) {
-            None => Ok(vec![]),
-            Some(Value::Array(a)) => Ok(a.clone()),
-            Some(_) => Err(file_error(format!("\"{name}\" must be a list."))),
-        }
-    };
     let mut clients: Vec<Client> = current.clients.clone();
     let mut imported_clients = 0;
     let mut seen_ids = std::collections::HashSet::new();
-    for (i, v) in array("clients")?.into_iter().enumerate() {
+    for (i, v) in outline.clients.unwrap_or_default().into_iter().enumerate() {
         let record = format!("clients[{i}]");
-        match serde_json::from_value::<Client>(v) {
+        match serde_json::from_str::<Client>(v.get()) {
             Err(e) => rejections.push(Rejection {
                 record,
                 reason: format!("not a valid client ({e})"),
@@ -149,13 +174,13 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     let mut invoices: Vec<Invoice> = current.invoices.clone();
     let mut incoming: Vec<(String, Invoice)> = Vec::new();
     let mut seen_inv = std::collections::HashSet::new();
-    for (i, v) in array("invoices")?.into_iter().enumerate() {
-        let label = v
-            .get("number")
-            .and_then(Value::as_str)
+    for (i, v) in outline.invoices.unwrap_or_default().into_iter().enumerate() {
+        let label = serde_json::from_str::<NumberOnly>(v.get())
+            .ok()
+            .and_then(|n| n.number)
             .map(|n| format!("invoices[{i}] ({n})"))
             .unwrap_or_else(|| format!("invoices[{i}]"));
-        match serde_json::from_value::<Invoice>(v) {
+        match serde_json::from_str::<Invoice>(v.get()) {
             Err(e) => rejections.push(Rejection {
                 record: label,
                 reason: format!("not a valid invoice ({e})"),
@@ -246,8 +271,7 @@ pub const CSV_HEADER: &str =
 
 /// Invoices as CSV (one row per invoice, amounts as plain decimals in the invoice currency).
 pub fn export_csv(invoices: &[Invoice], clients: &[Client]) -> String {
-    let mut rows: Vec<&Invoice> = invoices.iter().collect();
-    rows.sort_by(|a, b| a.content.number.cmp(&b.content.number));
+    let rows = by_number(invoices);
     let mut out = String::from(CSV_HEADER);
     out.push_str("\r\n");
     for inv in rows {
@@ -287,6 +311,7 @@ pub fn reseal(inv: &mut Invoice) {
 mod tests {
     use super::*;
     use crate::testing::{client, invoice};
+    use serde_json::Value;
 
     fn snap() -> Snapshot {
         Snapshot {

@@ -72,26 +72,18 @@ pub fn rows<'a>(invoices: &'a [Invoice], clients: &'a [Client], q: &Query<'_>) -
             })
         })
         .collect();
-    match q.sort {
-        Sort::DateDesc => out.sort_by(|a, b| {
-            (b.invoice.content.issue_date, &b.invoice.content.number)
-                .cmp(&(a.invoice.content.issue_date, &a.invoice.content.number))
-        }),
-        Sort::DateAsc => out.sort_by(|a, b| {
-            (a.invoice.content.issue_date, &a.invoice.content.number)
-                .cmp(&(b.invoice.content.issue_date, &b.invoice.content.number))
-        }),
-        Sort::AmountDesc => out.sort_by(|a, b| {
-            b.total
-                .cmp(&a.total)
-                .then(a.invoice.content.number.cmp(&b.invoice.content.number))
-        }),
-        Sort::AmountAsc => out.sort_by(|a, b| {
-            a.total
-                .cmp(&b.total)
-                .then(a.invoice.content.number.cmp(&b.invoice.content.number))
-        }),
-    }
+    // one comparator, one sort instantiation: every sort call site costs the page's
+    // first load several KB of wasm
+    let sort = q.sort;
+    out.sort_by(|a, b| {
+        let (x, y) = (&a.invoice.content, &b.invoice.content);
+        match sort {
+            Sort::DateDesc => (y.issue_date, &y.number).cmp(&(x.issue_date, &x.number)),
+            Sort::DateAsc => (x.issue_date, &x.number).cmp(&(y.issue_date, &y.number)),
+            Sort::AmountDesc => b.total.cmp(&a.total).then(x.number.cmp(&y.number)),
+            Sort::AmountAsc => a.total.cmp(&b.total).then(x.number.cmp(&y.number)),
+        }
+    });
     out
 }
 

@@ -47,6 +47,27 @@ pub enum Request {
     CreateTable {
         target: Target,
     },
+    /// Create an account in the Cognito user pool.
+    SignUp {
+        cognito: CognitoConfig,
+        email: String,
+        password: String,
+    },
+    ConfirmSignUp {
+        cognito: CognitoConfig,
+        email: String,
+        code: String,
+    },
+    SignIn {
+        cognito: CognitoConfig,
+        email: String,
+        password: String,
+    },
+    /// Renew the session's tokens with its refresh token.
+    RefreshSession {
+        cognito: CognitoConfig,
+    },
+    SignOut,
     /// Write one invoice for a user, conditional on the version last seen.
     PutInvoice {
         target: Target,
@@ -90,10 +111,30 @@ pub enum Reply {
     },
     /// No credentials are stored yet.
     NoCredentials,
+    /// The signed-in user (None: signed out).
+    Session {
+        session: Option<SessionInfo>,
+    },
+    /// The account was created; `confirmed` false means a code was sent.
+    SignedUp {
+        confirmed: bool,
+    },
+    /// The sign-in ended (refresh token expired or revoked): sign in again.
+    SessionExpired {
+        message: String,
+    },
     /// The worker could not do what was asked (a bug or a storage failure).
     Error {
         message: String,
     },
+}
+
+/// Who is signed in (not secret: the Cognito `sub` is the DynamoDB partition key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub sub: String,
+    pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -177,8 +177,13 @@ pub fn load(kv: &dyn Kv, ns: &Namespace) -> Snapshot {
             }
         }
     }
-    snap.clients.sort_by_key(|c| c.name.to_lowercase());
+    sort_clients(&mut snap.clients);
     snap
+}
+
+/// Clients in name order, case-insensitively (the one place that sorts them).
+pub fn sort_clients(clients: &mut [Client]) {
+    clients.sort_by_cached_key(|c| c.name.to_lowercase());
 }
 
 fn to_json<T: Serialize>(v: &T) -> String {
@@ -310,6 +315,95 @@ pub fn next_number(settings: &Settings, invoices: &[Invoice]) -> (String, u64) {
     }
 }
 
+/// Anonymous data moved into an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    /// The account's data afterwards.
+    pub merged: Snapshot,
+    /// The invoices that moved (to be uploaded).
+    pub moved: Vec<Invoice>,
+    /// Invoices whose number was taken in the account: (old, new).
+    pub renumbered: Vec<(String, String)>,
+    /// Apply with [`write_all`]: the account's new records and the anonymous keys removed.
+    pub writes: Vec<(String, Option<String>)>,
+}
+
+/// Plans moving every anonymous record into an account. Nothing is dropped: clients are
+/// copied unless the account has the same id, invoices whose number the account already
+/// uses get the next free number (as a new version), and the anonymous profile and
+/// numbering are taken only where the account has none of its own.
+pub fn plan_move(
+    from: &Namespace,
+    anon: &Snapshot,
+    to: &Namespace,
+    account: &Snapshot,
+    now_rfc3339: &str,
+) -> Move {
+    let mut merged = account.clone();
+    if merged.profile == Profile::default() {
+        merged.profile = anon.profile.clone();
+    }
+    if merged.settings == Settings::default() {
+        merged.settings = anon.settings.clone();
+    }
+    merged.settings.next_number = merged.settings.next_number.max(anon.settings.next_number);
+    for c in &anon.clients {
+        if !merged.clients.iter().any(|x| x.id == c.id) {
+            merged.clients.push(c.clone());
+        }
+    }
+    let mut moved = Vec::new();
+    let mut renumbered = Vec::new();
+    for inv in &anon.invoices {
+        if merged.invoices.iter().any(|x| x.id == inv.id) {
+            continue;
+        }
+        let mut rec = inv.clone();
+        if merged
+            .invoices
+            .iter()
+            .any(|x| x.content.number == inv.content.number)
+        {
+            // free in the account and among the invoices still to move
+            let taken: Vec<Invoice> = merged
+                .invoices
+                .iter()
+                .chain(&anon.invoices)
+                .cloned()
+                .collect();
+            let (number, next) = next_number(&merged.settings, &taken);
+            let mut content = inv.content.clone();
+            content.number = number.clone();
+            rec = next_record(&inv.id, content, Some(inv), now_rfc3339);
+            merged.settings.next_number = next;
+            renumbered.push((inv.content.number.clone(), number));
+        }
+        merged.invoices.push(rec.clone());
+        moved.push(rec);
+    }
+    let mut writes = vec![
+        (to.profile(), Some(to_json(&merged.profile))),
+        (to.settings(), Some(to_json(&merged.settings))),
+    ];
+    writes.extend(
+        merged
+            .clients
+            .iter()
+            .map(|c| (to.client(&c.id), Some(to_json(c)))),
+    );
+    writes.extend(moved.iter().map(|i| (to.invoice(&i.id), Some(to_json(i)))));
+    writes.push((from.profile(), None));
+    writes.push((from.settings(), None));
+    writes.extend(anon.clients.iter().map(|c| (from.client(&c.id), None)));
+    writes.extend(anon.invoices.iter().map(|i| (from.invoice(&i.id), None)));
+    Move {
+        merged,
+        moved,
+        renumbered,
+        writes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +502,43 @@ mod tests {
         let s = load(&kv, &ns);
         assert_eq!(s.invoices, vec![inv]);
         assert!(s.clients.is_empty());
+    }
+
+    #[test]
+    fn moving_anonymous_data_into_an_account_drops_nothing() {
+        let anon_ns = Namespace::anonymous();
+        let acct_ns = Namespace::new("sub-1");
+        let mut kv = MemKv::default();
+        put_client(&mut kv, &anon_ns, &client("c1", "Acme")).unwrap();
+        put_invoice(&mut kv, &anon_ns, &invoice("a1", "INV-0001", "c1")).unwrap();
+        put_invoice(&mut kv, &anon_ns, &invoice("a2", "INV-0002", "c1")).unwrap();
+        put_client(&mut kv, &acct_ns, &client("c9", "Globex")).unwrap();
+        put_invoice(&mut kv, &acct_ns, &invoice("b1", "INV-0001", "c9")).unwrap();
+        let anon = load(&kv, &anon_ns);
+        let acct = load(&kv, &acct_ns);
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &acct, "now");
+        write_all(&mut kv, &m.writes).unwrap();
+
+        assert!(load(&kv, &anon_ns).invoices.is_empty());
+        assert!(load(&kv, &anon_ns).clients.is_empty());
+        let after = load(&kv, &acct_ns);
+        assert!(after.damaged.is_empty());
+        assert_eq!(after.invoices.len(), 3);
+        assert_eq!(after.clients.len(), 2);
+        let mut numbers: Vec<_> = after
+            .invoices
+            .iter()
+            .map(|i| i.content.number.clone())
+            .collect();
+        numbers.sort();
+        assert_eq!(numbers, vec!["INV-0001", "INV-0002", "INV-0003"]);
+        assert_eq!(
+            m.renumbered,
+            vec![("INV-0001".to_string(), "INV-0003".to_string())]
+        );
+        let moved_a1 = after.invoices.iter().find(|i| i.id == "a1").unwrap();
+        assert_eq!(moved_a1.version, 2);
+        assert_eq!(m.moved.len(), 2);
     }
 
     #[test]

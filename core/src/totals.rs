@@ -69,7 +69,8 @@ pub fn allocate(total: i128, weights: &[i128]) -> Vec<i128> {
         rems.push((p.rem_euclid(sum), i));
     }
     let mut left = total - shares.iter().sum::<i128>();
-    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // ties are broken by index, so an unstable sort gives the same order
+    rems.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     for (_, i) in rems {
         if left <= 0 {
             break;
@@ -125,7 +126,8 @@ pub fn compute(inv: &InvoiceContent) -> Totals {
             }
         }
     }
-    taxes.sort_by_key(|t| t.rate);
+    // rates are distinct here
+    taxes.sort_unstable_by_key(|t| t.rate);
     for t in &mut taxes {
         t.amount = percent_of(t.base, t.rate);
     }

@@ -75,6 +75,7 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
             outcome.set(Some(Outcome::Invalid(message)))
         }
         Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
+        Reply::Session { .. } | Reply::SignedUp { .. } | Reply::SessionExpired { .. } => {}
     }
 }
 

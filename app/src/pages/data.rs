@@ -6,8 +6,11 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// The warning shown while data lives only in this browser.
-#[function_component(LocalOnlyNote)]
-pub fn local_only_note() -> Html {
+pub fn local_only_note(store: &Store) -> Html {
+    if store.session.is_some() {
+        // signed in: the status indicator and its banner say where the data is
+        return html! {};
+    }
     html! {
         <p class="note no-print" data-testid="local-only-warning">
             { "Your invoices are stored only in this browser. Clearing site data, a different browser or a lost \
@@ -116,7 +119,7 @@ pub fn data_page() -> Html {
     html! {
         <section class="page">
             <div class="page-head"><h1>{ "Data" }</h1></div>
-            <LocalOnlyNote />
+            { local_only_note(&store) }
             <div class="card">
                 <h2>{ "Export" }</h2>
                 <p>{ format!("{} invoices, {} clients in this browser.", store.snap.invoices.len(), store.snap.clients.len()) }</p>
@@ -154,9 +157,7 @@ pub fn data_page() -> Html {
 }
 
 /// Entries that could not be read: named, with their raw text exportable and removable.
-#[function_component(DamagedList)]
-pub fn damaged_list() -> Html {
-    let store = use_context::<Store>().expect("store context");
+pub fn damaged_list(store: &Store) -> Html {
     html! {
         <div class="banner banner-error no-print" data-testid="damaged-banner" role="alert">
             <strong>{ format!("{} stored entr{} could not be read; everything else loaded normally.", store.snap.damaged.len(), if store.snap.damaged.len() == 1 { "y" } else { "ies" }) }</strong>

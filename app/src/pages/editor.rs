@@ -212,7 +212,7 @@ pub fn editor_page(props: &EditorProps) -> Html {
                     { area("Notes", "inv-notes", &d.notes, setter(&form, |d: &mut InvoiceDraft, v| d.notes = v)) }
                     { area("Terms", "inv-terms", &d.terms, setter(&form, |d: &mut InvoiceDraft, v| d.terms = v)) }
                 </div>
-                <TotalsTable totals={totals} code={code} />
+                { totals_table(&totals, &code) }
                 <div class="form-actions">
                     <button type="submit" class="primary" data-testid="inv-save">{ "Save invoice" }</button>
                     <Link<Route> to={Route::Invoices} classes="button">{ "Cancel" }</Link<Route>>
@@ -225,16 +225,8 @@ pub fn editor_page(props: &EditorProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct TotalsProps {
-    pub totals: ledgerline_core::totals::Totals,
-    pub code: String,
-}
-
-#[function_component(TotalsTable)]
-pub fn totals_table(p: &TotalsProps) -> Html {
-    let t = &p.totals;
-    let m = |v: i128| money(v, &p.code);
+pub fn totals_table(t: &ledgerline_core::totals::Totals, code: &str) -> Html {
+    let m = |v: i128| money(v, code);
     html! {
         <table class="totals" data-testid="totals">
             <tr><th>{ "Subtotal" }</th><td data-testid="total-subtotal">{ m(t.subtotal) }</td></tr>

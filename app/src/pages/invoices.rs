@@ -102,7 +102,7 @@ pub fn invoices_page() -> Html {
                 <h1>{ "Invoices" }</h1>
                 <Link<Route> to={Route::NewInvoice} classes="button primary">{ "New invoice" }</Link<Route>>
             </div>
-            <crate::pages::data::LocalOnlyNote />
+            { crate::pages::data::local_only_note(&store) }
             <div class="toolbar">
                 <input type="search" placeholder="Search number or client" aria-label="Search invoices"
                     data-testid="invoice-search" value={(*search).clone()} oninput={on_input(set_search)} />

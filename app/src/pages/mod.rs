@@ -1,3 +1,4 @@
+pub mod account;
 pub mod clients;
 pub mod cloud;
 pub mod data;

@@ -1,4 +1,4 @@
-use super::editor::TotalsTable;
+use super::editor::totals_table;
 use super::money;
 use crate::app::Route;
 use crate::state::Store;
@@ -89,7 +89,7 @@ pub fn print_page(p: &PrintProps) -> Html {
                         }) }
                     </tbody>
                 </table>
-                <TotalsTable totals={t.clone()} code={c.currency.clone()} />
+                { totals_table(&t, &c.currency) }
                 if !c.notes.is_empty() { <section><h2>{ "Notes" }</h2><div class="pre">{ &c.notes }</div></section> }
                 if !c.terms.is_empty() { <section><h2>{ "Terms" }</h2><div class="pre">{ &c.terms }</div></section> }
             </article>

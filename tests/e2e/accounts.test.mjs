@@ -1,0 +1,252 @@
+// Accounts (cognito-local) and the live connection to DynamoDB (dynalite behind the
+// fault proxy), checked with an independent client: the AWS SDK for JavaScript.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { startServer } from '../support/server.mjs';
+import { launchBrowser, newPage } from '../support/browser.mjs';
+import { startDynalite, ensureTable, startCognito, ensurePool, freePort, TABLE, LOCAL_KEYS } from '../support/standins.mjs';
+import { startFaultProxy } from '../support/fault-proxy.mjs';
+import { dist, ready, tid, nav, addClient, newInvoice, rows, download } from './helpers.mjs';
+
+const KEY_ID = 'ASIAIOSFODNN7EXAMPLE';
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const TOKEN = 'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12) + '==';
+const BLOCK = `[default]\naws_access_key_id=${KEY_ID}\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`;
+const PASSWORD = 'Ledgerline-test-1';
+
+let server, browser, dynamo, dynamoPort, dynamoDir, proxy, cognito, pool, dir, db;
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-accounts-'));
+  dynamoDir = path.join(dir, 'dynalite');
+  dynamoPort = await freePort();
+  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await ensureTable(dynamo.endpoint);
+  proxy = await startFaultProxy({ target: dynamo.endpoint });
+  cognito = await startCognito({ dir: path.join(dir, 'cognito') });
+  pool = await ensurePool(cognito, null);
+  server = await startServer({ root: dist });
+  browser = await launchBrowser();
+  db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_KEYS });
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await proxy?.close();
+  await dynamo?.stop();
+  await cognito?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function open() {
+  const { context, page } = await newPage(browser, server.url);
+  await page.goto(server.url);
+  await ready(page);
+  return { context, page };
+}
+
+/** Points the app at the local Cognito and DynamoDB (through the proxy) and stores credentials. */
+async function configure(page, { interval = '30' } = {}) {
+  await nav(page, 'Account');
+  await tid(page, 'cognito-pool').fill(pool.userPoolId);
+  await tid(page, 'cognito-client').fill(pool.clientId);
+  await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+  await tid(page, 'cognito-save').click();
+  await tid(page, 'auth-message').filter({ hasText: 'User pool settings saved' }).waitFor();
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-endpoint').fill(proxy.url);
+  await tid(page, 'cloud-interval').fill(interval);
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  await tid(page, 'cred-block').fill(BLOCK);
+  await tid(page, 'cred-save').click();
+  await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]', { timeout: 30000 });
+}
+
+/** Signs up through the UI, confirms with the code cognito-local prints, returns nothing. */
+async function signUpInUi(page, email) {
+  await nav(page, 'Account');
+  await tid(page, 'auth-email').fill(email);
+  await tid(page, 'auth-password').fill(PASSWORD);
+  await tid(page, 'auth-signup').click();
+  await tid(page, 'auth-message').filter({ hasText: 'enter the confirmation code' }).waitFor();
+  const code = await waitForCode(email);
+  await tid(page, 'auth-code').fill(code);
+  await tid(page, 'auth-confirm').click();
+  await tid(page, 'auth-message').filter({ hasText: 'Account confirmed' }).waitFor();
+}
+
+async function waitForCode(email) {
+  for (let i = 0; i < 50; i++) {
+    const log = cognito.log().replace(/\x1b\[[0-9;]*m/g, '');
+    const at = log.lastIndexOf(`Destination: ${email}`);
+    const m = at >= 0 && /Code:\s+(\d+)/.exec(log.slice(at));
+    if (m) return m[1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no confirmation code for ${email} in cognito-local's log`);
+}
+
+async function newUser(email) {
+  await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
+  await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+}
+
+async function signIn(page, email, password = PASSWORD) {
+  await nav(page, 'Account');
+  await tid(page, 'auth-email').fill(email);
+  await tid(page, 'auth-password').fill(password);
+  await tid(page, 'auth-signin').click();
+  await tid(page, 'account-email').filter({ hasText: email }).waitFor();
+  const text = await tid(page, 'account-info').textContent();
+  return /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(text)[1];
+}
+
+async function signOut(page) {
+  await nav(page, 'Account');
+  await tid(page, 'auth-signout').click();
+  await page.waitForSelector('[data-testid="storage-status"][data-state="anonymous"]');
+}
+
+async function status(page, state, timeout = 15000) {
+  await page.waitForSelector(`[data-testid="storage-status"][data-state="${state}"]`, { timeout });
+}
+
+async function remote(sub) {
+  const r = await db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } } }));
+  return r.Items.map((i) => ({ userId: i.userId.S, number: i.number.S, version: Number(i.version.N), content: JSON.parse(i.content.S) }));
+}
+
+async function remoteHas(sub, count) {
+  for (let i = 0; i < 100; i++) {
+    const items = await remote(sub);
+    if (items.length === count) return items;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return remote(sub);
+}
+
+test('two users: each sees only their own invoices, in the UI, exports and DynamoDB', async () => {
+  const { context, page } = await open();
+  await configure(page);
+  await signUpInUi(page, 'alice@ledgerline.test');
+  // a wrong password gets a clear message
+  await tid(page, 'auth-email').fill('alice@ledgerline.test');
+  await tid(page, 'auth-password').fill('not-it');
+  await tid(page, 'auth-signin').click();
+  assert.match(await tid(page, 'auth-message').filter({ hasText: 'Wrong' }).textContent(), /Wrong email or password/);
+  const alice = await signIn(page, 'alice@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Alice Client');
+  await newInvoice(page, { client: 'Alice Client', lines: [{ desc: 'Alice work', qty: '1', price: '100' }] });
+  let items = await remoteHas(alice, 1);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].userId, alice);
+  assert.equal(items[0].content.lines[0].description, 'Alice work');
+
+  await signOut(page);
+  assert.equal(await tid(page, 'invoice-row').count(), 0, 'anonymous mode shows none of alice\'s invoices');
+
+  await newUser('bob@ledgerline.test');
+  const bob = await signIn(page, 'bob@ledgerline.test');
+  assert.notEqual(bob, alice);
+  await nav(page, 'Invoices');
+  assert.equal(await tid(page, 'invoice-row').count(), 0, 'bob sees none of alice\'s invoices');
+  await nav(page, 'Clients');
+  assert.equal(await tid(page, 'client-row').count(), 0);
+  await addClient(page, 'Bob Client');
+  await newInvoice(page, { client: 'Bob Client', lines: [{ desc: 'Bob work', qty: '2', price: '10' }] });
+  items = await remoteHas(bob, 1);
+  assert.equal(items[0].userId, bob);
+  assert.equal(items[0].content.lines[0].description, 'Bob work');
+  assert.equal((await remote(alice)).length, 1);
+  await nav(page, 'Data');
+  const exported = JSON.parse((await download(page, 'export-json')).text);
+  assert.deepEqual(exported.invoices.map((i) => i.lines[0].description), ['Bob work']);
+  assert.deepEqual(exported.clients.map((c) => c.name), ['Bob Client']);
+
+  // back to alice: her invoice, not bob's
+  await signOut(page);
+  await signIn(page, 'alice@ledgerline.test');
+  await nav(page, 'Invoices');
+  assert.deepEqual((await rows(page)).map((r) => r.client), ['Alice Client']);
+  // a reload stays signed in
+  await page.reload();
+  await ready(page);
+  await status(page, 'connected');
+  assert.deepEqual((await rows(page)).map((r) => r.client), ['Alice Client']);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('anonymous invoices: kept anonymous when declined, moved (and uploaded) when accepted', async () => {
+  const { context, page } = await open();
+  await configure(page);
+  await addClient(page, 'Walk-in');
+  await newInvoice(page, { client: 'Walk-in', lines: [{ desc: 'Anonymous work', qty: '1', price: '5' }] });
+  await newUser('carol@ledgerline.test');
+  const carol = await signIn(page, 'carol@ledgerline.test');
+  assert.match(await tid(page, 'move-offer').textContent(), /1 invoice from anonymous mode is in this browser/);
+  await tid(page, 'move-decline').click();
+  assert.equal(await tid(page, 'move-offer').count(), 0);
+  await nav(page, 'Invoices');
+  assert.equal(await tid(page, 'invoice-row').count(), 0);
+  assert.equal((await remote(carol)).length, 0);
+  await signOut(page);
+  await nav(page, 'Invoices');
+  assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in'], 'declined: still anonymous');
+
+  await signIn(page, 'carol@ledgerline.test');
+  await tid(page, 'move-accept').click();
+  await tid(page, 'toast').filter({ hasText: 'Moved 1 invoices into your account' }).waitFor();
+  await nav(page, 'Invoices');
+  assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in']);
+  const items = await remoteHas(carol, 1);
+  assert.equal(items[0].content.lines[0].description, 'Anonymous work');
+  await signOut(page);
+  await nav(page, 'Invoices');
+  assert.equal(await tid(page, 'invoice-row').count(), 0, 'moved: no longer anonymous');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('connection manager: expired credentials prompt; stopped server -> local only and back; throttling and 5xx', async () => {
+  const { context, page } = await open();
+  await configure(page, { interval: '1' });
+  await newUser('dave@ledgerline.test');
+  await signIn(page, 'dave@ledgerline.test');
+  await status(page, 'connected');
+
+  await proxy.set({ mode: 'expired' });
+  await status(page, 'expired', 10000);
+  assert.match(await tid(page, 'renew-prompt').textContent(), /AWS Details → Show/);
+  await proxy.set({ mode: 'pass' });
+  await nav(page, 'Settings');
+  await tid(page, 'cred-block').fill(BLOCK);
+  await tid(page, 'cred-save').click();
+  await status(page, 'connected');
+
+  for (const [mode, label] of [['throttle', 'throttled'], ['5xx', 'service unavailable']]) {
+    await proxy.set({ mode });
+    await page.waitForSelector(`[data-testid="storage-status"]:has-text("Local only · ${label}")`, { timeout: 10000 });
+    assert.match(await tid(page, 'local-only-banner').textContent(), /Working locally/);
+    await proxy.set({ mode: 'pass' });
+    await status(page, 'connected', 10000);
+  }
+
+  // the real server process stops: local only within one check interval, work goes on
+  await dynamo.stop();
+  await status(page, 'local', 10000);
+  assert.match(await tid(page, 'storage-status').textContent(), /network unreachable/);
+  assert.match(await tid(page, 'local-only-banner').textContent(), /Export a backup/);
+  await addClient(page, 'Offline Co');
+  await newInvoice(page, { client: 'Offline Co', lines: [{ desc: 'Saved while offline', qty: '1', price: '1' }] });
+  assert.equal(await tid(page, 'invoice-row').count(), 1);
+  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await status(page, 'connected', 10000);
+  assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  await context.close();
+});
