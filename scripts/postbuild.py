@@ -1,17 +1,44 @@
 #!/usr/bin/env python3
-"""Trunk post-build hook: writes the precache list and a build id into sw.js.
+"""Trunk post-build hook.
 
-Every file of the build (hashed app files, the worker, icons, manifest) is precached;
-the build id is a hash of all of them, so any change installs a new service worker.
+1. Release builds: minifies the app's JS glue with esbuild (trunk's own minifier cannot
+   parse current wasm-bindgen output) and updates its integrity hash in index.html.
+2. Writes the precache list and a build id into sw.js. Every file of the build (hashed
+   app files, the workers, icons, manifest) is precached; the build id is a hash of all
+   of them, so any change installs a new service worker.
 """
+import base64
+import glob
 import hashlib
 import json
 import os
+import re
+import subprocess
 import sys
 
 staging = os.environ.get("TRUNK_STAGING_DIR")
 if not staging:
     sys.exit("postbuild.py must run as a trunk hook (TRUNK_STAGING_DIR is not set)")
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+esbuild = os.path.join(root, "node_modules", ".bin", "esbuild")
+if os.environ.get("TRUNK_PROFILE") == "release" and os.path.exists(esbuild):
+    index_path = os.path.join(staging, "index.html")
+    with open(index_path, encoding="utf-8") as f:
+        index = f.read()
+    for js in glob.glob(os.path.join(staging, "ledgerline-app-*.js")):
+        subprocess.run([esbuild, js, "--minify", "--format=esm", "--log-level=warning",
+                        "--allow-overwrite", "--outfile=" + js], check=True)
+        with open(js, "rb") as f:
+            sri = "sha384-" + base64.b64encode(hashlib.sha384(f.read()).digest()).decode()
+        name = re.escape(os.path.basename(js))
+        index, n = re.subn(r'(href=/?%s integrity=)sha384-[A-Za-z0-9+/=]+' % name, r"\g<1>" + sri, index)
+        if n == 0:
+            index, n = re.subn(r'(href="?/?%s"? integrity=")sha384-[A-Za-z0-9+/=]+' % name, r"\g<1>" + sri, index)
+        if n == 0:
+            sys.exit("postbuild: minified %s but found no integrity attribute to update" % js)
+    with open(index_path, "w", encoding="utf-8") as f:
+        f.write(index)
 
 files = []
 digest = hashlib.sha256()

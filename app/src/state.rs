@@ -238,7 +238,10 @@ pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
     let anon_ns = Namespace::anonymous();
     let anon = with_kv(|kv| store::load(kv, &anon_ns));
     let plan = store::plan_move(&anon_ns, &anon, &store.ns, &store.snap, &now_rfc3339());
+    let started = js_sys::Date::now();
     with_kv(|kv| store::write_all(kv, &plan.writes))?;
+    let moved = format!("{} invoices from anonymous mode", plan.moved.len());
+    crate::oplog::local(store, "local.move", None, Ok(moved), started);
     for inv in &plan.moved {
         crate::sync::upload(store, &session, inv.clone());
     }
@@ -297,6 +300,29 @@ pub fn save_invoice(
     id: Option<&str>,
     content: InvoiceContent,
 ) -> Result<Invoice, SaveError> {
+    let started = js_sys::Date::now();
+    let result = save_invoice_inner(store, id, content);
+    crate::oplog::local(
+        store,
+        "local.save",
+        result.as_ref().ok().map(|r| r.id.as_str()).or(id),
+        result
+            .as_ref()
+            .map(|r| format!("version {}", r.version))
+            .map_err(|e| match e {
+                SaveError::Quota => "storage full".to_string(),
+                SaveError::Other(m) => m.clone(),
+            }),
+        started,
+    );
+    result
+}
+
+fn save_invoice_inner(
+    store: &Store,
+    id: Option<&str>,
+    content: InvoiceContent,
+) -> Result<Invoice, SaveError> {
     let id = id
         .map(str::to_string)
         .unwrap_or_else(crate::platform::new_id);
@@ -336,7 +362,15 @@ pub fn delete_invoice(store: &Store, id: &str) {
     let Some(inv) = store.invoice(id).cloned() else {
         return;
     };
+    let started = js_sys::Date::now();
     with_kv(|kv| store::remove_invoice(kv, &store.ns, id));
+    crate::oplog::local(
+        store,
+        "local.delete",
+        Some(id),
+        Ok(inv.content.number.clone()),
+        started,
+    );
     store.dispatch(Action::RemoveInvoice {
         id: id.to_string(),
         text: format!("Deleted invoice {}.", inv.content.number),
@@ -419,7 +453,11 @@ pub fn remove_damaged(store: &Store, d: &Damaged) {
 
 /// Imports an export file all-or-nothing.
 pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
-    let plan = plan_import(text, &store.snap)?;
+    let started = js_sys::Date::now();
+    let plan = plan_import(text, &store.snap).inspect_err(|rej| {
+        let why = format!("{} records rejected", rej.len());
+        crate::oplog::local(store, "local.import", None, Err(why), started);
+    })?;
     let writes = store::snapshot_writes(&store.ns, &plan.merged);
     if let Err(e) = with_kv(|kv| store::write_all(kv, &writes)) {
         return Err(vec![Rejection {
@@ -427,13 +465,17 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
             reason: SaveError::from(e).message(),
         }]);
     }
+    let done = format!("{} invoices, {} clients", plan.invoices, plan.clients);
+    crate::oplog::local(store, "local.import", None, Ok(done), started);
     store.dispatch(Action::Replace(plan.merged.clone()));
     Ok(plan)
 }
 
 /// Removes every record of the current user context from this browser.
 pub fn clear_all(store: &Store) {
+    let started = js_sys::Date::now();
     with_kv(|kv| store::clear(kv, &store.ns));
+    crate::oplog::local(store, "local.clear", None, Ok(String::new()), started);
     store.dispatch(Action::Replace(Snapshot::default()));
 }
 

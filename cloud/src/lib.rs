@@ -3,4 +3,5 @@
 pub mod cognito;
 pub mod dynamo;
 pub mod http;
+pub mod oplog;
 pub mod vault;

@@ -3,11 +3,11 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
-use ledgerline_cloud::{dynamo, vault};
+use ledgerline_cloud::{dynamo, oplog, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
-use ledgerline_core::protocol::{Envelope, Reply, Request, SessionInfo, Target};
+use ledgerline_core::protocol::{Envelope, LogEntry, Reply, Request, SessionInfo, Target};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -171,6 +171,38 @@ async fn dispatch(req: Request) -> Reply {
             Ok(()) => Reply::Session { session: None },
             Err(message) => Reply::Error { message },
         },
+        Request::Log { entry } => match oplog::append(&entry).await {
+            Ok(()) => Reply::Ok {
+                detail: String::new(),
+                ms: 0.0,
+            },
+            Err(message) => Reply::Error { message },
+        },
+        Request::ReadLog { user } => match oplog::read(&user).await {
+            Ok(entries) => Reply::Log {
+                rows: entries
+                    .iter()
+                    .rev()
+                    .take(200)
+                    .map(|e| {
+                        vec![
+                            String::from(
+                                js_sys::Date::new(&JsValue::from_f64(e.at)).to_iso_string(),
+                            ),
+                            e.kind.clone(),
+                            e.invoice_id.clone().unwrap_or_default(),
+                            e.outcome.clone(),
+                            format!("{}", e.ms.round() as i64),
+                            e.class
+                                .map(|c| c.label().to_string())
+                                .unwrap_or_else(|| e.detail.clone()),
+                        ]
+                    })
+                    .collect(),
+                json: serde_json::to_string(&entries).unwrap_or_default(),
+            },
+            Err(message) => Reply::Error { message },
+        },
         Request::PutInvoice {
             target,
             user_id,
@@ -212,15 +244,91 @@ async fn remember(session: vault::Session) -> Reply {
     }
 }
 
+/// What to log about a request: kind, user, invoice (None: not an operation to log).
+fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
+    let global = |kind| Some((kind, String::new(), None));
+    match req {
+        Request::SaveCredentials { .. } => global("credentials.save"),
+        Request::ForgetCredentials => global("credentials.forget"),
+        Request::Check { .. } => global("remote.check"),
+        Request::CreateTable { .. } => global("remote.createTable"),
+        Request::SignUp { .. } => global("auth.signUp"),
+        Request::ConfirmSignUp { .. } => global("auth.confirm"),
+        Request::SignIn { .. } => global("auth.signIn"),
+        Request::RefreshSession { .. } => global("auth.refresh"),
+        Request::SignOut => global("auth.signOut"),
+        Request::PutInvoice {
+            user_id, invoice, ..
+        } => Some(("remote.put", user_id.clone(), Some(invoice.id.clone()))),
+        Request::CredentialsInfo | Request::Log { .. } | Request::ReadLog { .. } => None,
+    }
+}
+
+/// The log entry for a finished operation: outcome, class and a detail that never holds
+/// secrets (messages name fields, never their values; keys are masked).
+fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -> LogEntry {
+    let (kind, user, invoice_id) = what;
+    let (outcome, class, detail) = match reply {
+        Reply::Ok { detail, .. } => ("ok", None, detail.clone()),
+        Reply::Failed { class, .. } => ("failed", Some(*class), class.label().to_string()),
+        Reply::NoCredentials => ("failed", None, "no credentials stored".to_string()),
+        Reply::Invalid { message } => ("refused", None, message.clone()),
+        Reply::Error { message } => ("failed", None, message.clone()),
+        Reply::SessionExpired { .. } => ("failed", None, "session expired".to_string()),
+        Reply::Credentials { info } => (
+            "ok",
+            None,
+            info.as_ref()
+                .map(|i| format!("key {}", i.masked_key_id))
+                .unwrap_or_default(),
+        ),
+        Reply::Session { session } => (
+            "ok",
+            None,
+            if session.is_some() {
+                "signed in".into()
+            } else {
+                "signed out".into()
+            },
+        ),
+        Reply::SignedUp { confirmed } => (
+            "ok",
+            None,
+            if *confirmed {
+                "confirmed".into()
+            } else {
+                "code sent".into()
+            },
+        ),
+        Reply::Log { .. } => ("ok", None, String::new()),
+    };
+    LogEntry {
+        at,
+        user,
+        kind: kind.to_string(),
+        invoice_id,
+        outcome: outcome.to_string(),
+        ms: js_sys::Date::now() - at,
+        class,
+        detail,
+    }
+}
+
 /// One request (JSON `Envelope<Request>`) in, one reply (JSON `Envelope<Reply>`) out.
 #[wasm_bindgen]
 pub fn handle(message: String) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let reply = match serde_json::from_str::<Envelope<Request>>(&message) {
-            Ok(env) => Envelope {
-                id: env.id,
-                body: dispatch(env.body).await,
-            },
+            Ok(env) => {
+                let what = describe(&env.body);
+                let at = js_sys::Date::now();
+                let body = dispatch(env.body).await;
+                if let Some(what) = what {
+                    // a log that cannot be written must not fail the operation itself
+                    let _ = oplog::append(&entry(what, &body, at)).await;
+                }
+                Envelope { id: env.id, body }
+            }
             Err(e) => Envelope {
                 id: 0,
                 body: Reply::Error {

@@ -53,6 +53,34 @@ impl Credentials {
     }
 }
 
+/// AWS Academy sessions last about four hours.
+pub const ACADEMY_SESSION_MS: f64 = 4.0 * 3600.0 * 1000.0;
+
+/// "12 min ago" for credentials entered at `entered_at` (ms), and, for temporary ones, a
+/// warning in the last 30 minutes of the usual Academy session or after it.
+pub fn age_and_warning(entered_at: f64, now: f64, temporary: bool) -> (String, Option<String>) {
+    let mins = ((now - entered_at) / 60_000.0).max(0.0).floor() as i64;
+    let age = if mins < 60 {
+        format!("{mins} min ago")
+    } else {
+        format!("{} h {} min ago", mins / 60, mins % 60)
+    };
+    let left = ACADEMY_SESSION_MS - (now - entered_at);
+    let warning = if !temporary {
+        None
+    } else if left <= 0.0 {
+        Some("These AWS Academy credentials are probably expired (sessions last about 4 hours): paste new ones.".to_string())
+    } else if left < 30.0 * 60_000.0 {
+        Some(format!(
+            "The AWS Academy session ends in about {} min: get new credentials from AWS Details soon.",
+            (left / 60_000.0).ceil() as i64
+        ))
+    } else {
+        None
+    };
+    (age, warning)
+}
+
 /// What is wrong with the input, specifically.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum CredentialError {
@@ -360,6 +388,24 @@ mod tests {
         assert!(!dbg.contains(SECRET));
         assert!(!dbg.contains(&token()));
         assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn session_age_and_expiry_warning() {
+        let min = 60_000.0;
+        assert_eq!(
+            age_and_warning(0.0, 12.0 * min, true),
+            ("12 min ago".to_string(), None)
+        );
+        let (age, w) = age_and_warning(0.0, 215.0 * min, true);
+        assert_eq!(age, "3 h 35 min ago");
+        assert!(w.unwrap().contains("ends in about 25 min"));
+        assert!(age_and_warning(0.0, 241.0 * min, true)
+            .1
+            .unwrap()
+            .contains("probably expired"));
+        assert_eq!(age_and_warning(0.0, 500.0 * min, false).1, None);
+        assert_eq!(age_and_warning(10.0, 0.0, true).0, "0 min ago");
     }
 
     proptest! {

@@ -68,6 +68,14 @@ pub enum Request {
         cognito: CognitoConfig,
     },
     SignOut,
+    /// Append to the storage operation log (local operations, from the page).
+    Log {
+        entry: LogEntry,
+    },
+    /// The log entries of a user (and the ones of no user: checks, credentials).
+    ReadLog {
+        user: String,
+    },
     /// Write one invoice for a user, conditional on the version last seen.
     PutInvoice {
         target: Target,
@@ -111,6 +119,13 @@ pub enum Reply {
     },
     /// No credentials are stored yet.
     NoCredentials,
+    /// The log, ready to show (newest first, at most 200 rows of
+    /// [time, kind, invoice, outcome, ms, class or detail]) and to export (`json`).
+    /// Prepared by the worker so the page carries no code to read log entries.
+    Log {
+        rows: Vec<Vec<String>>,
+        json: String,
+    },
     /// The signed-in user (None: signed out).
     Session {
         session: Option<SessionInfo>,
@@ -128,6 +143,30 @@ pub enum Reply {
         message: String,
     },
 }
+
+/// One storage operation, local or remote. Never holds secrets or invoice content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// Milliseconds since the epoch.
+    pub at: f64,
+    /// The user context ("anonymous", a Cognito sub, or "" for checks and credentials).
+    pub user: String,
+    /// "local.save", "remote.put", "remote.check", ...
+    pub kind: String,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+    /// "ok", "failed" or "refused" (bad input).
+    pub outcome: String,
+    pub ms: f64,
+    #[serde(default)]
+    pub class: Option<ErrorClass>,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// How many entries the log keeps (the oldest go first).
+pub const LOG_CAPACITY: u32 = 1000;
 
 /// Who is signed in (not secret: the Cognito `sub` is the DynamoDB partition key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

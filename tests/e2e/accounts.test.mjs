@@ -250,3 +250,43 @@ test('connection manager: expired credentials prompt; stopped server -> local on
   assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   await context.close();
 });
+
+test('storage log: local and remote operations with outcome, duration and class; per user; exportable without secrets', async () => {
+  const { context, page } = await open();
+  await configure(page);
+  await newUser('erin@ledgerline.test');
+  const erin = await signIn(page, 'erin@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Log Client');
+  await newInvoice(page, { client: 'Log Client', lines: [{ desc: 'Logged', qty: '1', price: '1' }] });
+  await remoteHas(erin, 1);
+  await proxy.set({ mode: 'throttle' });
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-test').click();
+  await page.waitForSelector('[data-testid="cloud-result"][data-class="throttled"]');
+  await proxy.set({ mode: 'pass' });
+
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  await tid(page, 'log-table').waitFor();
+  const log = await tid(page, 'log-row').evaluateAll((trs) => trs.map((tr) => ({ kind: tr.dataset.kind, outcome: tr.dataset.outcome, text: tr.textContent })));
+  const kinds = new Set(log.map((l) => l.kind));
+  for (const k of ['credentials.save', 'auth.signIn', 'remote.check', 'local.save', 'remote.put']) assert.ok(kinds.has(k), `log has ${k}: ${[...kinds]}`);
+  assert.ok(log.some((l) => l.kind === 'remote.check' && l.outcome === 'failed' && /throttled/.test(l.text)));
+  assert.ok(log.some((l) => l.kind === 'remote.put' && l.outcome === 'ok'));
+  const exported = await download(page, 'log-export');
+  const entries = JSON.parse(exported.text);
+  assert.ok(entries.length >= 5);
+  for (const s of [SECRET, TOKEN.slice(0, 40), KEY_ID, PASSWORD]) assert.ok(!exported.text.includes(s), 'the log leaks a secret');
+  const erinInvoice = entries.find((e) => e.kind === 'local.save').invoiceId;
+
+  // another user does not see erin's operations
+  await signOut(page);
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  await tid(page, 'log-table').waitFor();
+  const anon = await tid(page, 'log-table').textContent();
+  assert.ok(!anon.includes(erinInvoice), 'anonymous mode sees erin\'s invoice ids');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

@@ -4,12 +4,10 @@
 use crate::cloud::call;
 use crate::state::{save_config, Action, Connection, Store};
 use crate::widgets::{field, on_textarea, setter, Form};
+use ledgerline_core::credentials::age_and_warning;
 use ledgerline_core::errors::ErrorClass;
-use ledgerline_core::protocol::{CloudConfig, CredentialsInfo, Reply, Request};
+use ledgerline_core::protocol::{CloudConfig, Reply, Request};
 use yew::prelude::*;
-
-/// AWS Academy sessions last about four hours.
-pub const SESSION_MS: f64 = 4.0 * 3600.0 * 1000.0;
 
 #[derive(Clone, PartialEq, Default)]
 struct CredForm {
@@ -25,30 +23,6 @@ enum Outcome {
     Ok(String),
     Failed(ErrorClass),
     Invalid(String),
-}
-
-/// "entered 12 min ago" plus a warning as the usual Academy session nears its end.
-pub fn credentials_age(info: &CredentialsInfo, now: f64) -> (String, Option<String>) {
-    let mins = ((now - info.entered_at) / 60_000.0).max(0.0).floor() as i64;
-    let age = if mins < 60 {
-        format!("{mins} min ago")
-    } else {
-        format!("{} h {} min ago", mins / 60, mins % 60)
-    };
-    let left = SESSION_MS - (now - info.entered_at);
-    let warn = if !info.temporary {
-        None
-    } else if left <= 0.0 {
-        Some("These AWS Academy credentials are probably expired (sessions last about 4 hours): paste new ones.".to_string())
-    } else if left < 30.0 * 60_000.0 {
-        Some(format!(
-            "The AWS Academy session ends in about {} min: get new credentials from AWS Details soon.",
-            (left / 60_000.0).ceil() as i64
-        ))
-    } else {
-        None
-    };
-    (age, warn)
 }
 
 fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply) {
@@ -75,7 +49,10 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
             outcome.set(Some(Outcome::Invalid(message)))
         }
         Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
-        Reply::Session { .. } | Reply::SignedUp { .. } | Reply::SessionExpired { .. } => {}
+        Reply::Session { .. }
+        | Reply::SignedUp { .. }
+        | Reply::SessionExpired { .. }
+        | Reply::Log { .. } => {}
     }
 }
 
@@ -274,7 +251,7 @@ pub fn cloud_settings() -> Html {
             <h3>{ "AWS credentials" }</h3>
             { match &store.creds {
                 Some(info) => {
-                    let (age, warn) = credentials_age(info, now);
+                    let (age, warn) = age_and_warning(info.entered_at, now, info.temporary);
                     html! {
                         <div data-testid="cred-info">
                             <p>{ format!("Stored: key {} ({}), entered {age}. Kept encrypted in this browser only.",

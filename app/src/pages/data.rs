@@ -1,6 +1,8 @@
+use crate::cloud::call;
 use crate::platform::{download, now_rfc3339, read_text, today};
 use crate::state::{clear_all, import, remove_damaged, Store};
 use ledgerline_core::exchange::{export_csv, export_json};
+use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::store::Damaged;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -142,6 +144,7 @@ pub fn data_page() -> Html {
                     None => html! {},
                 } }
             </div>
+            <LogView />
             <div class="card danger-zone">
                 <h2>{ "Delete local data" }</h2>
                 if *confirm_clear {
@@ -176,6 +179,71 @@ pub fn damaged_list(store: &Store) -> Html {
                     }
                 }) }
             </ul>
+        </div>
+    }
+}
+
+/// The storage operation log of the current user (plus checks and credential events).
+#[function_component(LogView)]
+fn log_view() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let log = use_state(|| None::<Result<(Vec<Vec<String>>, String), String>>);
+    let load = {
+        let store = store.clone();
+        let log = log.clone();
+        Callback::from(move |_| {
+            let user = crate::oplog::user_of(&store);
+            let log = log.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                log.set(Some(match call(Request::ReadLog { user }).await {
+                    Reply::Log { rows, json } => Ok((rows, json)),
+                    Reply::Error { message } => Err(message),
+                    _ => Err("unexpected answer".into()),
+                }));
+            });
+        })
+    };
+    let export = {
+        let log = log.clone();
+        let store = store.clone();
+        Callback::from(move |_| {
+            if let Some(Ok((_, json))) = &*log {
+                if let Err(e) = download(
+                    &format!("ledgerline-log-{}.json", today()),
+                    "application/json",
+                    json,
+                ) {
+                    store.dispatch(crate::state::Action::Toast(format!(
+                        "The log could not be downloaded ({e})."
+                    )));
+                }
+            }
+        })
+    };
+    html! {
+        <div class="card">
+            <h2>{ "Storage log" }</h2>
+            <p class="muted">{ "Every local and remote storage operation (time, kind, invoice, outcome, duration, error class). The last 1,000 are kept in this browser; they never hold credentials or invoice content." }</p>
+            <button data-testid="log-show" onclick={load}>{ "Show the log" }</button>
+            { match &*log {
+                None => html! {},
+                Some(Err(m)) => html! { <div class="banner banner-error" data-testid="log-error">{ format!("The log could not be read ({m}).") }</div> },
+                Some(Ok((rows, _))) => html! {
+                    <>
+                        <button data-testid="log-export" onclick={export}>{ "Export the log (JSON)" }</button>
+                        <table class="list" data-testid="log-table">
+                            <thead><tr><th>{ "Time" }</th><th>{ "Operation" }</th><th>{ "Invoice" }</th><th>{ "Outcome" }</th><th class="num">{ "ms" }</th><th>{ "Class / detail" }</th></tr></thead>
+                            <tbody>
+                                { for rows.iter().map(|r| html! {
+                                    <tr data-testid="log-row" data-kind={r.get(1).cloned()} data-outcome={r.get(3).cloned()}>
+                                        { for r.iter().map(|c| html! { <td>{ c }</td> }) }
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                    </>
+                },
+            } }
         </div>
     }
 }

@@ -1,0 +1,65 @@
+//! The storage operation log: bounded, in IndexedDB, shared by the page (through the
+//! cloud worker) and the workers. Entries are JSON strings under an auto-increment key.
+
+use ledgerline_core::protocol::{LogEntry, LOG_CAPACITY};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use wasm_bindgen::JsValue;
+
+const DB: &str = "ledgerline-log";
+const STORE: &str = "ops";
+
+fn err(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+async fn open() -> Result<Rexie, String> {
+    Rexie::builder(DB)
+        .version(1)
+        .add_object_store(ObjectStore::new(STORE).auto_increment(true))
+        .build()
+        .await
+        .map_err(err)
+}
+
+/// Appends one entry and drops the oldest beyond [`LOG_CAPACITY`].
+pub async fn append(entry: &LogEntry) -> Result<(), String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let text = serde_json::to_string(entry).map_err(err)?;
+    store
+        .add(&JsValue::from_str(&text), None)
+        .await
+        .map_err(err)?;
+    let count = store.count(None).await.map_err(err)?;
+    if count > LOG_CAPACITY {
+        let old = store
+            .get_all_keys(None, Some(count - LOG_CAPACITY))
+            .await
+            .map_err(err)?;
+        for k in old {
+            store.delete(k).await.map_err(err)?;
+        }
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// Every entry of `user` and the user-less ones, oldest first.
+pub async fn read(user: &str) -> Result<Vec<LogEntry>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let all = store.get_all(None, None).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|v| v.as_string())
+        .filter_map(|t| serde_json::from_str::<LogEntry>(&t).ok())
+        .filter(|e| e.user.is_empty() || e.user == user)
+        .collect())
+}
