@@ -20,12 +20,13 @@ pub enum AuthError {
     Other(String),
 }
 
+/// What an ended session (refresh token expired, revoked, or the user removed) tells the user.
+pub const SESSION_ENDED: &str =
+    "Your sign-in has expired: sign in again. Your invoices in this browser are untouched.";
+
 impl AuthError {
     pub fn message(&self) -> String {
         match self {
-            AuthError::NotAuthorized(m) if m.contains("Refresh Token") || m.contains("refresh token") => {
-                "Your sign-in has expired: sign in again. Your invoices in this browser are untouched.".into()
-            }
             AuthError::NotAuthorized(_) => "Wrong email or password.".into(),
             AuthError::NotConfirmed => "This account is not confirmed yet: enter the code sent to your email.".into(),
             AuthError::Exists => "An account with this email already exists: sign in instead.".into(),

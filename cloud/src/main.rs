@@ -158,10 +158,10 @@ async fn dispatch(req: Request) -> Reply {
                     class: ErrorClass::NetworkUnreachable,
                     ms: 0.0,
                 },
-                Err(e @ AuthError::NotAuthorized(_)) => {
+                Err(AuthError::NotAuthorized(_)) => {
                     let _ = vault::forget_session().await;
                     Reply::SessionExpired {
-                        message: e.message(),
+                        message: cognito::SESSION_ENDED.to_string(),
                     }
                 }
                 Err(e) => auth_failed(e),

@@ -290,3 +290,36 @@ test('storage log: local and remote operations with outcome, duration and class;
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('an ended sign-in (refresh refused) asks to sign in again and leaves local data alone', async () => {
+  const { context, page } = await open();
+  await configure(page);
+  await newUser('frank@ledgerline.test');
+  await signIn(page, 'frank@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Frank Client');
+  await newInvoice(page, { client: 'Frank Client', lines: [{ desc: 'Kept', qty: '1', price: '1' }] });
+  // the account is removed on the server: its refresh token no longer works
+  await cognito.call('AdminDeleteUser', { UserPoolId: pool.userPoolId, Username: 'frank@ledgerline.test' });
+  await page.reload();
+  await ready(page);
+  await tid(page, 'session-expired').waitFor({ timeout: 15000 });
+  assert.match(await tid(page, 'session-expired').textContent(), /sign-in has expired: sign in again.*untouched/);
+  await status(page, 'signed-out');
+  assert.deepEqual((await rows(page)).map((r) => r.client), ['Frank Client']);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the browser going offline and online triggers a check at once (not waiting for the 30 s interval)', async () => {
+  const { context, page } = await open();
+  await configure(page, { interval: '30' });
+  await newUser('gina@ledgerline.test');
+  await signIn(page, 'gina@ledgerline.test');
+  await status(page, 'connected');
+  await context.setOffline(true);
+  await status(page, 'local', 8000);
+  await context.setOffline(false);
+  await status(page, 'connected', 8000);
+  await context.close();
+});
