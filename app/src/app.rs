@@ -221,6 +221,15 @@ fn storage_status(store: &Store) -> Html {
     } else {
         match &store.connection {
             Connection::Unknown => ("checking", "Checking DynamoDB…".into(), String::new()),
+            Connection::Connected { .. } if store.pending > 0 => (
+                "hybrid",
+                format!(
+                    "Hybrid · {} change{} pending",
+                    store.pending,
+                    if store.pending == 1 { "" } else { "s" }
+                ),
+                "Connected to DynamoDB; these changes are being sent.".into(),
+            ),
             Connection::Connected { .. } => (
                 "connected",
                 "DynamoDB · connected".into(),

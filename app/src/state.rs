@@ -8,6 +8,7 @@ use ledgerline_core::exchange::{plan_import, ImportPlan, Rejection};
 use ledgerline_core::model::{Client, Invoice, InvoiceContent, Profile, Settings};
 use ledgerline_core::protocol::{CloudConfig, CredentialsInfo, SessionInfo};
 use ledgerline_core::store::{self, Damaged, KvError, Namespace, Snapshot};
+use ledgerline_core::sync::OpKind;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub session_expired: Option<String>,
     /// Anonymous invoices found at sign-in, offered for moving into the account.
     pub move_offer: Option<usize>,
+    /// Changes waiting in the sync queue for DynamoDB.
+    pub pending: u32,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -82,6 +85,9 @@ pub enum Action {
     },
     SessionExpired(String),
     CloseMoveOffer,
+    SetPending(u32),
+    /// DynamoDB won: its versions replace the local ones (None: deleted there).
+    ApplyConflicts(Vec<ledgerline_core::sync::Conflict>),
 }
 
 impl AppState {
@@ -99,6 +105,7 @@ impl AppState {
             session,
             session_expired: None,
             move_offer: None,
+            pending: 0,
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -171,6 +178,7 @@ impl Reducible for AppState {
                 snap,
                 move_offer,
             } => {
+                s.pending = 0;
                 s.session = session;
                 s.ns = ns;
                 s.snap = Rc::new(snap);
@@ -181,6 +189,37 @@ impl Reducible for AppState {
             }
             Action::SessionExpired(m) => s.session_expired = Some(m),
             Action::CloseMoveOffer => s.move_offer = None,
+            Action::SetPending(n) => s.pending = n,
+            Action::ApplyConflicts(list) => {
+                let ns = s.ns.clone();
+                let snap = Rc::make_mut(&mut s.snap);
+                for c in &list {
+                    // localStorage first, then the view; a write that fails keeps the
+                    // local copy (the conflict record still holds DynamoDB's version)
+                    let written = with_kv(|kv| match &c.remote {
+                        Some(r) => store::put_invoice(kv, &ns, r).is_ok(),
+                        None => {
+                            store::remove_invoice(kv, &ns, &c.invoice_id);
+                            true
+                        }
+                    });
+                    if !written {
+                        continue;
+                    }
+                    snap.invoices.retain(|i| i.id != c.invoice_id);
+                    if let Some(r) = &c.remote {
+                        snap.invoices.push(r.clone());
+                    }
+                }
+                s.toast = Some(Toast {
+                    id: s.next_toast_id(),
+                    text: format!(
+                        "{} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved under Conflicts.",
+                        list.len()
+                    ),
+                    undo: None,
+                });
+            }
         }
         Rc::new(s)
     }
@@ -243,7 +282,7 @@ pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
     let moved = format!("{} invoices from anonymous mode", plan.moved.len());
     crate::oplog::local(store, "local.move", None, Ok(moved), started);
     for inv in &plan.moved {
-        crate::sync::upload(store, &session, inv.clone());
+        crate::sync::enqueue(store, &session, &inv.id, OpKind::Put(Box::new(inv.clone())));
     }
     store.dispatch(Action::Replace(plan.merged.clone()));
     store.dispatch(Action::CloseMoveOffer);
@@ -352,7 +391,12 @@ fn save_invoice_inner(
     }
     store.dispatch(Action::PutInvoice(record.clone()));
     if let Some(session) = &store.session {
-        crate::sync::upload(store, session, record.clone());
+        crate::sync::enqueue(
+            store,
+            session,
+            &record.id,
+            OpKind::Put(Box::new(record.clone())),
+        );
     }
     Ok(record)
 }
@@ -371,6 +415,9 @@ pub fn delete_invoice(store: &Store, id: &str) {
         Ok(inv.content.number.clone()),
         started,
     );
+    if let Some(session) = &store.session {
+        crate::sync::enqueue(store, session, id, OpKind::Delete);
+    }
     store.dispatch(Action::RemoveInvoice {
         id: id.to_string(),
         text: format!("Deleted invoice {}.", inv.content.number),
@@ -381,6 +428,9 @@ pub fn delete_invoice(store: &Store, id: &str) {
 pub fn undo_delete(store: &Store, inv: Invoice, toast_id: u32) {
     match with_kv(|kv| store::put_invoice(kv, &store.ns, &inv)) {
         Ok(()) => {
+            if let Some(session) = &store.session {
+                crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+            }
             store.dispatch(Action::ClearToast(toast_id));
             store.dispatch(Action::PutInvoice(inv));
         }
@@ -467,6 +517,14 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
     }
     let done = format!("{} invoices, {} clients", plan.invoices, plan.clients);
     crate::oplog::local(store, "local.import", None, Ok(done), started);
+    if let Some(session) = &store.session {
+        // what the import added or changed goes to DynamoDB like any save
+        for inv in &plan.merged.invoices {
+            if store.invoice(&inv.id) != Some(inv) {
+                crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+            }
+        }
+    }
     store.dispatch(Action::Replace(plan.merged.clone()));
     Ok(plan)
 }

@@ -3,8 +3,8 @@
 
 use crate::cloud::call;
 use crate::state::{Action, AppState, Connection, Store};
-use ledgerline_core::model::Invoice;
 use ledgerline_core::protocol::{Reply, Request, SessionInfo};
+use ledgerline_core::sync::OpKind;
 use yew::prelude::*;
 
 /// What a reply says about the connection (None: it says nothing about it).
@@ -17,22 +17,71 @@ pub fn connection_of(reply: &Reply) -> Option<Connection> {
     }
 }
 
-/// Writes a saved invoice to DynamoDB in the background; the save itself is already done.
-pub fn upload(store: &Store, session: &SessionInfo, invoice: Invoice) {
+/// Queues a change of a signed-in user's invoice, then tries to send the queue. The
+/// local save is already done: nothing here blocks the user.
+pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpKind) {
+    let user = session.sub.clone();
+    let id = invoice_id.to_string();
+    let state = (**store).clone();
     let dispatcher = store.dispatcher();
-    let target = store.config.target.clone();
-    let user_id = session.sub.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let reply = call(Request::PutInvoice {
-            target,
-            user_id,
-            invoice: Box::new(invoice),
+        if let Reply::Queued { pending } = call(Request::Enqueue {
+            user,
+            invoice_id: id,
+            kind,
         })
-        .await;
-        if let Some(c) = connection_of(&reply) {
-            dispatcher.dispatch(Action::SetConnection(c));
+        .await
+        {
+            dispatcher.dispatch(Action::SetPending(pending));
         }
+        replay_now(&state, dispatcher).await;
     });
+}
+
+/// Sends what is queued for the signed-in user (if any) and applies the outcome.
+pub fn replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+    let state = state.clone();
+    wasm_bindgen_futures::spawn_local(async move { replay_now(&state, dispatcher).await });
+}
+
+async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+    let Some(session) = &state.session else {
+        return;
+    };
+    let reply = call(Request::Replay {
+        target: state.config.target.clone(),
+        user: session.sub.clone(),
+    })
+    .await;
+    match reply {
+        Reply::Replayed {
+            pending,
+            conflicts,
+            failed,
+            refused,
+            ..
+        } => {
+            dispatcher.dispatch(Action::SetPending(pending));
+            dispatcher.dispatch(Action::SetConnection(match failed {
+                Some(class) => Connection::Failed { class },
+                None => Connection::Connected { ms: 0.0 },
+            }));
+            if !conflicts.is_empty() {
+                dispatcher.dispatch(Action::ApplyConflicts(conflicts));
+            }
+            if !refused.is_empty() {
+                dispatcher.dispatch(Action::Toast(format!(
+                    "{} invoice(s) are too large for DynamoDB (over 400 KB) and stay in this browser only: shorten their notes or lines.",
+                    refused.len()
+                )));
+            }
+        }
+        other => {
+            if let Some(c) = connection_of(&other) {
+                dispatcher.dispatch(Action::SetConnection(c));
+            }
+        }
+    }
 }
 
 /// One connection check (DescribeTable), only for a signed-in user.
@@ -41,10 +90,16 @@ pub fn check(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
         return;
     }
     let target = state.config.target.clone();
+    let state = state.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let reply = call(Request::Check { target }).await;
+        let ok = matches!(reply, Reply::Ok { .. });
         if let Some(c) = connection_of(&reply) {
             dispatcher.dispatch(Action::SetConnection(c));
+        }
+        // DynamoDB answers: send whatever waits (a no-op when the queue is empty)
+        if ok {
+            replay_now(&state, dispatcher).await;
         }
     });
 }

@@ -113,32 +113,3 @@ pub async fn create_table(client: &Client, table: &str) -> Result<String, Failur
     }
     Ok("CREATING".into())
 }
-
-/// Writes one invoice into the user's partition. The write only lands if DynamoDB has no
-/// newer version of it (`attribute_not_exists(invoiceId) OR version < :v`); otherwise it
-/// fails with the Conflict class.
-pub async fn put_invoice(
-    client: &Client,
-    table: &str,
-    user_id: &str,
-    inv: &ledgerline_core::model::Invoice,
-) -> Result<(), Failure> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let content = serde_json::to_string(&inv.content).unwrap_or_default();
-    client
-        .put_item()
-        .table_name(table)
-        .item("userId", AttributeValue::S(user_id.to_string()))
-        .item("invoiceId", AttributeValue::S(inv.id.clone()))
-        .item("version", AttributeValue::N(inv.version.to_string()))
-        .item("updatedAt", AttributeValue::S(inv.updated_at.clone()))
-        .item("checksum", AttributeValue::S(inv.checksum.clone()))
-        .item("number", AttributeValue::S(inv.content.number.clone()))
-        .item("content", AttributeValue::S(content))
-        .condition_expression("attribute_not_exists(invoiceId) OR version < :v")
-        .expression_attribute_values(":v", AttributeValue::N(inv.version.to_string()))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| failure(&e))
-}

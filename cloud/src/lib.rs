@@ -3,5 +3,7 @@
 pub mod cognito;
 pub mod dynamo;
 pub mod http;
+pub mod lock;
 pub mod oplog;
+pub mod queue;
 pub mod vault;

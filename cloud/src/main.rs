@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
-use ledgerline_cloud::{dynamo, oplog, vault};
+use ledgerline_cloud::{dynamo, oplog, queue, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
@@ -171,6 +171,17 @@ async fn dispatch(req: Request) -> Reply {
             Ok(()) => Reply::Session { session: None },
             Err(message) => Reply::Error { message },
         },
+        Request::Enqueue {
+            user,
+            invoice_id,
+            kind,
+        } => match queue::add(&user, &invoice_id, kind).await {
+            Ok(pending) => Reply::Queued {
+                pending: pending as u32,
+            },
+            Err(message) => Reply::Error { message },
+        },
+        Request::Replay { target, user } => replay(&target, &user).await,
         Request::Log { entry } => match oplog::append(&entry).await {
             Ok(()) => Reply::Ok {
                 detail: String::new(),
@@ -203,19 +214,6 @@ async fn dispatch(req: Request) -> Reply {
             },
             Err(message) => Reply::Error { message },
         },
-        Request::PutInvoice {
-            target,
-            user_id,
-            invoice,
-        } => {
-            let table = target.table.clone();
-            call(&target, |c| async move {
-                dynamo::put_invoice(&c, &table, &user_id, &invoice)
-                    .await
-                    .map(|()| format!("version {}", invoice.version))
-            })
-            .await
-        }
     }
 }
 
@@ -244,6 +242,36 @@ async fn remember(session: vault::Session) -> Reply {
     }
 }
 
+/// Sends the queue. Only one replay runs at a time in this worker; the Web Lock
+/// `ledgerline-replay` keeps other tabs' workers (and later the service worker) out.
+async fn replay(target: &Target, user: &str) -> Reply {
+    let (client, worked) = match client(target).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Reply::NoCredentials,
+        Err(message) => return Reply::Error { message },
+    };
+    let table = target.table.clone();
+    let user = user.to_string();
+    let run = async move {
+        match queue::replay(&client, &table, &user, worked).await {
+            Ok(r) => {
+                if r.sent > 0 {
+                    let _ = vault::mark_worked().await;
+                }
+                Reply::Replayed {
+                    sent: r.sent as u32,
+                    pending: r.pending as u32,
+                    conflicts: r.conflicts,
+                    failed: r.failed,
+                    refused: r.refused,
+                }
+            }
+            Err(message) => Reply::Error { message },
+        }
+    };
+    ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
+}
+
 /// What to log about a request: kind, user, invoice (None: not an operation to log).
 fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
     let global = |kind| Some((kind, String::new(), None));
@@ -257,9 +285,10 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         Request::SignIn { .. } => global("auth.signIn"),
         Request::RefreshSession { .. } => global("auth.refresh"),
         Request::SignOut => global("auth.signOut"),
-        Request::PutInvoice {
-            user_id, invoice, ..
-        } => Some(("remote.put", user_id.clone(), Some(invoice.id.clone()))),
+        Request::Enqueue {
+            user, invoice_id, ..
+        } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
+        Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
         Request::CredentialsInfo | Request::Log { .. } | Request::ReadLog { .. } => None,
     }
 }
@@ -301,6 +330,21 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             },
         ),
         Reply::Log { .. } => ("ok", None, String::new()),
+        Reply::Queued { pending } => ("ok", None, format!("{pending} pending")),
+        Reply::Replayed {
+            sent,
+            pending,
+            conflicts,
+            failed,
+            ..
+        } => (
+            if failed.is_some() { "failed" } else { "ok" },
+            *failed,
+            format!(
+                "{sent} sent, {pending} pending, {} conflicts",
+                conflicts.len()
+            ),
+        ),
     };
     LogEntry {
         at,

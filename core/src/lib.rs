@@ -11,5 +11,6 @@ pub mod model;
 pub mod money;
 pub mod protocol;
 pub mod store;
+pub mod sync;
 pub mod testing;
 pub mod totals;

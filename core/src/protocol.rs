@@ -2,7 +2,6 @@
 //! never holds AWS credentials after handing them over; replies never carry them.
 
 use crate::errors::ErrorClass;
-use crate::model::Invoice;
 use serde::{Deserialize, Serialize};
 
 /// Where the DynamoDB table is (not secret; kept in localStorage).
@@ -76,11 +75,16 @@ pub enum Request {
     ReadLog {
         user: String,
     },
-    /// Write one invoice for a user, conditional on the version last seen.
-    PutInvoice {
+    /// Queue a change of one invoice of `user` (coalesced with what is queued).
+    Enqueue {
+        user: String,
+        invoice_id: String,
+        kind: crate::sync::OpKind,
+    },
+    /// Send what is queued for `user`.
+    Replay {
         target: Target,
-        user_id: String,
-        invoice: Box<Invoice>,
+        user: String,
     },
 }
 
@@ -125,6 +129,20 @@ pub enum Reply {
     Log {
         rows: Vec<Vec<String>>,
         json: String,
+    },
+    /// A change was queued; `pending` changes wait for DynamoDB.
+    Queued {
+        pending: u32,
+    },
+    /// A replay ran: `sent` writes landed, `pending` remain; `conflicts` are invoices
+    /// where DynamoDB won (its version must replace the local one); `failed` says why it
+    /// stopped early.
+    Replayed {
+        sent: u32,
+        pending: u32,
+        conflicts: Vec<crate::sync::Conflict>,
+        failed: Option<ErrorClass>,
+        refused: Vec<String>,
     },
     /// The signed-in user (None: signed out).
     Session {

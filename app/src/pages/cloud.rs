@@ -52,7 +52,9 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         Reply::Session { .. }
         | Reply::SignedUp { .. }
         | Reply::SessionExpired { .. }
-        | Reply::Log { .. } => {}
+        | Reply::Log { .. }
+        | Reply::Queued { .. }
+        | Reply::Replayed { .. } => {}
     }
 }
 

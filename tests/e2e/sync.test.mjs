@@ -1,0 +1,197 @@
+// The sync queue: offline work reaches DynamoDB by itself when it comes back, in
+// batches, exactly once; conflicts keep DynamoDB's version.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, QueryCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { startServer } from '../support/server.mjs';
+import { launchBrowser, newPage } from '../support/browser.mjs';
+import { startDynalite, ensureTable, startCognito, ensurePool, freePort, TABLE, LOCAL_KEYS } from '../support/standins.mjs';
+import { startFaultProxy } from '../support/fault-proxy.mjs';
+import { dist, ready, tid, nav, addClient, rows } from './helpers.mjs';
+
+const BLOCK = `[default]\naws_access_key_id=ASIAIOSFODNN7EXAMPLE\naws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\naws_session_token=${'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12)}==\n`;
+const PASSWORD = 'Ledgerline-test-1';
+
+let server, browser, dynamo, dynamoPort, dynamoDir, proxy, cognito, pool, dir, db;
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-sync-'));
+  dynamoDir = path.join(dir, 'dynalite');
+  dynamoPort = await freePort();
+  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await ensureTable(dynamo.endpoint);
+  proxy = await startFaultProxy({ target: dynamo.endpoint });
+  cognito = await startCognito({ dir: path.join(dir, 'cognito') });
+  pool = await ensurePool(cognito, null);
+  server = await startServer({ root: dist });
+  browser = await launchBrowser();
+  db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_KEYS });
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await proxy?.close();
+  await dynamo?.stop();
+  await cognito?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function signedIn(email) {
+  const { context, page } = await newPage(browser, server.url);
+  await page.goto(server.url);
+  await ready(page);
+  await nav(page, 'Account');
+  await tid(page, 'cognito-pool').fill(pool.userPoolId);
+  await tid(page, 'cognito-client').fill(pool.clientId);
+  await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+  await tid(page, 'cognito-save').click();
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-endpoint').fill(proxy.url);
+  await tid(page, 'cloud-interval').fill('2');
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  await tid(page, 'cred-block').fill(BLOCK);
+  await tid(page, 'cred-save').click();
+  await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
+  await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
+  await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+  await nav(page, 'Account');
+  await tid(page, 'auth-email').fill(email);
+  await tid(page, 'auth-password').fill(PASSWORD);
+  await tid(page, 'auth-signin').click();
+  await tid(page, 'account-email').waitFor();
+  const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
+  return { context, page, sub };
+}
+
+const status = (page, state, timeout = 20000) =>
+  page.waitForSelector(`[data-testid="storage-status"][data-state="${state}"]`, { timeout });
+
+async function remote(sub) {
+  const items = [];
+  let start;
+  do {
+    const r = await db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } }, ExclusiveStartKey: start }));
+    items.push(...r.Items);
+    start = r.LastEvaluatedKey;
+  } while (start);
+  return items.map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S) }));
+}
+
+/** Saves a new invoice through the editor (fast path: only what is needed). */
+async function quickInvoice(page, desc) {
+  await page.goto(server.url + 'invoices/new');
+  await tid(page, 'inv-client').selectOption({ index: 1 });
+  const line = tid(page, 'line').first();
+  await line.locator('input.line-desc').fill(desc);
+  await line.locator('input.line-price').fill('10');
+  await tid(page, 'inv-save').click();
+  const outcome = await Promise.race([
+    tid(page, 'invoice-table').waitFor().then(() => null),
+    tid(page, 'form-errors').waitFor().then(() => tid(page, 'form-errors').textContent()),
+    tid(page, 'quota-warning').waitFor().then(() => tid(page, 'quota-warning').textContent()),
+  ]);
+  if (outcome) throw new Error(`saving "${desc}" failed: ${outcome}`);
+}
+
+test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drains to exactly 195 items with the latest content', async () => {
+  const { context, page, sub } = await signedIn('sync@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Queue Client');
+  await dynamo.stop();
+  await status(page, 'local');
+
+  for (let i = 0; i < 200; i++) await quickInvoice(page, `Offline item ${i}`);
+  const ids = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('/invoice/')).map((k) => k.split('/').pop()));
+  assert.equal(ids.length, 200);
+  for (const id of ids.slice(0, 20)) {
+    await page.goto(server.url + 'invoices/' + id);
+    await tid(page, 'inv-notes').fill('edited offline');
+    await tid(page, 'inv-save').click();
+    await tid(page, 'invoice-table').waitFor();
+  }
+  for (const id of ids.slice(20, 25)) {
+    const row = page.locator(`[data-testid="invoice-row"][data-id="${id}"]`);
+    if (!(await row.count())) {
+      await tid(page, 'invoice-search').fill(await page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(id)))).number, id));
+    }
+    await row.getByTestId('invoice-delete').click();
+    await row.getByTestId('invoice-delete-confirm').click();
+    await tid(page, 'invoice-search').fill('');
+  }
+  await page.waitForSelector('[data-testid="storage-status"]:has-text("network unreachable")');
+  assert.equal((await remote(sub).catch(() => [])).length, 0);
+
+  const before = await proxy.stats();
+  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await status(page, 'connected', 30000);
+  const items = await remote(sub);
+  assert.equal(items.length, 195);
+  const byId = new Map(items.map((i) => [i.id, i]));
+  for (const id of ids.slice(0, 20)) assert.equal(byId.get(id).content.notes, 'edited offline');
+  for (const id of ids.slice(20, 25)) assert.ok(!byId.has(id), 'a deleted invoice reached DynamoDB');
+  for (const id of ids.slice(25)) assert.ok(byId.has(id));
+  const after = await proxy.stats();
+  const delta = (op) => (after.byTarget[op] || 0) - (before.byTarget[op] || 0);
+  // dynalite has no TransactWriteItems: after one refused attempt the replay sends the same
+  // conditional writes one by one; each lands exactly once
+  assert.equal(delta('PutItem'), 195, 'every write exactly once');
+  assert.equal(delta('DeleteItem'), 0, 'deletes of never-uploaded invoices cancel their puts');
+  assert.ok(delta('TransactWriteItems') <= 2);
+  assert.equal(await tid(page, 'storage-status').getAttribute('data-state'), 'connected');
+  assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  await context.close();
+});
+
+test('conflict: edited offline here and directly in DynamoDB: DynamoDB wins and the local edit is kept aside', async () => {
+  const { context, page, sub } = await signedIn('conflict@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Conflict Client');
+  await quickInvoice(page, 'Shared invoice');
+  const [{ id }] = await (async () => { for (;;) { const r = await remote(sub); if (r.length) return r; await new Promise((r) => setTimeout(r, 100)); } })();
+
+  await proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await page.goto(server.url + 'invoices/' + id);
+  await tid(page, 'inv-notes').fill('my offline edit');
+  await tid(page, 'inv-save').click();
+  await tid(page, 'invoice-table').waitFor();
+
+  // someone else writes version 7 straight into DynamoDB
+  const [theirs] = await remote(sub);
+  const content = { ...theirs.content, notes: 'their edit in DynamoDB' };
+  await db.send(new PutItemCommand({ TableName: TABLE, Item: {
+    userId: { S: sub }, invoiceId: { S: id }, version: { N: '7' }, updatedAt: { S: new Date().toISOString() },
+    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+  } }));
+
+  await proxy.set({ mode: 'pass' });
+  await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")', { timeout: 20000 });
+  const local = await page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id)))), id);
+  assert.equal(local.notes, 'their edit in DynamoDB');
+  assert.equal(local.version, 7);
+  const [after] = await remote(sub);
+  assert.equal(after.content.notes, 'their edit in DynamoDB');
+  const conflicts = await page.evaluate(() => new Promise((resolve) => {
+    indexedDB.open('ledgerline-sync').onsuccess = (e) => {
+      e.target.result.transaction('conflicts').objectStore('conflicts').getAll().onsuccess = (g) => resolve(g.target.result.map((s) => JSON.parse(s)));
+    };
+  }));
+  assert.equal(conflicts.length, 1);
+  assert.equal(conflicts[0].local.notes, 'my offline edit');
+  assert.equal(conflicts[0].remote.notes, 'their edit in DynamoDB');
+  await context.close();
+});
+
+/** The app's checksum: FNV-1a 64 over the content's JSON. The content came from
+ * DynamoDB as serde wrote it and JSON.parse/stringify keep its key order. */
+function checksumOf(content) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(JSON.stringify(content))) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return 'fnv1a64:' + h.toString(16).padStart(16, '0');
+}
