@@ -48,6 +48,8 @@ pub struct AppState {
     pub move_offer: Option<usize>,
     /// Changes waiting in the sync queue for DynamoDB.
     pub pending: u32,
+    /// DynamoDB's changes were pulled since start-up or sign-in.
+    pub pulled: bool,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -86,8 +88,15 @@ pub enum Action {
     SessionExpired(String),
     CloseMoveOffer,
     SetPending(u32),
-    /// DynamoDB won: its versions replace the local ones (None: deleted there).
-    ApplyConflicts(Vec<ledgerline_core::sync::Conflict>),
+    /// DynamoDB's versions replace the local ones; `removed` were deleted there;
+    /// `conflicts` local versions were set aside.
+    ApplyRemote {
+        items: Vec<Invoice>,
+        removed: Vec<String>,
+        conflicts: usize,
+    },
+    /// This session has pulled the user's partition once.
+    Pulled,
 }
 
 impl AppState {
@@ -106,6 +115,7 @@ impl AppState {
             session_expired: None,
             move_offer: None,
             pending: 0,
+            pulled: false,
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -179,6 +189,7 @@ impl Reducible for AppState {
                 move_offer,
             } => {
                 s.pending = 0;
+                s.pulled = false;
                 s.session = session;
                 s.ns = ns;
                 s.snap = Rc::new(snap);
@@ -190,36 +201,38 @@ impl Reducible for AppState {
             Action::SessionExpired(m) => s.session_expired = Some(m),
             Action::CloseMoveOffer => s.move_offer = None,
             Action::SetPending(n) => s.pending = n,
-            Action::ApplyConflicts(list) => {
+            Action::ApplyRemote {
+                items,
+                removed,
+                conflicts,
+            } => {
                 let ns = s.ns.clone();
                 let snap = Rc::make_mut(&mut s.snap);
-                for c in &list {
-                    // localStorage first, then the view; a write that fails keeps the
-                    // local copy (the conflict record still holds DynamoDB's version)
-                    let written = with_kv(|kv| match &c.remote {
-                        Some(r) => store::put_invoice(kv, &ns, r).is_ok(),
-                        None => {
-                            store::remove_invoice(kv, &ns, &c.invoice_id);
-                            true
+                for r in &items {
+                    // localStorage first, then the view; if the write fails the local copy
+                    // stays and the next pull brings DynamoDB's version again
+                    if with_kv(|kv| store::put_invoice(kv, &ns, r)).is_ok() {
+                        match snap.invoices.iter_mut().find(|i| i.id == r.id) {
+                            Some(x) => *x = r.clone(),
+                            None => snap.invoices.push(r.clone()),
                         }
-                    });
-                    if !written {
-                        continue;
-                    }
-                    snap.invoices.retain(|i| i.id != c.invoice_id);
-                    if let Some(r) = &c.remote {
-                        snap.invoices.push(r.clone());
                     }
                 }
-                s.toast = Some(Toast {
-                    id: s.next_toast_id(),
-                    text: format!(
-                        "{} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved under Conflicts.",
-                        list.len()
-                    ),
-                    undo: None,
-                });
+                for id in &removed {
+                    with_kv(|kv| store::remove_invoice(kv, &ns, id));
+                    snap.invoices.retain(|i| &i.id != id);
+                }
+                if conflicts > 0 {
+                    s.toast = Some(Toast {
+                        id: s.next_toast_id(),
+                        text: format!(
+                            "{conflicts} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved under Conflicts."
+                        ),
+                        undo: None,
+                    });
+                }
             }
+            Action::Pulled => s.pulled = true,
         }
         Rc::new(s)
     }

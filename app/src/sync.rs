@@ -38,6 +38,65 @@ pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpK
     });
 }
 
+/// DynamoDB's versions to store, and the invoices it no longer has.
+fn split(
+    conflicts: &[ledgerline_core::sync::Conflict],
+) -> (Vec<ledgerline_core::model::Invoice>, Vec<String>) {
+    let items = conflicts.iter().filter_map(|c| c.remote.clone()).collect();
+    let removed = conflicts
+        .iter()
+        .filter(|c| c.remote.is_none())
+        .map(|c| c.invoice_id.clone())
+        .collect();
+    (items, removed)
+}
+
+/// Brings DynamoDB's changes once per start-up or sign-in (local data is already on
+/// screen: this only enhances it), then sends the queue.
+async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+    let Some(session) = &state.session else {
+        return;
+    };
+    if !state.pulled {
+        let local = state
+            .snap
+            .invoices
+            .iter()
+            .map(|i| (i.id.clone(), i.version))
+            .collect();
+        let reply = call(Request::Pull {
+            target: state.config.target.clone(),
+            user: session.sub.clone(),
+            local,
+        })
+        .await;
+        match reply {
+            Reply::Pulled {
+                items,
+                removed,
+                conflicts,
+                ..
+            } => {
+                dispatcher.dispatch(Action::Pulled);
+                if !items.is_empty() || !removed.is_empty() {
+                    dispatcher.dispatch(Action::ApplyRemote {
+                        items,
+                        removed,
+                        conflicts: conflicts.len(),
+                    });
+                }
+            }
+            other => {
+                if let Some(c) = connection_of(&other) {
+                    dispatcher.dispatch(Action::SetConnection(c));
+                }
+                return;
+            }
+        }
+    }
+    replay_now(state, dispatcher).await;
+}
+
 /// Sends what is queued for the signed-in user (if any) and applies the outcome.
 pub fn replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
     let state = state.clone();
@@ -67,7 +126,12 @@ async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>
                 None => Connection::Connected { ms: 0.0 },
             }));
             if !conflicts.is_empty() {
-                dispatcher.dispatch(Action::ApplyConflicts(conflicts));
+                let (items, removed) = split(&conflicts);
+                dispatcher.dispatch(Action::ApplyRemote {
+                    items,
+                    removed,
+                    conflicts: conflicts.len(),
+                });
             }
             if !refused.is_empty() {
                 dispatcher.dispatch(Action::Toast(format!(
@@ -99,7 +163,7 @@ pub fn check(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
         }
         // DynamoDB answers: send whatever waits (a no-op when the queue is empty)
         if ok {
-            replay_now(&state, dispatcher).await;
+            pull_then_replay(&state, dispatcher).await;
         }
     });
 }

@@ -5,5 +5,6 @@ pub mod dynamo;
 pub mod http;
 pub mod lock;
 pub mod oplog;
+pub mod pull;
 pub mod queue;
 pub mod vault;

@@ -182,6 +182,35 @@ async fn dispatch(req: Request) -> Reply {
             Err(message) => Reply::Error { message },
         },
         Request::Replay { target, user } => replay(&target, &user).await,
+        Request::Pull {
+            target,
+            user,
+            local,
+        } => {
+            let (client, worked) = match client(&target).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Reply::NoCredentials,
+                Err(message) => return Reply::Error { message },
+            };
+            let table = target.table.clone();
+            let run = async move {
+                match ledgerline_cloud::pull::pull(&client, &table, &user, &local).await {
+                    Ok(Ok(p)) => Reply::Pulled {
+                        items: p.items,
+                        removed: p.removed,
+                        conflicts: p.conflicts,
+                        round_trips: p.round_trips,
+                    },
+                    Ok(Err(f)) => Reply::Failed {
+                        class: classify(&f, worked),
+                        ms: 0.0,
+                    },
+                    Err(message) => Reply::Error { message },
+                }
+            };
+            // the same lock as replays: a pull and a replay never interleave
+            ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
+        }
         Request::Log { entry } => match oplog::append(&entry).await {
             Ok(()) => Reply::Ok {
                 detail: String::new(),
@@ -289,6 +318,7 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
             user, invoice_id, ..
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
+        Request::Pull { user, .. } => Some(("remote.pull", user.clone(), None)),
         Request::CredentialsInfo | Request::Log { .. } | Request::ReadLog { .. } => None,
     }
 }
@@ -331,6 +361,21 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
         ),
         Reply::Log { .. } => ("ok", None, String::new()),
         Reply::Queued { pending } => ("ok", None, format!("{pending} pending")),
+        Reply::Pulled {
+            items,
+            removed,
+            conflicts,
+            round_trips,
+        } => (
+            "ok",
+            None,
+            format!(
+                "{} updated, {} removed, {} conflicts, {round_trips} round trips",
+                items.len(),
+                removed.len(),
+                conflicts.len()
+            ),
+        ),
         Reply::Replayed {
             sent,
             pending,

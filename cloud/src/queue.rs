@@ -374,6 +374,76 @@ async fn conflict(
     Ok(Ok(c))
 }
 
+/// The user's queued operations and synced versions, by invoice id.
+pub async fn queued_and_synced(
+    user: &str,
+) -> Result<(HashMap<String, QueueOp>, HashMap<String, u64>), String> {
+    let db = open().await?;
+    let queued: Vec<QueueOp> = all_of(&db, QUEUE, user).await?;
+    let range = KeyRange::bound(
+        &JsValue::from_str(&format!("{user}|")),
+        &JsValue::from_str(&format!("{user}|\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(err)?;
+    let tx = db
+        .transaction(&[SYNCED], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let store = tx.store(SYNCED).map_err(err)?;
+    let keys = store
+        .get_all_keys(Some(range.clone()), None)
+        .await
+        .map_err(err)?;
+    let values = store.get_all(Some(range), None).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    let prefix = format!("{user}|");
+    let synced = keys
+        .into_iter()
+        .zip(values)
+        .filter_map(|(k, v)| {
+            let id = k.as_string()?.strip_prefix(&prefix)?.to_string();
+            let v = v.as_string()?.parse().ok()?;
+            Some((id, v))
+        })
+        .collect();
+    Ok((
+        queued
+            .into_iter()
+            .map(|q| (q.invoice_id.clone(), q))
+            .collect(),
+        synced,
+    ))
+}
+
+/// Drops an invoice's queued operation and records DynamoDB's version (None: gone there).
+pub async fn forget_queued_and_set_synced(
+    user: &str,
+    id: &str,
+    version: Option<u64>,
+) -> Result<(), String> {
+    let db = open().await?;
+    update(&db, user, id, |_, _| (None, Some(version))).await
+}
+
+/// Keeps a local version aside because DynamoDB's won.
+pub async fn record_conflict(
+    user: &str,
+    id: &str,
+    local: Option<Invoice>,
+    remote: Option<Invoice>,
+) -> Result<Conflict, String> {
+    let db = open().await?;
+    let c = Conflict {
+        invoice_id: id.to_string(),
+        local,
+        remote,
+        at: js_sys::Date::now() as u64,
+    };
+    put_json(&db, CONFLICTS, &key(user, id), Some(&c)).await?;
+    Ok(c)
+}
+
 /// Counts a failed attempt on operations still queued as they were sent.
 async fn failed(db: &Rexie, user: &str, ops: &[&QueueOp], class: ErrorClass) -> Result<(), String> {
     for op in ops {

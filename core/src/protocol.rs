@@ -81,6 +81,13 @@ pub enum Request {
         invoice_id: String,
         kind: crate::sync::OpKind,
     },
+    /// Bring DynamoDB's changes of `user`'s partition: `local` lists the (id, version)
+    /// of every invoice this device has.
+    Pull {
+        target: Target,
+        user: String,
+        local: Vec<(String, u64)>,
+    },
     /// Send what is queued for `user`.
     Replay {
         target: Target,
@@ -143,6 +150,14 @@ pub enum Reply {
         conflicts: Vec<crate::sync::Conflict>,
         failed: Option<ErrorClass>,
         refused: Vec<String>,
+    },
+    /// A pull ran: `items` are DynamoDB's newer versions to store locally, `removed`
+    /// the invoices deleted in DynamoDB, `conflicts` where DynamoDB won over unsent changes.
+    Pulled {
+        items: Vec<crate::model::Invoice>,
+        removed: Vec<String>,
+        conflicts: Vec<crate::sync::Conflict>,
+        round_trips: u32,
     },
     /// The signed-in user (None: signed out).
     Session {

@@ -143,22 +143,20 @@ pub enum PullAction {
     TakeRemoteKeepLocalAsConflict,
 }
 
-/// Decides, for one invoice, between the local copy and DynamoDB's version `remote`.
-/// `pending` is the queued operation of this invoice, if any.
+/// Decides, for one invoice, between the local copy (its version, if this device has
+/// it) and DynamoDB's version `remote_version`. `pending` is its queued operation, if any.
 pub fn on_pull(
-    local: Option<&Invoice>,
+    local_version: Option<u64>,
     pending: Option<&QueueOp>,
     remote_version: u64,
 ) -> PullAction {
-    let base = pending.and_then(|p| p.base_version);
-    match (local, pending) {
+    match (local_version, pending) {
         (None, None) => PullAction::TakeRemote,
         // a delete is queued: unless DynamoDB moved on since, the delete will be sent
-        (None, Some(_)) if Some(remote_version) == base => PullAction::Keep,
+        (None, Some(p)) if Some(remote_version) == p.base_version => PullAction::Keep,
         (None, Some(_)) => PullAction::TakeRemote,
-        (Some(l), None) if remote_version > l.version => PullAction::TakeRemote,
-        (Some(l), None) if remote_version == l.version => PullAction::Keep,
-        // the local copy is newer but nothing is queued: it will be queued by the caller
+        (Some(l), None) if remote_version > l => PullAction::TakeRemote,
+        // same version, or the local copy is newer and will be queued
         (Some(_), None) => PullAction::Keep,
         // unsent local changes on top of the version DynamoDB still has: they go out next
         (Some(_), Some(p)) if Some(remote_version) == p.base_version => PullAction::Keep,
@@ -258,17 +256,16 @@ mod tests {
 
     #[test]
     fn pull_decisions() {
-        let mut l = invoice("a", "N", "c");
-        l.version = 5;
+        let l = 5;
         assert_eq!(on_pull(None, None, 3), PullAction::TakeRemote);
-        assert_eq!(on_pull(Some(&l), None, 6), PullAction::TakeRemote);
-        assert_eq!(on_pull(Some(&l), None, 5), PullAction::Keep);
+        assert_eq!(on_pull(Some(l), None, 6), PullAction::TakeRemote);
+        assert_eq!(on_pull(Some(l), None, 5), PullAction::Keep);
         assert_eq!(
-            on_pull(Some(&l), Some(&put("a", 5, Some(4))), 4),
+            on_pull(Some(l), Some(&put("a", 5, Some(4))), 4),
             PullAction::Keep
         );
         assert_eq!(
-            on_pull(Some(&l), Some(&put("a", 5, Some(4))), 6),
+            on_pull(Some(l), Some(&put("a", 5, Some(4))), 6),
             PullAction::TakeRemoteKeepLocalAsConflict
         );
         assert_eq!(on_pull(None, Some(&del("a", Some(4))), 4), PullAction::Keep);

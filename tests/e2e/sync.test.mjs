@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, QueryCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage } from '../support/browser.mjs';
 import { startDynalite, ensureTable, startCognito, ensurePool, freePort, TABLE, LOCAL_KEYS } from '../support/standins.mjs';
@@ -38,7 +38,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function signedIn(email) {
+async function signedIn(email, { create = true } = {}) {
   const { context, page } = await newPage(browser, server.url);
   await page.goto(server.url);
   await ready(page);
@@ -55,8 +55,10 @@ async function signedIn(email) {
   await tid(page, 'cred-block').fill(BLOCK);
   await tid(page, 'cred-save').click();
   await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
-  await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
-  await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+  if (create) {
+    await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
+    await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+  }
   await nav(page, 'Account');
   await tid(page, 'auth-email').fill(email);
   await tid(page, 'auth-password').fill(PASSWORD);
@@ -83,6 +85,8 @@ async function remote(sub) {
 /** Saves a new invoice through the editor (fast path: only what is needed). */
 async function quickInvoice(page, desc) {
   await page.goto(server.url + 'invoices/new');
+  await ready(page);
+  await page.locator('[data-testid="inv-client"] option:nth-child(2)').waitFor({ state: 'attached' });
   await tid(page, 'inv-client').selectOption({ index: 1 });
   const line = tid(page, 'line').first();
   await line.locator('input.line-desc').fill(desc);
@@ -96,6 +100,16 @@ async function quickInvoice(page, desc) {
   if (outcome) throw new Error(`saving "${desc}" failed: ${outcome}`);
 }
 
+/** Runs `step`; on failure reports what the page showed and logged. */
+async function explain(page, step) {
+  try {
+    return await step();
+  } catch (e) {
+    const body = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
+    throw new Error(`${e.message}\nurl: ${page.url()}\nerrors: ${JSON.stringify(page.errors)}\nbody: ${body}`);
+  }
+}
+
 test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drains to exactly 195 items with the latest content', async () => {
   const { context, page, sub } = await signedIn('sync@ledgerline.test');
   await status(page, 'connected');
@@ -103,7 +117,7 @@ test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drain
   await dynamo.stop();
   await status(page, 'local');
 
-  for (let i = 0; i < 200; i++) await quickInvoice(page, `Offline item ${i}`);
+  for (let i = 0; i < 200; i++) await explain(page, () => quickInvoice(page, `Offline item ${i}`));
   const ids = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('/invoice/')).map((k) => k.split('/').pop()));
   assert.equal(ids.length, 200);
   for (const id of ids.slice(0, 20)) {
@@ -195,3 +209,42 @@ function checksumOf(content) {
   }
   return 'fnv1a64:' + h.toString(16).padStart(16, '0');
 }
+
+test('pull: another device sees the invoice; edits and deletes made in DynamoDB reach this device', async () => {
+  const a = await signedIn('twodev@ledgerline.test');
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Pull Client');
+  await quickInvoice(a.page, 'Made on device A');
+  let items;
+  for (let i = 0; i < 100 && !(items = await remote(a.sub)).length; i++) await new Promise((r) => setTimeout(r, 100));
+  const [{ id }] = items;
+
+  const b = await signedIn('twodev@ledgerline.test', { create: false });
+  await b.page.goto(server.url);
+  await ready(b.page);
+  await b.page.locator(`[data-testid="invoice-row"][data-id="${id}"]`).waitFor({ timeout: 20000 });
+
+  const [theirs] = await remote(a.sub);
+  const content = { ...theirs.content, notes: 'edited in DynamoDB' };
+  await db.send(new PutItemCommand({ TableName: TABLE, Item: {
+    userId: { S: a.sub }, invoiceId: { S: id }, version: { N: String(theirs.version + 1) }, updatedAt: { S: new Date().toISOString() },
+    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+  } }));
+  await b.page.reload();
+  await ready(b.page);
+  const notes = () => b.page.evaluate((id) => {
+    const k = Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id));
+    return k ? JSON.parse(localStorage.getItem(k)).notes : null;
+  }, id);
+  for (let i = 0; i < 200 && (await notes()) !== 'edited in DynamoDB'; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await notes(), 'edited in DynamoDB');
+
+  await db.send(new DeleteItemCommand({ TableName: TABLE, Key: { userId: { S: a.sub }, invoiceId: { S: id } } }));
+  await b.page.reload();
+  await ready(b.page);
+  for (let i = 0; i < 200 && (await notes()) !== null; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await notes(), null);
+  assert.equal(await b.page.locator(`[data-testid="invoice-row"][data-id="${id}"]`).count(), 0);
+  await a.context.close();
+  await b.context.close();
+});

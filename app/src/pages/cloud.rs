@@ -54,7 +54,8 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::SessionExpired { .. }
         | Reply::Log { .. }
         | Reply::Queued { .. }
-        | Reply::Replayed { .. } => {}
+        | Reply::Replayed { .. }
+        | Reply::Pulled { .. } => {}
     }
 }
 

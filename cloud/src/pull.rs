@@ -1,0 +1,167 @@
+//! Pulling DynamoDB's changes of one partition: versions first (a Query with a
+//! projection, paginated), then only the changed items (BatchGetItem, 100 keys a call).
+//! Decisions are `ledgerline_core::sync::on_pull`'s.
+
+use crate::dynamo::failure;
+use crate::queue::{decode, forget_queued_and_set_synced, queued_and_synced, record_conflict};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+use ledgerline_core::errors::Failure;
+use ledgerline_core::model::Invoice;
+use ledgerline_core::sync::{on_pull, Conflict, OpKind, PullAction};
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct Pulled {
+    pub items: Vec<Invoice>,
+    pub removed: Vec<String>,
+    pub conflicts: Vec<Conflict>,
+    pub round_trips: u32,
+}
+
+fn key(user: &str, id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("userId".to_string(), AttributeValue::S(user.to_string())),
+        ("invoiceId".to_string(), AttributeValue::S(id.to_string())),
+    ])
+}
+
+/// Every (id, version) in the partition.
+async fn versions(
+    client: &Client,
+    table: &str,
+    user: &str,
+    trips: &mut u32,
+) -> Result<Vec<(String, u64)>, Failure> {
+    let mut out = Vec::new();
+    let mut start: Option<HashMap<String, AttributeValue>> = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("userId = :u")
+            .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
+            .projection_expression("invoiceId, version")
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| failure(&e))?;
+        *trips += 1;
+        for it in page.items() {
+            let id = it.get("invoiceId").and_then(|v| v.as_s().ok()).cloned();
+            let v = it
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok());
+            if let (Some(id), Some(v)) = (id, v) {
+                out.push((id, v));
+            }
+        }
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The full items of `ids`, 100 keys per call, unprocessed keys retried.
+async fn fetch(
+    client: &Client,
+    table: &str,
+    user: &str,
+    ids: &[String],
+    trips: &mut u32,
+) -> Result<Vec<Invoice>, Failure> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(100) {
+        let mut keys: Vec<HashMap<String, AttributeValue>> =
+            chunk.iter().map(|id| key(user, id)).collect();
+        for _attempt in 0..10 {
+            if keys.is_empty() {
+                break;
+            }
+            let Ok(ka) = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+            else {
+                break;
+            };
+            let got = client
+                .batch_get_item()
+                .request_items(table, ka)
+                .send()
+                .await
+                .map_err(|e| failure(&e))?;
+            *trips += 1;
+            if let Some(items) = got.responses().and_then(|r| r.get(table)) {
+                // a damaged remote item (failing its checksum) is skipped, never stored
+                out.extend(items.iter().filter_map(decode));
+            }
+            keys = got
+                .unprocessed_keys()
+                .and_then(|u| u.get(table))
+                .map(|ka| ka.keys().to_vec())
+                .unwrap_or_default();
+        }
+    }
+    Ok(out)
+}
+
+pub async fn pull(
+    client: &Client,
+    table: &str,
+    user: &str,
+    local: &[(String, u64)],
+) -> Result<Result<Pulled, Failure>, String> {
+    let mut out = Pulled::default();
+    let remote = match versions(client, table, user, &mut out.round_trips).await {
+        Ok(v) => v,
+        Err(f) => return Ok(Err(f)),
+    };
+    let (queued, synced) = queued_and_synced(user).await?;
+    let local: HashMap<&str, u64> = local.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+    let mut take: Vec<String> = Vec::new();
+    let mut conflicted: Vec<String> = Vec::new();
+    for (id, rv) in &remote {
+        let pending = queued.get(id);
+        match on_pull(local.get(id.as_str()).copied(), pending, *rv) {
+            PullAction::Keep => {}
+            PullAction::TakeRemote => take.push(id.clone()),
+            PullAction::TakeRemoteKeepLocalAsConflict => {
+                take.push(id.clone());
+                conflicted.push(id.clone());
+            }
+        }
+    }
+    // deleted in DynamoDB: this device saw it there, nothing of ours is waiting
+    let remote_ids: std::collections::HashSet<&str> =
+        remote.iter().map(|(id, _)| id.as_str()).collect();
+    for id in local.keys() {
+        if !remote_ids.contains(id) && synced.contains_key(*id) && !queued.contains_key(*id) {
+            out.removed.push((*id).to_string());
+            forget_queued_and_set_synced(user, id, None).await?;
+        }
+    }
+    let items = match fetch(client, table, user, &take, &mut out.round_trips).await {
+        Ok(i) => i,
+        Err(f) => return Ok(Err(f)),
+    };
+    for inv in &items {
+        if conflicted.contains(&inv.id) {
+            if let Some(op) = queued.get(&inv.id) {
+                let local = match &op.kind {
+                    OpKind::Put(i) => Some((**i).clone()),
+                    OpKind::Delete => None,
+                };
+                out.conflicts
+                    .push(record_conflict(user, &inv.id, local, Some(inv.clone())).await?);
+            }
+        }
+        forget_queued_and_set_synced(user, &inv.id, Some(inv.version)).await?;
+    }
+    out.items = items;
+    Ok(Ok(out))
+}
