@@ -75,9 +75,32 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
                 items,
                 removed,
                 conflicts,
+                unsynced,
+                deleted_here,
                 ..
             } => {
                 dispatcher.dispatch(Action::Pulled);
+                // changes saved here whose queued operation was lost (a tab closed before
+                // it was stored) are queued again: the queue heals itself at each start
+                for id in unsynced {
+                    if let Some(inv) = state.invoice(&id) {
+                        let kind = OpKind::Put(Box::new(inv.clone()));
+                        let _ = call(Request::Enqueue {
+                            user: session.sub.clone(),
+                            invoice_id: id,
+                            kind,
+                        })
+                        .await;
+                    }
+                }
+                for id in deleted_here {
+                    let _ = call(Request::Enqueue {
+                        user: session.sub.clone(),
+                        invoice_id: id,
+                        kind: OpKind::Delete,
+                    })
+                    .await;
+                }
                 if !items.is_empty() || !removed.is_empty() {
                     dispatcher.dispatch(Action::ApplyRemote {
                         items,

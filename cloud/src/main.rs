@@ -200,6 +200,8 @@ async fn dispatch(req: Request) -> Reply {
                         removed: p.removed,
                         conflicts: p.conflicts,
                         round_trips: p.round_trips,
+                        unsynced: p.unsynced,
+                        deleted_here: p.deleted_here,
                     },
                     Ok(Err(f)) => Reply::Failed {
                         class: classify(&f, worked),
@@ -366,6 +368,7 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             removed,
             conflicts,
             round_trips,
+            ..
         } => (
             "ok",
             None,

@@ -17,6 +17,11 @@ pub struct Pulled {
     pub removed: Vec<String>,
     pub conflicts: Vec<Conflict>,
     pub round_trips: u32,
+    /// Local invoices DynamoDB lacks or has older, with nothing queued: their queued
+    /// change was lost (the tab closed before it was stored). The page queues them again.
+    pub unsynced: Vec<String>,
+    /// Invoices deleted here whose queued delete was lost: the page queues it again.
+    pub deleted_here: Vec<String>,
 }
 
 fn key(user: &str, id: &str) -> HashMap<String, AttributeValue> {
@@ -125,8 +130,23 @@ pub async fn pull(
     let local: HashMap<&str, u64> = local.iter().map(|(id, v)| (id.as_str(), *v)).collect();
     let mut take: Vec<String> = Vec::new();
     let mut conflicted: Vec<String> = Vec::new();
+    let remote_map: HashMap<&str, u64> = remote.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+    for (id, lv) in &local {
+        if queued.contains_key(*id) {
+            continue;
+        }
+        let deleted_there = !remote_map.contains_key(id) && synced.contains_key(*id);
+        if !deleted_there && remote_map.get(id).is_none_or(|rv| rv < lv) {
+            out.unsynced.push((*id).to_string());
+        }
+    }
     for (id, rv) in &remote {
         let pending = queued.get(id);
+        if pending.is_none() && !local.contains_key(id.as_str()) && synced.get(id) == Some(rv) {
+            // this device had exactly DynamoDB's version and deleted it
+            out.deleted_here.push(id.clone());
+            continue;
+        }
         match on_pull(local.get(id.as_str()).copied(), pending, *rv) {
             PullAction::Keep => {}
             PullAction::TakeRemote => take.push(id.clone()),

@@ -67,18 +67,23 @@ async fn put_json<T: Serialize>(
     Ok(())
 }
 
-async fn all_of<T: serde::de::DeserializeOwned>(
-    db: &Rexie,
-    store: &str,
-    user: &str,
-) -> Result<Vec<T>, String> {
-    let range = KeyRange::bound(
+/// Every key of one user: `<user>|` up to `<user>|\u{ffff}`.
+fn user_range(user: &str) -> Result<KeyRange, String> {
+    KeyRange::bound(
         &JsValue::from_str(&format!("{user}|")),
         &JsValue::from_str(&format!("{user}|\u{ffff}")),
         Some(false),
         Some(false),
     )
-    .map_err(err)?;
+    .map_err(err)
+}
+
+async fn all_of<T: serde::de::DeserializeOwned>(
+    db: &Rexie,
+    store: &str,
+    user: &str,
+) -> Result<Vec<T>, String> {
+    let range = user_range(user)?;
     let tx = db
         .transaction(&[store], TransactionMode::ReadOnly)
         .map_err(err)?;
@@ -380,13 +385,7 @@ pub async fn queued_and_synced(
 ) -> Result<(HashMap<String, QueueOp>, HashMap<String, u64>), String> {
     let db = open().await?;
     let queued: Vec<QueueOp> = all_of(&db, QUEUE, user).await?;
-    let range = KeyRange::bound(
-        &JsValue::from_str(&format!("{user}|")),
-        &JsValue::from_str(&format!("{user}|\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(err)?;
+    let range = user_range(user)?;
     let tx = db
         .transaction(&[SYNCED], TransactionMode::ReadOnly)
         .map_err(err)?;

@@ -158,6 +158,9 @@ pub enum Reply {
         removed: Vec<String>,
         conflicts: Vec<crate::sync::Conflict>,
         round_trips: u32,
+        /// Local changes whose queued operation was lost: queue them again.
+        unsynced: Vec<String>,
+        deleted_here: Vec<String>,
     },
     /// The signed-in user (None: signed out).
     Session {

@@ -2,43 +2,19 @@
 // fault proxy), checked with an independent client: the AWS SDK for JavaScript.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { startServer } from '../support/server.mjs';
-import { launchBrowser, newPage } from '../support/browser.mjs';
-import { startDynalite, ensureTable, startCognito, ensurePool, freePort, TABLE, LOCAL_KEYS } from '../support/standins.mjs';
-import { startFaultProxy } from '../support/fault-proxy.mjs';
-import { dist, ready, tid, nav, addClient, newInvoice, rows, download } from './helpers.mjs';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { newPage } from '../support/browser.mjs';
+import { TABLE } from '../support/standins.mjs';
+import { ready, tid, nav, addClient, newInvoice, rows, download } from './helpers.mjs';
+import { startCloudStack, KEY_ID, SECRET, TOKEN, BLOCK, PASSWORD } from './cloud-stack.mjs';
 
-const KEY_ID = 'ASIAIOSFODNN7EXAMPLE';
-const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const TOKEN = 'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12) + '==';
-const BLOCK = `[default]\naws_access_key_id=${KEY_ID}\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`;
-const PASSWORD = 'Ledgerline-test-1';
-
-let server, browser, dynamo, dynamoPort, dynamoDir, proxy, cognito, pool, dir, db;
+let stack, server, browser, proxy, cognito, pool, db;
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-accounts-'));
-  dynamoDir = path.join(dir, 'dynalite');
-  dynamoPort = await freePort();
-  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
-  await ensureTable(dynamo.endpoint);
-  proxy = await startFaultProxy({ target: dynamo.endpoint });
-  cognito = await startCognito({ dir: path.join(dir, 'cognito') });
-  pool = await ensurePool(cognito, null);
-  server = await startServer({ root: dist });
-  browser = await launchBrowser();
-  db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_KEYS });
+  stack = await startCloudStack('accounts');
+  ({ server, browser, proxy, cognito, pool, db } = stack);
 });
 after(async () => {
-  await browser?.close();
-  await server?.close();
-  await proxy?.close();
-  await dynamo?.stop();
-  await cognito?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 async function open() {
@@ -238,14 +214,14 @@ test('connection manager: expired credentials prompt; stopped server -> local on
   }
 
   // the real server process stops: local only within one check interval, work goes on
-  await dynamo.stop();
+  await stack.dynamo.stop();
   await status(page, 'local', 10000);
   assert.match(await tid(page, 'storage-status').textContent(), /network unreachable/);
   assert.match(await tid(page, 'local-only-banner').textContent(), /Export a backup/);
   await addClient(page, 'Offline Co');
   await newInvoice(page, { client: 'Offline Co', lines: [{ desc: 'Saved while offline', qty: '1', price: '1' }] });
   assert.equal(await tid(page, 'invoice-row').count(), 1);
-  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await stack.restartDynamo();
   await status(page, 'connected', 10000);
   assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   await context.close();

@@ -2,40 +2,19 @@
 // batches, exactly once; conflicts keep DynamoDB's version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { DynamoDBClient, QueryCommand, PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { startServer } from '../support/server.mjs';
-import { launchBrowser, newPage } from '../support/browser.mjs';
-import { startDynalite, ensureTable, startCognito, ensurePool, freePort, TABLE, LOCAL_KEYS } from '../support/standins.mjs';
-import { startFaultProxy } from '../support/fault-proxy.mjs';
-import { dist, ready, tid, nav, addClient, rows } from './helpers.mjs';
+import { QueryCommand, PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { newPage } from '../support/browser.mjs';
+import { TABLE } from '../support/standins.mjs';
+import { ready, tid, nav, addClient } from './helpers.mjs';
+import { startCloudStack, BLOCK, PASSWORD } from './cloud-stack.mjs';
 
-const BLOCK = `[default]\naws_access_key_id=ASIAIOSFODNN7EXAMPLE\naws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\naws_session_token=${'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12)}==\n`;
-const PASSWORD = 'Ledgerline-test-1';
-
-let server, browser, dynamo, dynamoPort, dynamoDir, proxy, cognito, pool, dir, db;
+let stack, server, browser, proxy, cognito, pool, db;
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-sync-'));
-  dynamoDir = path.join(dir, 'dynalite');
-  dynamoPort = await freePort();
-  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
-  await ensureTable(dynamo.endpoint);
-  proxy = await startFaultProxy({ target: dynamo.endpoint });
-  cognito = await startCognito({ dir: path.join(dir, 'cognito') });
-  pool = await ensurePool(cognito, null);
-  server = await startServer({ root: dist });
-  browser = await launchBrowser();
-  db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_KEYS });
+  stack = await startCloudStack('sync');
+  ({ server, browser, proxy, cognito, pool, db } = stack);
 });
 after(async () => {
-  await browser?.close();
-  await server?.close();
-  await proxy?.close();
-  await dynamo?.stop();
-  await cognito?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 async function signedIn(email, { create = true } = {}) {
@@ -114,7 +93,7 @@ test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drain
   const { context, page, sub } = await signedIn('sync@ledgerline.test');
   await status(page, 'connected');
   await addClient(page, 'Queue Client');
-  await dynamo.stop();
+  await stack.dynamo.stop();
   await status(page, 'local');
 
   for (let i = 0; i < 200; i++) await explain(page, () => quickInvoice(page, `Offline item ${i}`));
@@ -139,7 +118,7 @@ test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drain
   assert.equal((await remote(sub).catch(() => [])).length, 0);
 
   const before = await proxy.stats();
-  dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  await stack.restartDynamo();
   await status(page, 'connected', 30000);
   const items = await remote(sub);
   assert.equal(items.length, 195);

@@ -3,20 +3,23 @@ use crate::widgets::{area, field, setter, Form};
 use ledgerline_core::model::Client;
 use yew::prelude::*;
 
+/// A client with nothing filled in yet (the "New client" form).
+fn blank() -> Client {
+    Client {
+        id: String::new(),
+        name: String::new(),
+        email: String::new(),
+        address: String::new(),
+        tax_id: String::new(),
+        updated_at: String::new(),
+    }
+}
+
 #[function_component(ClientsPage)]
 pub fn clients_page() -> Html {
     let store = use_context::<Store>().expect("store context");
     let editing = use_state(|| None::<Client>);
-    let form = use_reducer(|| {
-        Form(Client {
-            id: String::new(),
-            name: String::new(),
-            email: String::new(),
-            address: String::new(),
-            tax_id: String::new(),
-            updated_at: String::new(),
-        })
-    });
+    let form = use_reducer(|| Form(blank()));
     let error = use_state(|| None::<String>);
 
     let start = |c: Option<Client>| {
@@ -24,14 +27,7 @@ pub fn clients_page() -> Html {
         let form = form.clone();
         let error = error.clone();
         Callback::from(move |_| {
-            let c = c.clone().unwrap_or(Client {
-                id: String::new(),
-                name: String::new(),
-                email: String::new(),
-                address: String::new(),
-                tax_id: String::new(),
-                updated_at: String::new(),
-            });
+            let c = c.clone().unwrap_or_else(blank);
             let c2 = c.clone();
             form.dispatch(std::rc::Rc::new(move |f: &mut Client| *f = c2.clone()));
             editing.set(Some(c));
