@@ -137,17 +137,24 @@ async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>
     .await;
     match reply {
         Reply::Replayed {
+            sent,
             pending,
             conflicts,
             failed,
             refused,
-            ..
         } => {
             dispatcher.dispatch(Action::SetPending(pending));
-            dispatcher.dispatch(Action::SetConnection(match failed {
-                Some(class) => Connection::Failed { class },
-                None => Connection::Connected { ms: 0.0 },
-            }));
+            // only what went over the network says something about the connection: an
+            // empty queue sends nothing, and must not mark an offline browser connected
+            match failed {
+                Some(class) => {
+                    dispatcher.dispatch(Action::SetConnection(Connection::Failed { class }))
+                }
+                None if sent > 0 => {
+                    dispatcher.dispatch(Action::SetConnection(Connection::Connected { ms: 0.0 }))
+                }
+                None => {}
+            }
             if !conflicts.is_empty() {
                 let (items, removed) = split(&conflicts);
                 dispatcher.dispatch(Action::ApplyRemote {

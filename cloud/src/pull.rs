@@ -132,12 +132,18 @@ pub async fn pull(
     let mut conflicted: Vec<String> = Vec::new();
     let remote_map: HashMap<&str, u64> = remote.iter().map(|(id, v)| (id.as_str(), *v)).collect();
     for (id, lv) in &local {
-        if queued.contains_key(*id) {
-            continue;
-        }
-        let deleted_there = !remote_map.contains_key(id) && synced.contains_key(*id);
-        if !deleted_there && remote_map.get(id).is_none_or(|rv| rv < lv) {
-            out.unsynced.push((*id).to_string());
+        match queued.get(*id).map(|q| &q.kind) {
+            // the queued write is older than the local copy: its newer op was lost
+            Some(OpKind::Put(inv)) if inv.version < *lv => out.unsynced.push((*id).to_string()),
+            // a delete is queued but the invoice exists here again (restored)
+            Some(OpKind::Delete) => out.unsynced.push((*id).to_string()),
+            Some(_) => {}
+            None => {
+                let deleted_there = !remote_map.contains_key(id) && synced.contains_key(*id);
+                if !deleted_there && remote_map.get(id).is_none_or(|rv| rv < lv) {
+                    out.unsynced.push((*id).to_string());
+                }
+            }
         }
     }
     for (id, rv) in &remote {
