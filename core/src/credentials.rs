@@ -346,7 +346,7 @@ mod tests {
         assert!(from_fields("AKIAIOSFODNN7EXAMPLE", SECRET, "").is_ok());
         assert_eq!(
             parse_block(&format!(
-                "{}\naws_access_key_id=ASIAIOSFODNN7EXAMPLF",
+                "{}\naws_access_key_id=ASIAIOSFODNN8EXAMPLE",
                 block()
             )),
             Err(CredentialError::Duplicate {
