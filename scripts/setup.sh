@@ -9,7 +9,9 @@
 # Pinned versions (see /work/shared/DESIGN.md for why):
 #   trunk 0.21.14 (0.22 needs a newer rustc), wasm-bindgen-cli = the wasm-bindgen
 #   in Cargo.lock, wasm-opt from npm binaryen 132 (Debian's binaryen 108 breaks
-#   current wasm), Debian chromium + chromium-driver, npm deps from package-lock.json.
+#   current wasm), Debian chromium + chromium-driver, npm deps from package-lock.json,
+#   moto[server,dynamodb] 5.2.5 from PyPI in the venv .venv-moto (python3-venv from
+#   Debian when `python3 -m venv` lacks ensurepip).
 #
 # Two cores only: concurrent runs are serialised with a lock, and a `cargo install`
 # of the same crate that is already running (started by hand) is waited for, never
@@ -20,6 +22,7 @@ ledgerline_setup_main() {
 
   local TRUNK_VERSION="0.21.14"
   local WASM_OPT_MAJOR="132"
+  local MOTO_VERSION="5.2.5"
 
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -157,6 +160,39 @@ ledgerline_setup_main() {
     *"version ${WASM_OPT_MAJOR}"*) log "ok: $wasm_opt_version" ;;
     *) die "wasm-opt reports '$wasm_opt_version', expected version $WASM_OPT_MAJOR" ;;
   esac
+
+  # ---- 8. moto server (PyPI) in .venv-moto -----------------------------------
+  # A second DynamoDB stand-in: dynalite lacks TransactWriteItems, moto's server
+  # mode has it. tests/support/standins.mjs startMoto() runs .venv-moto/bin/moto_server.
+  local venv="$root/.venv-moto"
+  moto_installed_version() {
+    [ -x "$venv/bin/moto_server" ] || return 0
+    "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true
+  }
+  have="$(moto_installed_version)"
+  if [ "$have" = "$MOTO_VERSION" ]; then
+    log "ok: moto $MOTO_VERSION already installed (.venv-moto/bin/moto_server)"
+  else
+    command -v python3 >/dev/null 2>&1 || die "python3 not found"
+    # Debian's own python3 keeps ensurepip (needed by `python3 -m venv`) in python3-venv.
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      log "install: python3-venv (apt; $(command -v python3) -m venv needs ensurepip)"
+      as_root apt-get -o DPkg::Lock::Timeout=600 update
+      as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 install -y python3-venv
+      python3 -c 'import venv, ensurepip' >/dev/null 2>&1 \
+        || die "$(command -v python3) -m venv still lacks ensurepip after installing python3-venv"
+    fi
+    log "install: moto[server,dynamodb] $MOTO_VERSION into .venv-moto (found '${have:-none}'; ~30 s)"
+    # A venv whose interpreter no longer runs (python3 moved or upgraded) is made anew.
+    if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server,dynamodb]==$MOTO_VERSION"
+    have="$(moto_installed_version)"
+    [ "$have" = "$MOTO_VERSION" ] || die "moto in .venv-moto reports '${have:-nothing}', expected $MOTO_VERSION"
+  fi
 }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then

@@ -1,12 +1,12 @@
 // The local AWS stand-ins and the fault proxy, exercised with the independent AWS SDK for JS.
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, PutItemCommand, GetItemCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, GetItemCommand, DescribeTableCommand, TransactWriteItemsCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { startDynalite, ensureTable, startCognito, ensurePool, TABLE, DEMO_USER, LOCAL_KEYS } from '../support/standins.mjs';
+import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, TABLE, DEMO_USER, LOCAL_KEYS } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
 
 let dynamo, cognito, proxy, dir;
@@ -63,4 +63,110 @@ test('fault proxy forwards, injects each error class, drops, counts', async () =
   const s = await proxy.stats();
   assert.equal(s.byTarget.PutItem, 1);
   assert.ok(s.requests >= 9);
+});
+
+// moto's server mode: the DynamoDB stand-in with TransactWriteItems (dynalite has none).
+describe('moto', () => {
+  let moto, motoProxy;
+  before(async () => {
+    moto = await startMoto({});
+    motoProxy = await startFaultProxy({ target: moto.endpoint });
+  });
+  after(async () => {
+    await motoProxy?.close();
+    await moto?.stop();
+  });
+
+  const key = (id) => ({ userId: { S: 'u-moto' }, invoiceId: { S: id } });
+  const invoice = (id, version) => ({ ...key(id), version: { N: String(version) }, total: { N: String(100 * version) } });
+  // The replay's conditional put: the version the client last saw.
+  const putSeen = (id, version, seen, extra = {}) => ({
+    Put: { TableName: TABLE, Item: invoice(id, version), ConditionExpression: 'version = :seen', ExpressionAttributeValues: { ':seen': { N: String(seen) } }, ...extra },
+  });
+
+  test('moto has the invoices table keyed by userId and invoiceId', async () => {
+    await ensureTable(moto.endpoint);
+    await ensureTable(moto.endpoint); // idempotent
+    const d = await client(moto.endpoint).send(new DescribeTableCommand({ TableName: TABLE }));
+    assert.deepEqual(d.Table.KeySchema, [{ AttributeName: 'userId', KeyType: 'HASH' }, { AttributeName: 'invoiceId', KeyType: 'RANGE' }]);
+    assert.equal(d.Table.TableStatus, 'ACTIVE');
+  });
+
+  test('moto TransactWriteItems through the fault proxy: all-or-nothing, cancellation reasons per action, ALL_OLD item', async () => {
+    const db = client(motoProxy.url);
+    await db.send(new TransactWriteItemsCommand({
+      TransactItems: ['a', 'b'].map((id) => ({ Put: { TableName: TABLE, Item: invoice(id, 1), ConditionExpression: 'attribute_not_exists(invoiceId)' } })),
+    }));
+    for (const id of ['a', 'b']) {
+      const got = await db.send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }));
+      assert.equal(got.Item.version.N, '1');
+    }
+    // a: seen 1, right. b: seen 7, wrong (it is at 1) -> the whole transaction is cancelled.
+    const e = await db.send(new TransactWriteItemsCommand({
+      TransactItems: [putSeen('a', 2, 1), putSeen('b', 8, 7, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })],
+    })).then(() => assert.fail('expected TransactionCanceledException'), (err) => err);
+    assert.ok(e instanceof TransactionCanceledException, `${e.name}: ${e.message}`);
+    assert.equal(e.name, 'TransactionCanceledException');
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.deepEqual(e.CancellationReasons.map((r) => r.Code), ['None', 'ConditionalCheckFailed']);
+    assert.equal(e.CancellationReasons[0].Item, undefined);
+    assert.deepEqual(e.CancellationReasons[1].Item, invoice('b', 1)); // ALL_OLD: DynamoDB's copy, for the conflicts store
+    assert.equal(e.CancellationReasons[1].Message, 'The conditional request failed');
+    // nothing written: a is still at 1
+    const a = await db.send(new GetItemCommand({ TableName: TABLE, Key: key('a'), ConsistentRead: true }));
+    assert.equal(a.Item.version.N, '1');
+    // without ALL_OLD no item comes back
+    const e2 = await db.send(new TransactWriteItemsCommand({ TransactItems: [putSeen('a', 2, 1), putSeen('b', 8, 7)] })).catch((err) => err);
+    assert.deepEqual(e2.CancellationReasons, [{ Code: 'None' }, { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }]);
+    const s = await motoProxy.stats();
+    assert.equal(s.byTarget.TransactWriteItems, 3);
+  });
+
+  test('moto TransactionCanceledException: the raw JSON body the Rust SDK parses', async () => {
+    await ensureTable(moto.endpoint);
+    await client(moto.endpoint).send(new PutItemCommand({ TableName: TABLE, Item: invoice('raw', 3) }));
+    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const res = await fetch(motoProxy.url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-amz-json-1.0',
+        'X-Amz-Target': 'DynamoDB_20120810.TransactWriteItems',
+        'X-Amz-Date': date,
+        Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_KEYS.accessKeyId}/${date.slice(0, 8)}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
+      },
+      body: JSON.stringify({ TransactItems: [putSeen('raw-new', 1, 0), putSeen('raw', 4, 2, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })] }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'TransactionCanceledException');
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    const body = await res.json();
+    assert.deepEqual(body, {
+      __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+      CancellationReasons: [
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }, // raw-new does not exist: version = :seen fails
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: invoice('raw', 3) },
+      ],
+      Message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, ConditionalCheckFailed]',
+    });
+  });
+
+  test('moto answers the browser SDK CORS preflight itself, and so does the proxy in front of it', async () => {
+    const origin = 'http://127.0.0.1:8080';
+    const reqHeaders = 'authorization,content-type,x-amz-target,x-amz-date,x-amz-security-token,x-amz-user-agent,amz-sdk-invocation-id,amz-sdk-request';
+    for (const url of [moto.endpoint, motoProxy.url]) {
+      const pre = await fetch(url, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': reqHeaders } });
+      assert.equal(pre.status, 200, url);
+      assert.ok(['*', origin].includes(pre.headers.get('access-control-allow-origin')), url);
+      const allowed = (pre.headers.get('access-control-allow-headers') || '').toLowerCase();
+      assert.ok(allowed === '*' || reqHeaders.split(',').every((h) => allowed.split(/\s*,\s*/).includes(h)), `${url}: ${allowed}`);
+      assert.match(pre.headers.get('access-control-allow-methods') || '', /POST/, url);
+      const d = await fetch(url, {
+        method: 'POST',
+        headers: { Origin: origin, 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.ListTables', Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_KEYS.accessKeyId}/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0` },
+        body: '{}',
+      });
+      assert.equal(d.status, 200, url);
+      assert.ok(['*', origin].includes(d.headers.get('access-control-allow-origin')), url);
+    }
+  });
 });

@@ -1,4 +1,5 @@
-// Local stand-ins for AWS: dynalite (DynamoDB) and cognito-local (Cognito user pools),
+// Local stand-ins for AWS: dynalite (DynamoDB), moto (DynamoDB with TransactWriteItems) and
+// cognito-local (Cognito user pools),
 // real servers started as child processes, plus the preset table, pool, app client and
 // demo user. Used by scripts/run.sh (`node tests/support/standins.mjs`) and by tests.
 import { spawn } from 'node:child_process';
@@ -80,6 +81,29 @@ export async function startDynalite({ port, dir = null } = {}) {
   const c = child(bin('dynalite'), args, { cwd: root });
   await waitForPort(port);
   return { port, endpoint: `http://127.0.0.1:${port}`, stop: c.stop, log: c.log };
+}
+
+export const MOTO_SERVER = path.join(root, '.venv-moto/bin/moto_server');
+
+/**
+ * moto's server mode (PyPI moto[server,dynamodb], installed by scripts/setup.sh into
+ * .venv-moto): a second DynamoDB stand-in that has TransactWriteItems, which dynalite lacks.
+ * In memory only: its tables are gone when it stops. Waits until it answers HTTP.
+ */
+export async function startMoto({ port } = {}) {
+  if (!fs.existsSync(MOTO_SERVER)) throw new Error(`${MOTO_SERVER} not found: run bash scripts/setup.sh`);
+  port ??= await freePort();
+  const c = child(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { cwd: root });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 20000;
+  for (;;) {
+    if (c.process.exitCode !== null || c.process.signalCode !== null) throw new Error(`moto_server exited before answering:\n${c.log()}`);
+    const ok = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > until) { await c.stop(); throw new Error(`moto_server did not answer on ${endpoint} after 20000 ms:\n${c.log()}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, endpoint, stop: c.stop, log: c.log };
 }
 
 /** Creates the invoices table (userId S HASH, invoiceId S RANGE) unless it exists; waits for ACTIVE. */
