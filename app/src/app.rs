@@ -28,6 +28,8 @@ pub enum Route {
     Data,
     #[at("/account")]
     Account,
+    #[at("/conflicts")]
+    Conflicts,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -41,6 +43,7 @@ pub fn app() -> Html {
         platform::mark("ll-loaded");
         s
     });
+    crate::state::remember(&store);
     {
         let store = store.clone();
         use_effect_with((), move |_| {
@@ -89,10 +92,16 @@ pub fn app() -> Html {
         let store = store.clone();
         use_effect_with(deps, move |(session, interval, _)| {
             let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+            if let Some(s) = session {
+                keep.push(Box::new(progress_listener(&store, s.sub.clone())));
+            }
             if session.is_some() {
                 let run = {
                     let store = store.clone();
-                    std::rc::Rc::new(move || crate::sync::check(&store, store.dispatcher()))
+                    // the state now, not the one of when this effect was set up
+                    std::rc::Rc::new(move || {
+                        crate::sync::check(&crate::state::latest(&store), store.dispatcher())
+                    })
                 };
                 run();
                 crate::sync::refresh_session(&store, store.dispatcher());
@@ -137,6 +146,32 @@ pub fn app() -> Html {
     }
 }
 
+/// "Syncing 37 of 200" from whichever worker replays (this tab's or another's): the
+/// cloud worker tells every tab on the BroadcastChannel `ledgerline-sync`.
+fn progress_listener(
+    store: &Store,
+    user: String,
+) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
+    let channel = web_sys::BroadcastChannel::new("ledgerline-sync").ok()?;
+    let dispatcher = store.dispatcher();
+    let listener = gloo::events::EventListener::new(&channel, "message", move |e| {
+        let Some(text) = e
+            .dyn_ref::<web_sys::MessageEvent>()
+            .and_then(|m| m.data().as_string())
+        else {
+            return;
+        };
+        let Ok(p) = serde_json::from_str::<ledgerline_core::protocol::SyncProgress>(&text) else {
+            return;
+        };
+        if p.user == user {
+            let now = (p.total > 0).then_some((p.done, p.total));
+            dispatcher.dispatch(Action::Progress(now));
+        }
+    });
+    Some((channel, listener))
+}
+
 fn switch(route: Route) -> Html {
     match route {
         Route::PrintInvoice { id } => html! { <PrintPage {id} /> },
@@ -160,6 +195,7 @@ fn layout(props: &LayoutProps) -> Html {
         Route::Settings => html! { <SettingsPage /> },
         Route::Data => html! { <DataPage /> },
         Route::Account => html! { <crate::pages::account::AccountPage /> },
+        Route::Conflicts => html! { <crate::pages::conflicts::ConflictsPage /> },
         Route::PrintInvoice { .. } | Route::NotFound => html! {
             <section class="page">
                 <h1>{ "Page not found" }</h1>
@@ -184,8 +220,17 @@ fn layout(props: &LayoutProps) -> Html {
                     <Link<Route> to={Route::Settings} classes={active(Route::Settings)}>{ "Settings" }</Link<Route>>
                     <Link<Route> to={Route::Data} classes={active(Route::Data)}>{ "Data" }</Link<Route>>
                     <Link<Route> to={Route::Account} classes={active(Route::Account)}>{ "Account" }</Link<Route>>
+                    if store.conflicts > 0 {
+                        <Link<Route> to={Route::Conflicts} classes={classes!("nav-conflicts", active(Route::Conflicts))}>{ format!("Conflicts ({})", store.conflicts) }</Link<Route>>
+                    }
                 </nav>
                 { storage_status(&store) }
+                if let Some((done, total)) = store.progress {
+                    <span class="sync-progress" data-testid="sync-progress" role="status">
+                        { format!("Syncing {done} of {total}") }
+                        <progress max={total.to_string()} value={done.to_string()}></progress>
+                    </span>
+                }
             </header>
             { banners(&store) }
             { cloud_banner(&store) }

@@ -50,6 +50,10 @@ pub struct AppState {
     pub pending: u32,
     /// DynamoDB's changes were pulled since start-up or sign-in.
     pub pulled: bool,
+    /// Local versions set aside because DynamoDB's won, waiting for the user's review.
+    pub conflicts: u32,
+    /// A replay in progress: (done, total).
+    pub progress: Option<(u32, u32)>,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -97,6 +101,8 @@ pub enum Action {
     },
     /// This session has pulled the user's partition once.
     Pulled,
+    SetConflicts(u32),
+    Progress(Option<(u32, u32)>),
 }
 
 impl AppState {
@@ -116,6 +122,8 @@ impl AppState {
             move_offer: None,
             pending: 0,
             pulled: false,
+            conflicts: 0,
+            progress: None,
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -190,6 +198,8 @@ impl Reducible for AppState {
             } => {
                 s.pending = 0;
                 s.pulled = false;
+                s.conflicts = 0;
+                s.progress = None;
                 s.session = session;
                 s.ns = ns;
                 s.snap = Rc::new(snap);
@@ -208,37 +218,73 @@ impl Reducible for AppState {
             } => {
                 let ns = s.ns.clone();
                 let snap = Rc::make_mut(&mut s.snap);
+                let mut full = 0;
                 for r in &items {
                     // localStorage first, then the view; if the write fails the local copy
                     // stays and the next pull brings DynamoDB's version again
                     if with_kv(|kv| store::put_invoice(kv, &ns, r)).is_ok() {
+                        // a damaged entry under this key is replaced by an intact copy
+                        let k = ns.invoice(&r.id);
+                        snap.damaged.retain(|d| d.key != k);
                         match snap.invoices.iter_mut().find(|i| i.id == r.id) {
                             Some(x) => *x = r.clone(),
                             None => snap.invoices.push(r.clone()),
                         }
+                    } else {
+                        full += 1;
                     }
                 }
                 for id in &removed {
                     with_kv(|kv| store::remove_invoice(kv, &ns, id));
                     snap.invoices.retain(|i| &i.id != id);
                 }
+                if full > 0 {
+                    s.toast = Some(Toast {
+                        id: s.next_toast_id(),
+                        text: format!(
+                            "Browser storage is full: {full} invoice(s) from DynamoDB could not be stored here. They stay safe in DynamoDB and come back at the next start. Free space: export a backup (Data), then delete old invoices or the logo."
+                        ),
+                        undo: None,
+                    });
+                }
+                s.conflicts += conflicts as u32;
                 if conflicts > 0 {
                     s.toast = Some(Toast {
                         id: s.next_toast_id(),
                         text: format!(
-                            "{conflicts} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved under Conflicts."
+                            "{conflicts} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved for review under Data → Conflicts."
                         ),
                         undo: None,
                     });
                 }
             }
             Action::Pulled => s.pulled = true,
+            Action::SetConflicts(n) => s.conflicts = n,
+            Action::Progress(p) => s.progress = p,
         }
         Rc::new(s)
     }
 }
 
 pub type Store = UseReducerHandle<AppState>;
+
+thread_local! {
+    /// The state of the latest render, for long-lived callbacks (timers, events) whose
+    /// captured handle would otherwise show the state of when they were set up.
+    static LATEST: std::cell::RefCell<Option<AppState>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called on every render of the app.
+pub fn remember(state: &AppState) {
+    LATEST.with(|l| *l.borrow_mut() = Some(state.clone()));
+}
+
+/// The state as last rendered (falls back to `fallback` before the first render).
+pub fn latest(fallback: &AppState) -> AppState {
+    LATEST
+        .with(|l| l.borrow().clone())
+        .unwrap_or_else(|| fallback.clone())
+}
 
 /// Who was signed in last (not secret), so start-up opens the right namespace at once.
 pub const SESSION_KEY: &str = "ledgerline/v1/session";
@@ -540,6 +586,41 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
     }
     store.dispatch(Action::Replace(plan.merged.clone()));
     Ok(plan)
+}
+
+/// Brings the invoices back to a backup's state (the current state is backed up first):
+/// invoices that differ come back as new versions, queued for DynamoDB like any save.
+pub async fn restore_backup(store: &Store, bundle: &str) -> Result<String, String> {
+    let backup = plan_import(bundle, &Snapshot::default())
+        .map_err(|rej| {
+            let first = rej
+                .first()
+                .map(|r| format!("{}: {}", r.record, r.reason))
+                .unwrap_or_default();
+            format!("the backup cannot be read ({first})")
+        })?
+        .merged;
+    if !crate::sync::backup(store, "before restore").await {
+        return Err(
+            "the current data could not be backed up first, so nothing was changed. Export JSON (above) and try again."
+                .into(),
+        );
+    }
+    let started = js_sys::Date::now();
+    let plan = store::plan_restore(&store.ns, &store.snap, &backup, &now_rfc3339());
+    with_kv(|kv| store::write_all(kv, &plan.writes)).map_err(|e| SaveError::from(e).message())?;
+    let text = format!(
+        "Restored: {} invoice(s) brought back as new versions; invoices made since the backup are kept.",
+        plan.put.len()
+    );
+    crate::oplog::local(store, "local.restore", None, Ok(text.clone()), started);
+    if let Some(session) = &store.session {
+        for inv in &plan.put {
+            crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+        }
+    }
+    store.dispatch(Action::Replace(plan.merged));
+    Ok(text)
 }
 
 /// Removes every record of the current user context from this browser.

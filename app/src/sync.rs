@@ -2,10 +2,105 @@
 //! saved invoices of a signed-in user. Anonymous mode never calls DynamoDB.
 
 use crate::cloud::call;
+use crate::platform::with_kv;
 use crate::state::{Action, AppState, Connection, Store};
+use ledgerline_core::outbox::{self, Pending};
 use ledgerline_core::protocol::{Reply, Request, SessionInfo};
 use ledgerline_core::sync::OpKind;
+use std::cell::Cell;
 use yew::prelude::*;
+
+thread_local! {
+    static COUNTER: Cell<u64> = const { Cell::new(0) };
+    /// Failed replays in a row (for the backoff); 0 after one that was not retryable.
+    static RETRIES: Cell<u32> = const { Cell::new(0) };
+    /// A retry is scheduled: later failures do not schedule more.
+    static SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    /// A replay runs from this page now; another request only asks for one more round.
+    static REPLAYING: Cell<bool> = const { Cell::new(false) };
+    static AGAIN: Cell<bool> = const { Cell::new(false) };
+    /// The outbox of this user was handed over since this page started.
+    static DRAINED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Throttled, 5xx or network: the replay runs again by itself after a capped exponential
+/// backoff with full jitter (1 s doubling up to 60 s), besides the connection manager's
+/// regular checks. Expired or invalid credentials are not retried: they wait for renewal.
+fn retry_later(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+    if SCHEDULED.with(|s| s.replace(true)) {
+        return;
+    }
+    let attempt = RETRIES.with(|r| {
+        r.set(r.get().saturating_add(1));
+        r.get()
+    });
+    let wait = ledgerline_core::sync::backoff_ms(attempt, 1000, 60_000, js_sys::Math::random());
+    let state = state.clone();
+    gloo::timers::callback::Timeout::new(wait.max(250) as u32, move || {
+        SCHEDULED.with(|s| s.set(false));
+        wasm_bindgen_futures::spawn_local(async move { replay_now(&state, dispatcher).await });
+    })
+    .forget();
+}
+
+/// A token unique to one change in this browser (milliseconds and a counter).
+fn next_token() -> u64 {
+    let n = COUNTER.with(|c| {
+        c.set(c.get().wrapping_add(1));
+        c.get()
+    });
+    (js_sys::Date::now() as u64) * 1000 + n % 1000
+}
+
+/// Hands one change to the worker's durable queue; once it is there, the outbox note
+/// written with the save is dropped. Returns the queue's length if it was queued.
+async fn hand_over(user: &str, invoice_id: &str, kind: OpKind, token: u64) -> Option<u32> {
+    let reply = call(Request::Enqueue {
+        user: user.to_string(),
+        invoice_id: invoice_id.to_string(),
+        kind,
+    })
+    .await;
+    match reply {
+        Reply::Queued { pending } => {
+            with_kv(|kv| outbox::confirm(kv, user, invoice_id, token));
+            Some(pending)
+        }
+        _ => None,
+    }
+}
+
+/// Queues again what the outbox still holds: changes saved here whose queued operation
+/// never reached IndexedDB (the tab closed first, or the worker failed). Once per page
+/// start and user, before the first check: later, the outbox only holds this page's own
+/// changes in flight, which must not be handed over a second time out of order.
+async fn drain_outbox(state: &AppState, dispatcher: &UseReducerDispatcher<AppState>) {
+    let Some(session) = &state.session else {
+        return;
+    };
+    let user = session.sub.clone();
+    if DRAINED.with(|d| d.borrow().as_deref() == Some(user.as_str())) {
+        return;
+    }
+    DRAINED.with(|d| *d.borrow_mut() = Some(user.clone()));
+    let noted = with_kv(|kv| outbox::pending(kv, &user));
+    for (id, what, token) in noted {
+        // the note says which invoice changed; what to send is its state now
+        let current = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id));
+        let kind = match (what, current) {
+            (_, Some(inv)) => OpKind::Put(Box::new(inv)),
+            (Pending::Delete, None) => OpKind::Delete,
+            // a put of an invoice no longer here (local data cleared): nothing to send
+            (Pending::Put, None) => {
+                with_kv(|kv| outbox::confirm(kv, &user, &id, token));
+                continue;
+            }
+        };
+        if let Some(pending) = hand_over(&user, &id, kind, token).await {
+            dispatcher.dispatch(Action::SetPending(pending));
+        }
+    }
+}
 
 /// What a reply says about the connection (None: it says nothing about it).
 pub fn connection_of(reply: &Reply) -> Option<Connection> {
@@ -22,19 +117,26 @@ pub fn connection_of(reply: &Reply) -> Option<Connection> {
 pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpKind) {
     let user = session.sub.clone();
     let id = invoice_id.to_string();
+    let what = match &kind {
+        OpKind::Put(_) => Pending::Put,
+        OpKind::Delete => Pending::Delete,
+    };
+    let token = next_token();
+    // synchronously, in the same turn as the local save: no navigation can come between.
+    // If even this note cannot be written (storage full), the pull at the next start
+    // still finds the change by comparing versions.
+    let _ = with_kv(|kv| outbox::add(kv, &user, &id, what, token));
     let state = (**store).clone();
     let dispatcher = store.dispatcher();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Reply::Queued { pending } = call(Request::Enqueue {
-            user,
-            invoice_id: id,
-            kind,
-        })
-        .await
-        {
+        if let Some(pending) = hand_over(&user, &id, kind, token).await {
             dispatcher.dispatch(Action::SetPending(pending));
         }
-        replay_now(&state, dispatcher).await;
+        // sent at once only while DynamoDB answers; otherwise the connection manager
+        // replays when it comes back (no request per save against a dead endpoint)
+        if matches!(state.connection, Connection::Connected { .. }) {
+            replay_now(&state, dispatcher).await;
+        }
     });
 }
 
@@ -51,6 +153,55 @@ fn split(
     (items, removed)
 }
 
+/// Takes a backup of the local data before a sync changes it; returns whether it was kept.
+pub async fn backup(state: &AppState, reason: &str) -> bool {
+    let bundle =
+        ledgerline_core::exchange::export_json(&state.snap, &crate::platform::now_rfc3339());
+    let reply = call(Request::Backup {
+        user: crate::oplog::user_of(state),
+        reason: reason.to_string(),
+        invoices: state.snap.invoices.len() as u32,
+        bundle,
+        keep: state.config.backups_kept,
+    })
+    .await;
+    matches!(reply, Reply::Ok { .. })
+}
+
+/// DynamoDB's versions replace local ones: a backup first, then localStorage and the view.
+async fn apply_remote(
+    state: &AppState,
+    dispatcher: &UseReducerDispatcher<AppState>,
+    items: Vec<ledgerline_core::model::Invoice>,
+    removed: Vec<String>,
+    conflicts: usize,
+) {
+    if items.is_empty() && removed.is_empty() {
+        return;
+    }
+    // a failed backup must not keep DynamoDB's versions out: the local versions that
+    // lose are kept in the conflicts store anyway
+    backup(state, "before sync").await;
+    dispatcher.dispatch(Action::ApplyRemote {
+        items,
+        removed,
+        conflicts,
+    });
+}
+
+/// How many conflicts wait for review.
+pub async fn count_conflicts(state: &AppState, dispatcher: &UseReducerDispatcher<AppState>) {
+    if let Some(session) = &state.session {
+        if let Reply::Conflicts { items } = call(Request::Conflicts {
+            user: session.sub.clone(),
+        })
+        .await
+        {
+            dispatcher.dispatch(Action::SetConflicts(items.len() as u32));
+        }
+    }
+}
+
 /// Brings DynamoDB's changes once per start-up or sign-in (local data is already on
 /// screen: this only enhances it), then sends the queue.
 async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
@@ -64,10 +215,18 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
             .iter()
             .map(|i| (i.id.clone(), i.version))
             .collect();
+        let prefix = state.ns.invoice("");
+        let damaged = state
+            .snap
+            .damaged
+            .iter()
+            .filter_map(|d| d.key.strip_prefix(&prefix).map(str::to_string))
+            .collect();
         let reply = call(Request::Pull {
             target: state.config.target.clone(),
             user: session.sub.clone(),
             local,
+            damaged,
         })
         .await;
         match reply {
@@ -77,14 +236,19 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
                 conflicts,
                 unsynced,
                 deleted_here,
+                repaired,
+                damaged_remote,
                 ..
             } => {
                 dispatcher.dispatch(Action::Pulled);
                 // changes saved here whose queued operation was lost (a tab closed before
                 // it was stored) are queued again: the queue heals itself at each start
                 for id in unsynced {
-                    if let Some(inv) = state.invoice(&id) {
-                        let kind = OpKind::Put(Box::new(inv.clone()));
+                    // as stored now: it may have changed or gone during the pull
+                    let now =
+                        with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id));
+                    if let Some(inv) = now {
+                        let kind = OpKind::Put(Box::new(inv));
                         let _ = call(Request::Enqueue {
                             user: session.sub.clone(),
                             invoice_id: id,
@@ -94,6 +258,12 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
                     }
                 }
                 for id in deleted_here {
+                    // restored or re-created here during the pull: not deleted after all
+                    if with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id))
+                        .is_some()
+                    {
+                        continue;
+                    }
                     let _ = call(Request::Enqueue {
                         user: session.sub.clone(),
                         invoice_id: id,
@@ -101,13 +271,28 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
                     })
                     .await;
                 }
-                if !items.is_empty() || !removed.is_empty() {
-                    dispatcher.dispatch(Action::ApplyRemote {
-                        items,
-                        removed,
-                        conflicts: conflicts.len(),
-                    });
+                repair_remote(state, dispatcher.clone(), &damaged_remote);
+                let numbers: Vec<String> = items
+                    .iter()
+                    .filter(|i| repaired.contains(&i.id))
+                    .map(|i| i.content.number.clone())
+                    .collect();
+                apply_remote(state, &dispatcher, items, removed, conflicts.len()).await;
+                if !numbers.is_empty() {
+                    let text = format!(
+                        "Repaired from DynamoDB: invoice {} was damaged in this browser.",
+                        numbers.join(", ")
+                    );
+                    crate::oplog::local(
+                        state,
+                        "integrity.repairLocal",
+                        None,
+                        Ok(text.clone()),
+                        js_sys::Date::now(),
+                    );
+                    dispatcher.dispatch(Action::Toast(text));
                 }
+                count_conflicts(state, &dispatcher).await;
             }
             other => {
                 if let Some(c) = connection_of(&other) {
@@ -120,13 +305,78 @@ async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<App
     replay_now(state, dispatcher).await;
 }
 
+/// Items damaged in DynamoDB that this device has intact: the local copy goes up as the
+/// next version after DynamoDB's (so the conditional write accepts it).
+fn repair_remote(
+    state: &AppState,
+    dispatcher: UseReducerDispatcher<AppState>,
+    damaged: &[(String, u64)],
+) {
+    let Some(session) = &state.session else {
+        return;
+    };
+    for (id, remote_version) in damaged {
+        let Some(local) = state.invoice(id) else {
+            continue;
+        };
+        let mut base = local.clone();
+        base.version = base.version.max(*remote_version);
+        let record = ledgerline_core::store::next_record(
+            id,
+            local.content.clone(),
+            Some(&base),
+            &crate::platform::now_rfc3339(),
+        );
+        if with_kv(|kv| ledgerline_core::store::put_invoice(kv, &state.ns, &record)).is_err() {
+            continue;
+        }
+        crate::oplog::local(
+            state,
+            "integrity.repairRemote",
+            Some(id),
+            Ok(format!(
+                "invoice {} was damaged in DynamoDB: this browser's copy goes up again",
+                record.content.number
+            )),
+            js_sys::Date::now(),
+        );
+        dispatcher.dispatch(Action::PutInvoice(record.clone()));
+        let user = session.sub.clone();
+        let token = next_token();
+        let _ = with_kv(|kv| outbox::add(kv, &user, id, Pending::Put, token));
+        let id = id.clone();
+        let dispatcher = dispatcher.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(p) = hand_over(&user, &id, OpKind::Put(Box::new(record)), token).await {
+                dispatcher.dispatch(Action::SetPending(p));
+            }
+        });
+    }
+}
+
 /// Sends what is queued for the signed-in user (if any) and applies the outcome.
 pub fn replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
     let state = state.clone();
     wasm_bindgen_futures::spawn_local(async move { replay_now(&state, dispatcher).await });
 }
 
+/// One replay at a time from this page: a request while one runs asks for one more round
+/// after it (changes queued meanwhile), never for a pile of them.
 async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+    if REPLAYING.with(|r| r.replace(true)) {
+        AGAIN.with(|a| a.set(true));
+        return;
+    }
+    loop {
+        replay_once(state, dispatcher.clone()).await;
+        if !AGAIN.with(|a| a.replace(false)) {
+            break;
+        }
+    }
+    REPLAYING.with(|r| r.set(false));
+}
+
+async fn replay_once(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
     let Some(session) = &state.session else {
         return;
     };
@@ -157,11 +407,13 @@ async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>
             }
             if !conflicts.is_empty() {
                 let (items, removed) = split(&conflicts);
-                dispatcher.dispatch(Action::ApplyRemote {
-                    items,
-                    removed,
-                    conflicts: conflicts.len(),
-                });
+                apply_remote(state, &dispatcher, items, removed, conflicts.len()).await;
+            }
+            match failed {
+                Some(class) if class.retryable() && pending > 0 => {
+                    retry_later(state, dispatcher.clone())
+                }
+                _ => RETRIES.with(|r| r.set(0)),
             }
             if !refused.is_empty() {
                 dispatcher.dispatch(Action::Toast(format!(
@@ -186,6 +438,7 @@ pub fn check(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
     let target = state.config.target.clone();
     let state = state.clone();
     wasm_bindgen_futures::spawn_local(async move {
+        drain_outbox(&state, &dispatcher).await;
         let reply = call(Request::Check { target }).await;
         let ok = matches!(reply, Reply::Ok { .. });
         if let Some(c) = connection_of(&reply) {

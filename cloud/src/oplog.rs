@@ -2,7 +2,7 @@
 //! cloud worker) and the workers. Entries are JSON strings under an auto-increment key.
 
 use ledgerline_core::protocol::{LogEntry, LOG_CAPACITY};
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
 
 const DB: &str = "ledgerline-log";
@@ -12,13 +12,8 @@ fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
 
-async fn open() -> Result<Rexie, String> {
-    Rexie::builder(DB)
-        .version(1)
-        .add_object_store(ObjectStore::new(STORE).auto_increment(true))
-        .build()
-        .await
-        .map_err(err)
+async fn open() -> Result<std::rc::Rc<rexie::Rexie>, String> {
+    crate::idb::open(DB, &[(STORE, true)]).await
 }
 
 /// Appends one entry and drops the oldest beyond [`LOG_CAPACITY`].

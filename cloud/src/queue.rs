@@ -15,7 +15,7 @@ use ledgerline_core::checksum::verify;
 use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::model::Invoice;
 use ledgerline_core::sync::{enqueue, plan_batches, Conflict, OpKind, QueueOp};
-use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
+use rexie::{KeyRange, Rexie, TransactionMode};
 use serde::Serialize;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
@@ -33,15 +33,24 @@ fn key(user: &str, id: &str) -> JsValue {
     JsValue::from_str(&format!("{user}|{id}"))
 }
 
-async fn open() -> Result<Rexie, String> {
-    Rexie::builder(DB)
-        .version(1)
-        .add_object_store(ObjectStore::new(QUEUE))
-        .add_object_store(ObjectStore::new(SYNCED))
-        .add_object_store(ObjectStore::new(CONFLICTS))
-        .build()
+async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+    crate::idb::open(DB, &[(QUEUE, false), (SYNCED, false), (CONFLICTS, false)]).await
+}
+
+/// How many operations wait for `user` (counted by IndexedDB, nothing parsed).
+async fn count(db: &Rexie, user: &str) -> Result<usize, String> {
+    let range = user_range(user)?;
+    let tx = db
+        .transaction(&[QUEUE], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let n = tx
+        .store(QUEUE)
+        .map_err(err)?
+        .count(Some(range))
         .await
-        .map_err(err)
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(n as usize)
 }
 
 async fn put_json<T: Serialize>(
@@ -164,12 +173,12 @@ pub async fn add(user: &str, invoice_id: &str, kind: OpKind) -> Result<usize, St
         (one.pop(), None)
     })
     .await?;
-    Ok(all_of::<QueueOp>(&db, QUEUE, user).await?.len())
+    count(&db, user).await
 }
 
 pub async fn pending(user: &str) -> Result<usize, String> {
     let db = open().await?;
-    Ok(all_of::<QueueOp>(&db, QUEUE, user).await?.len())
+    count(&db, user).await
 }
 
 pub async fn conflicts(user: &str) -> Result<Vec<Conflict>, String> {
@@ -307,6 +316,17 @@ async fn write_one(client: &Client, table: &str, user: &str, op: &QueueOp) -> Re
 /// How many single writes run at once in the fallback.
 const PARALLEL: usize = 8;
 
+thread_local! {
+    /// The endpoint answered TransactWriteItems with UnknownOperation (dynalite): later
+    /// replays go straight to single writes instead of asking again each time.
+    static NO_TRANSACTIONS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A new client (another endpoint or credentials): ask about transactions again.
+pub fn forget_endpoint_features() {
+    NO_TRANSACTIONS.with(|c| c.set(false));
+}
+
 async fn remote_copy(
     client: &Client,
     table: &str,
@@ -343,19 +363,34 @@ async fn done(db: &Rexie, user: &str, op: &QueueOp) -> Result<(), String> {
     .await
 }
 
+/// Whether DynamoDB already holds exactly what `op` wanted: an earlier attempt landed but
+/// its answer was lost (the connection or the server died on the way back). Not a conflict.
+fn landed(op: &QueueOp, remote: Option<&Invoice>) -> bool {
+    match (&op.kind, remote) {
+        (OpKind::Put(mine), Some(r)) => r.version == mine.version && r.checksum == mine.checksum,
+        (OpKind::Delete, None) => true,
+        _ => false,
+    }
+}
+
 /// A failed condition: DynamoDB's copy becomes the local one and ours (the newest queued
-/// state of it) is kept aside in the conflicts store.
+/// state of it) is kept aside in the conflicts store. None: it was no conflict after all
+/// (DynamoDB already had exactly this write), and the operation is done.
 async fn conflict(
     db: &Rexie,
     client: &Client,
     table: &str,
     user: &str,
     op: &QueueOp,
-) -> Result<Result<Conflict, Failure>, String> {
+) -> Result<Result<Option<Conflict>, Failure>, String> {
     let remote = match remote_copy(client, table, user, &op.invoice_id).await {
         Ok(r) => r,
         Err(f) => return Ok(Err(f)),
     };
+    if landed(op, remote.as_ref()) {
+        done(db, user, op).await?;
+        return Ok(Ok(None));
+    }
     let remote_version = remote.as_ref().map(|r| r.version);
     let sent = op.kind.clone();
     let local = std::rc::Rc::new(std::cell::RefCell::new(None));
@@ -376,7 +411,7 @@ async fn conflict(
         at: js_sys::Date::now() as u64,
     };
     put_json(db, CONFLICTS, &key(user, &op.invoice_id), Some(&c)).await?;
-    Ok(Ok(c))
+    Ok(Ok(Some(c)))
 }
 
 /// The user's queued operations and synced versions, by invoice id.
@@ -474,7 +509,9 @@ pub async fn replay(
 ) -> Result<Replayed, String> {
     let db = open().await?;
     let mut out = Replayed::default();
-    let mut transactions = true;
+    let mut transactions = !NO_TRANSACTIONS.with(|c| c.get());
+    let total = count(&db, user).await?;
+    let progress = Progress::new(user, total);
     // each round makes progress or stops; bounded anyway
     for _round in 0..1000 {
         let mut ops: Vec<QueueOp> = all_of(&db, QUEUE, user).await?;
@@ -499,12 +536,14 @@ pub async fn replay(
                         done(&db, user, op).await?;
                         out.sent += 1;
                     }
+                    progress.tell(out.sent + out.conflicts.len());
                     continue;
                 }
                 Err(e) => {
                     let f = failure(&e);
                     if f.code.as_deref() == Some("UnknownOperationException") {
                         transactions = false; // fall through to single writes
+                        NO_TRANSACTIONS.with(|c| c.set(true));
                     } else if let Some(reasons) = cancellation_reasons(&e) {
                         let mut conflicted = 0;
                         for (pos, op) in batch.iter().enumerate() {
@@ -515,7 +554,8 @@ pub async fn replay(
                             }
                             conflicted += 1;
                             match conflict(&db, client, table, user, op).await? {
-                                Ok(c) => out.conflicts.push(c),
+                                Ok(Some(c)) => out.conflicts.push(c),
+                                Ok(None) => out.sent += 1,
                                 Err(f) => {
                                     out.failed = Some(classify(&f, worked));
                                     break;
@@ -556,7 +596,8 @@ pub async fn replay(
                     }
                     Err(f) if f.code.as_deref() == Some("ConditionalCheckFailedException") => {
                         match conflict(&db, client, table, user, op).await? {
-                            Ok(c) => out.conflicts.push(c),
+                            Ok(Some(c)) => out.conflicts.push(c),
+                            Ok(None) => out.sent += 1,
                             Err(f) => stop = Some(classify(&f, worked)),
                         }
                     }
@@ -567,6 +608,7 @@ pub async fn replay(
                     }
                 }
             }
+            progress.tell(out.sent + out.conflicts.len());
             if stop.is_some() {
                 break;
             }
@@ -576,8 +618,49 @@ pub async fn replay(
             break;
         }
     }
-    out.pending = all_of::<QueueOp>(&db, QUEUE, user).await?.len();
+    out.pending = count(&db, user).await?;
+    progress.finish();
     Ok(out)
+}
+
+/// "Syncing 37 of 200": told to every tab of this origin on the BroadcastChannel
+/// `ledgerline-sync` as `{"user", "done", "total"}` (total 0: finished).
+struct Progress {
+    channel: Option<web_sys::BroadcastChannel>,
+    user: String,
+    total: usize,
+}
+
+impl Progress {
+    fn new(user: &str, total: usize) -> Self {
+        Progress {
+            channel: web_sys::BroadcastChannel::new("ledgerline-sync").ok(),
+            user: user.to_string(),
+            total,
+        }
+    }
+    fn post(&self, done: usize, total: usize) {
+        if let Some(c) = &self.channel {
+            let msg = ledgerline_core::protocol::SyncProgress {
+                user: self.user.clone(),
+                done: done as u32,
+                total: total as u32,
+            };
+            let text = serde_json::to_string(&msg).unwrap_or_default();
+            let _ = c.post_message(&JsValue::from_str(&text));
+        }
+    }
+    fn tell(&self, done: usize) {
+        if self.total > 0 {
+            self.post(done.min(self.total), self.total);
+        }
+    }
+    fn finish(&self) {
+        self.post(0, 0);
+        if let Some(c) = &self.channel {
+            c.close();
+        }
+    }
 }
 
 fn cancellation_reasons<R>(

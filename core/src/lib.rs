@@ -3,12 +3,14 @@
 pub mod checksum;
 pub mod credentials;
 pub mod currency;
+pub mod diff;
 pub mod draft;
 pub mod errors;
 pub mod exchange;
 pub mod list;
 pub mod model;
 pub mod money;
+pub mod outbox;
 pub mod protocol;
 pub mod store;
 pub mod sync;

@@ -238,6 +238,63 @@ pub fn next_record(
     }
 }
 
+/// Bringing the invoices back to a backup's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restore {
+    pub writes: Vec<(String, Option<String>)>,
+    pub merged: Snapshot,
+    /// Invoices written as a new version (to be queued for DynamoDB).
+    pub put: Vec<Invoice>,
+}
+
+/// Brings back the invoices of `backup`: each one that differs now (or is gone) is written
+/// as the next version after the current one, so that it reaches DynamoDB as a normal
+/// change. Nothing is removed: invoices made since the backup (or missing from it because
+/// they were damaged when it was taken) stay. The backup's clients are put back (others
+/// are kept); profile, settings and numbering stay as they are now, so numbers already
+/// used are never handed out again.
+pub fn plan_restore(ns: &Namespace, current: &Snapshot, backup: &Snapshot, now: &str) -> Restore {
+    let mut merged = current.clone();
+    let mut writes = Vec::new();
+    let mut put = Vec::new();
+    for b in &backup.invoices {
+        let now_there = current.invoices.iter().find(|i| i.id == b.id);
+        if now_there.map(|i| &i.content) == Some(&b.content) {
+            continue;
+        }
+        let record = next_record(&b.id, b.content.clone(), now_there, now);
+        writes.push((ns.invoice(&b.id), Some(to_json(&record))));
+        match merged.invoices.iter_mut().find(|i| i.id == b.id) {
+            Some(x) => *x = record.clone(),
+            None => merged.invoices.push(record.clone()),
+        }
+        put.push(record);
+    }
+    for c in &backup.clients {
+        if current.clients.iter().any(|x| x == c) {
+            continue;
+        }
+        writes.push((ns.client(&c.id), Some(to_json(c))));
+        match merged.clients.iter_mut().find(|x| x.id == c.id) {
+            Some(x) => *x = c.clone(),
+            None => merged.clients.push(c.clone()),
+        }
+    }
+    sort_clients(&mut merged.clients);
+    Restore {
+        writes,
+        merged,
+        put,
+    }
+}
+
+/// One invoice as stored, if it is there and intact (its id and checksum match).
+pub fn load_invoice(kv: &dyn Kv, ns: &Namespace, id: &str) -> Option<Invoice> {
+    let raw = kv.get(&ns.invoice(id))?;
+    let inv: Invoice = serde_json::from_str(&raw).ok()?;
+    (inv.id == id && verify(&inv)).then_some(inv)
+}
+
 pub fn put_invoice(kv: &mut dyn Kv, ns: &Namespace, inv: &Invoice) -> Result<(), KvError> {
     kv.set(&ns.invoice(&inv.id), &to_json(inv))
 }
@@ -464,6 +521,62 @@ mod tests {
             .damaged
             .iter()
             .any(|d| d.reason.contains("checksum mismatch")));
+        // one invoice at a time: only an intact one under its own key
+        assert_eq!(load_invoice(&kv, &ns, "good").unwrap().id, "good");
+        for id in ["bad", "tampered", "other", "missing"] {
+            assert!(load_invoice(&kv, &ns, id).is_none(), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_restore_brings_back_the_backup_as_new_versions() {
+        let ns = Namespace::new("u");
+        let kept = invoice("kept", "INV-0001", "c1");
+        let mut edited = invoice("edited", "INV-0002", "c1");
+        let gone = invoice("gone", "INV-0003", "c1");
+        let added = invoice("added", "INV-0004", "c1");
+        let backup = Snapshot {
+            invoices: vec![kept.clone(), edited.clone(), gone.clone()],
+            clients: vec![client("c1", "Acme")],
+            ..Default::default()
+        };
+        edited.content.notes = "changed after the backup".into();
+        edited.version = 5;
+        let current = Snapshot {
+            invoices: vec![kept.clone(), edited.clone(), added.clone()],
+            ..Default::default()
+        };
+        let r = plan_restore(&ns, &current, &backup, "2026-11-29T00:00:00Z");
+        let ids: Vec<&str> = r.put.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["edited", "gone"]);
+        assert_eq!(
+            r.put[0].version, 6,
+            "the next version after the current one"
+        );
+        assert_eq!(r.put[0].content.notes, "");
+        assert!(verify(&r.put[0]));
+        assert_eq!(r.put[1].version, 1);
+
+        let mut kv = MemKv::default();
+        for inv in &current.invoices {
+            put_invoice(&mut kv, &ns, inv).unwrap();
+        }
+        write_all(&mut kv, &r.writes).unwrap();
+        let after = load(&kv, &ns);
+        assert_eq!(after.clients, backup.clients);
+        let mut contents: Vec<_> = after.invoices.iter().map(|i| i.content.clone()).collect();
+        contents.sort_by(|a, b| a.number.cmp(&b.number));
+        let mut want: Vec<_> = backup.invoices.iter().map(|i| i.content.clone()).collect();
+        want.push(added.content.clone());
+        assert_eq!(
+            contents, want,
+            "the backup's invoices, and the one made since kept"
+        );
+        let mut merged = r.merged.invoices.clone();
+        merged.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut loaded = after.invoices.clone();
+        loaded.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(merged, loaded, "the view matches what was stored");
     }
 
     #[test]
