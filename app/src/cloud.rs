@@ -10,6 +10,9 @@ use wasm_bindgen::JsCast;
 
 /// A call that gets no answer in this time counts as a network failure.
 const TIMEOUT_MS: u32 = 20_000;
+/// Replays and pulls may send many batches (and wait for another tab's replay): each
+/// DynamoDB call inside is bounded by the worker's own 15 s timeout instead.
+const LONG_TIMEOUT_MS: u32 = 600_000;
 
 type Waiter = futures_channel::oneshot::Sender<Reply>;
 
@@ -70,6 +73,10 @@ pub async fn call(body: Request) -> Reply {
             message: format!("the cloud worker could not start ({message})"),
         };
     }
+    let limit = match body {
+        Request::Replay { .. } | Request::Pull { .. } => LONG_TIMEOUT_MS,
+        _ => TIMEOUT_MS,
+    };
     let (tx, rx) = futures_channel::oneshot::channel();
     let sent = CONN.with(|c| {
         let mut c = c.borrow_mut();
@@ -86,12 +93,12 @@ pub async fn call(body: Request) -> Reply {
             message: "the request could not be sent to the cloud worker".into(),
         };
     };
-    gloo::timers::callback::Timeout::new(TIMEOUT_MS, move || {
+    gloo::timers::callback::Timeout::new(limit, move || {
         deliver(
             id,
             Reply::Failed {
                 class: ErrorClass::NetworkUnreachable,
-                ms: f64::from(TIMEOUT_MS),
+                ms: f64::from(limit),
             },
         )
     })

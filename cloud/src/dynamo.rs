@@ -27,7 +27,14 @@ pub fn client(target: &Target, creds: &Credentials) -> Client {
         .time_source(SharedTimeSource::new(JsClock))
         .sleep_impl(SharedAsyncSleep::new(JsSleep))
         // the app classifies failures and schedules its own retries
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        // a call that hangs (a half-dead network) fails as a timeout instead of holding
+        // the replay lock forever
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(15))
+                .build(),
+        );
     if !target.endpoint.trim().is_empty() {
         b = b.endpoint_url(target.endpoint.trim());
     }

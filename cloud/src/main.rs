@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
-use ledgerline_cloud::{dynamo, oplog, queue, vault};
+use ledgerline_cloud::{backup, dynamo, oplog, queue, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
@@ -42,6 +42,7 @@ async fn client(target: &Target) -> Result<Option<(Client, bool)>, String> {
         Some(c) => c,
         None => {
             let c = dynamo::client(target, &creds);
+            queue::forget_endpoint_features();
             CLIENT.with(|slot| *slot.borrow_mut() = Some((cache_key, c.clone())));
             c
         }
@@ -186,6 +187,7 @@ async fn dispatch(req: Request) -> Reply {
             target,
             user,
             local,
+            damaged,
         } => {
             let (client, worked) = match client(&target).await {
                 Ok(Some(c)) => c,
@@ -194,7 +196,7 @@ async fn dispatch(req: Request) -> Reply {
             };
             let table = target.table.clone();
             let run = async move {
-                match ledgerline_cloud::pull::pull(&client, &table, &user, &local).await {
+                match ledgerline_cloud::pull::pull(&client, &table, &user, &local, &damaged).await {
                     Ok(Ok(p)) => Reply::Pulled {
                         items: p.items,
                         removed: p.removed,
@@ -202,6 +204,8 @@ async fn dispatch(req: Request) -> Reply {
                         round_trips: p.round_trips,
                         unsynced: p.unsynced,
                         deleted_here: p.deleted_here,
+                        repaired: p.repaired,
+                        damaged_remote: p.damaged_remote,
                     },
                     Ok(Err(f)) => Reply::Failed {
                         class: classify(&f, worked),
@@ -213,6 +217,37 @@ async fn dispatch(req: Request) -> Reply {
             // the same lock as replays: a pull and a replay never interleave
             ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
         }
+        Request::Conflicts { user } => match queue::conflicts(&user).await {
+            Ok(items) => Reply::Conflicts { items },
+            Err(message) => Reply::Error { message },
+        },
+        Request::DropConflict { user, invoice_id } => {
+            match queue::drop_conflict(&user, &invoice_id).await {
+                Ok(()) => done(),
+                Err(message) => Reply::Error { message },
+            }
+        }
+        Request::Backup {
+            user,
+            reason,
+            invoices,
+            bundle,
+            keep,
+        } => match backup::add(&user, &reason, invoices, bundle, keep).await {
+            Ok(()) => done(),
+            Err(message) => Reply::Error { message },
+        },
+        Request::Backups { user } => match backup::list(&user).await {
+            Ok(list) => Reply::Backups { list },
+            Err(message) => Reply::Error { message },
+        },
+        Request::ReadBackup { user, at } => match backup::read(&user, at).await {
+            Ok(Some(bundle)) => Reply::Backup { bundle },
+            Ok(None) => Reply::Error {
+                message: "that backup is no longer kept".into(),
+            },
+            Err(message) => Reply::Error { message },
+        },
         Request::Log { entry } => match oplog::append(&entry).await {
             Ok(()) => Reply::Ok {
                 detail: String::new(),
@@ -245,6 +280,13 @@ async fn dispatch(req: Request) -> Reply {
             },
             Err(message) => Reply::Error { message },
         },
+    }
+}
+
+fn done() -> Reply {
+    Reply::Ok {
+        detail: String::new(),
+        ms: 0.0,
     }
 }
 
@@ -321,7 +363,16 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
         Request::Pull { user, .. } => Some(("remote.pull", user.clone(), None)),
-        Request::CredentialsInfo | Request::Log { .. } | Request::ReadLog { .. } => None,
+        Request::DropConflict { user, invoice_id } => {
+            Some(("conflict.resolve", user.clone(), Some(invoice_id.clone())))
+        }
+        Request::Backup { user, .. } => Some(("local.backup", user.clone(), None)),
+        Request::ReadBackup { user, .. } => Some(("local.readBackup", user.clone(), None)),
+        Request::CredentialsInfo
+        | Request::Log { .. }
+        | Request::ReadLog { .. }
+        | Request::Conflicts { .. }
+        | Request::Backups { .. } => None,
     }
 }
 
@@ -361,7 +412,10 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
                 "code sent".into()
             },
         ),
-        Reply::Log { .. } => ("ok", None, String::new()),
+        Reply::Log { .. }
+        | Reply::Conflicts { .. }
+        | Reply::Backups { .. }
+        | Reply::Backup { .. } => ("ok", None, String::new()),
         Reply::Queued { pending } => ("ok", None, format!("{pending} pending")),
         Reply::Pulled {
             items,

@@ -22,6 +22,11 @@ pub struct Pulled {
     pub unsynced: Vec<String>,
     /// Invoices deleted here whose queued delete was lost: the page queues it again.
     pub deleted_here: Vec<String>,
+    /// Damaged local invoices for which DynamoDB's intact copy is in `items`.
+    pub repaired: Vec<String>,
+    /// Items damaged in DynamoDB (failing their checksum) that this device has intact:
+    /// the page uploads its copy as a new version. Their synced version is DynamoDB's.
+    pub damaged_remote: Vec<(String, u64)>,
 }
 
 fn key(user: &str, id: &str) -> HashMap<String, AttributeValue> {
@@ -71,15 +76,17 @@ async fn versions(
     Ok(out)
 }
 
-/// The full items of `ids`, 100 keys per call, unprocessed keys retried.
+/// The full items of `ids`, 100 keys per call, unprocessed keys retried; and the ids of
+/// items that came back damaged (failing their checksum), which are never stored.
 async fn fetch(
     client: &Client,
     table: &str,
     user: &str,
     ids: &[String],
     trips: &mut u32,
-) -> Result<Vec<Invoice>, Failure> {
+) -> Result<(Vec<Invoice>, Vec<String>), Failure> {
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     for chunk in ids.chunks(100) {
         let mut keys: Vec<HashMap<String, AttributeValue>> =
             chunk.iter().map(|id| key(user, id)).collect();
@@ -102,8 +109,16 @@ async fn fetch(
                 .map_err(|e| failure(&e))?;
             *trips += 1;
             if let Some(items) = got.responses().and_then(|r| r.get(table)) {
-                // a damaged remote item (failing its checksum) is skipped, never stored
-                out.extend(items.iter().filter_map(decode));
+                for it in items {
+                    match decode(it) {
+                        Some(inv) => out.push(inv),
+                        None => {
+                            if let Some(id) = it.get("invoiceId").and_then(|v| v.as_s().ok()) {
+                                damaged.push(id.clone());
+                            }
+                        }
+                    }
+                }
             }
             keys = got
                 .unprocessed_keys()
@@ -112,14 +127,17 @@ async fn fetch(
                 .unwrap_or_default();
         }
     }
-    Ok(out)
+    Ok((out, damaged))
 }
 
+/// `local`: this device's intact invoices and versions; `damaged`: ids of local invoices
+/// that failed their checksum (DynamoDB's copy repairs them, if it has one).
 pub async fn pull(
     client: &Client,
     table: &str,
     user: &str,
     local: &[(String, u64)],
+    damaged: &[String],
 ) -> Result<Result<Pulled, Failure>, String> {
     let mut out = Pulled::default();
     let remote = match versions(client, table, user, &mut out.round_trips).await {
@@ -148,6 +166,12 @@ pub async fn pull(
     }
     for (id, rv) in &remote {
         let pending = queued.get(id);
+        if damaged.contains(id) {
+            // whatever this device wanted, its copy is unreadable: DynamoDB's is the best
+            out.repaired.push(id.clone());
+            take.push(id.clone());
+            continue;
+        }
         if pending.is_none() && !local.contains_key(id.as_str()) && synced.get(id) == Some(rv) {
             // this device had exactly DynamoDB's version and deleted it
             out.deleted_here.push(id.clone());
@@ -171,10 +195,18 @@ pub async fn pull(
             forget_queued_and_set_synced(user, id, None).await?;
         }
     }
-    let items = match fetch(client, table, user, &take, &mut out.round_trips).await {
+    let (items, broken) = match fetch(client, table, user, &take, &mut out.round_trips).await {
         Ok(i) => i,
         Err(f) => return Ok(Err(f)),
     };
+    out.repaired.retain(|id| items.iter().any(|i| &i.id == id));
+    for id in broken {
+        if let (Some(rv), true) = (remote_map.get(id.as_str()), local.contains_key(id.as_str())) {
+            // the local copy replaces the damaged one, based on the version DynamoDB has
+            forget_queued_and_set_synced(user, &id, Some(*rv)).await?;
+            out.damaged_remote.push((id, *rv));
+        }
+    }
     for inv in &items {
         if conflicted.contains(&inv.id) {
             if let Some(op) = queued.get(&inv.id) {

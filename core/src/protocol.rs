@@ -87,12 +87,56 @@ pub enum Request {
         target: Target,
         user: String,
         local: Vec<(String, u64)>,
+        /// Local invoices failing their checksum, to repair from DynamoDB.
+        damaged: Vec<String>,
     },
     /// Send what is queued for `user`.
     Replay {
         target: Target,
         user: String,
     },
+    /// The local versions set aside when DynamoDB's won.
+    Conflicts {
+        user: String,
+    },
+    /// The user has decided about this conflict.
+    DropConflict {
+        user: String,
+        invoice_id: String,
+    },
+    /// Keeps a copy of the local data (an export bundle), keeping the newest `keep`.
+    Backup {
+        user: String,
+        reason: String,
+        invoices: u32,
+        bundle: String,
+        keep: u32,
+    },
+    Backups {
+        user: String,
+    },
+    ReadBackup {
+        user: String,
+        at: f64,
+    },
+}
+
+/// Told to every tab during a replay (BroadcastChannel `ledgerline-sync`): `done` of
+/// `total` queued changes handled; `total` 0 when the replay has finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    pub user: String,
+    pub done: u32,
+    pub total: u32,
+}
+
+/// One kept copy of the local data, without its content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupInfo {
+    pub at: f64,
+    pub reason: String,
+    pub invoices: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,10 +205,22 @@ pub enum Reply {
         /// Local changes whose queued operation was lost: queue them again.
         unsynced: Vec<String>,
         deleted_here: Vec<String>,
+        repaired: Vec<String>,
+        /// (id, DynamoDB's version) of items damaged there that this device has intact.
+        damaged_remote: Vec<(String, u64)>,
     },
     /// The signed-in user (None: signed out).
     Session {
         session: Option<SessionInfo>,
+    },
+    Conflicts {
+        items: Vec<crate::sync::Conflict>,
+    },
+    Backups {
+        list: Vec<BackupInfo>,
+    },
+    Backup {
+        bundle: String,
     },
     /// The account was created; `confirmed` false means a code was sent.
     SignedUp {
@@ -237,6 +293,8 @@ pub struct CloudConfig {
     /// How often the connection manager checks DynamoDB while the app runs.
     pub check_interval_secs: u32,
     pub cognito: CognitoConfig,
+    /// How many backups of the local data to keep (taken before a sync changes it).
+    pub backups_kept: u32,
 }
 
 impl Default for CloudConfig {
@@ -244,6 +302,7 @@ impl Default for CloudConfig {
         CloudConfig {
             target: Target::default(),
             check_interval_secs: 30,
+            backups_kept: 10,
             cognito: CognitoConfig {
                 region: "us-east-1".into(),
                 ..Default::default()

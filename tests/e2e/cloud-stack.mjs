@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
-import { launchBrowser } from '../support/browser.mjs';
-import { startDynalite, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS } from '../support/standins.mjs';
+import { launchBrowser, newPage, recordErrors } from '../support/browser.mjs';
+import { startDynalite, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, TABLE } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
-import { dist } from './helpers.mjs';
+import { dist, ready, tid, nav } from './helpers.mjs';
 
 // Shaped like AWS Academy credentials; the documented AWS example values, not real keys.
 export const KEY_ID = 'ASIAIOSFODNN7EXAMPLE';
@@ -35,6 +35,12 @@ export async function startCloudStack(name) {
   s.restartDynamo = async () => {
     s.dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
   };
+  /** Between tests: the proxy passing everything at once, the server running. */
+  s.reset = async () => {
+    await s.proxy.set({ mode: 'pass', latencyMs: 0 });
+    const up = await fetch(s.dynamo.endpoint, { method: 'POST' }).then(() => true, () => false);
+    if (!up) await s.restartDynamo();
+  };
   s.stop = async () => {
     await s.browser?.close();
     await s.server?.close();
@@ -44,4 +50,171 @@ export async function startCloudStack(name) {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   return s;
+}
+
+/**
+ * Steps the sync tests share, bound to a stack (a function, because the stack starts in
+ * `before`): sign in through the UI, wait for a status, read DynamoDB independently, ...
+ */
+export function kit(getStack) {
+  const s = () => getStack();
+
+  /** A fresh context, configured for the stand-ins and signed in as `email` (created
+   * unless `create` is false). `contextOptions` go to browser.newContext. */
+  async function signedIn(email, { create = true, contextOptions = null } = {}) {
+    const { browser, server, proxy, cognito, pool } = s();
+    const { context, page } = contextOptions
+      ? await (async () => {
+        const context = await browser.newContext({ baseURL: server.url, acceptDownloads: true, ...contextOptions });
+        return { context, page: recordErrors(await context.newPage()) };
+      })()
+      : await newPage(browser, server.url);
+    await page.goto(server.url);
+    await ready(page);
+    await nav(page, 'Account');
+    await tid(page, 'cognito-pool').fill(pool.userPoolId);
+    await tid(page, 'cognito-client').fill(pool.clientId);
+    await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+    await tid(page, 'cognito-save').click();
+    await nav(page, 'Settings');
+    await tid(page, 'cloud-endpoint').fill(proxy.url);
+    await tid(page, 'cloud-interval').fill('2');
+    await tid(page, 'cloud-config-save').click();
+    await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+    await tid(page, 'cred-block').fill(BLOCK);
+    await tid(page, 'cred-save').click();
+    await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
+    if (create) {
+      await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
+      await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+    }
+    await nav(page, 'Account');
+    await tid(page, 'auth-email').fill(email);
+    await tid(page, 'auth-password').fill(PASSWORD);
+    await tid(page, 'auth-signin').click();
+    await tid(page, 'account-email').waitFor();
+    const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
+    return { context, page, sub };
+  }
+
+  const status = (page, state, timeout = 20000) =>
+    page.waitForSelector(`[data-testid="storage-status"][data-state="${state}"]`, { timeout });
+
+  /** Every item of `sub`'s partition, read with an independent client (the JS SDK). */
+  async function remote(sub) {
+    const items = [];
+    let start;
+    do {
+      const r = await s().db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } }, ExclusiveStartKey: start }));
+      items.push(...r.Items);
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return items.map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S), checksum: i.checksum.S }));
+  }
+
+  /** Waits until `check()` is truthy (polling), or fails naming `what`. */
+  async function until(what, check, timeout = 30000) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const v = await check();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Saves a new invoice through the editor (fast path: only what is needed). */
+  async function quickInvoice(page, desc) {
+    await page.goto(s().server.url + 'invoices/new');
+    await ready(page);
+    await page.locator('[data-testid="inv-client"] option:nth-child(2)').waitFor({ state: 'attached' });
+    await tid(page, 'inv-client').selectOption({ index: 1 });
+    const line = tid(page, 'line').first();
+    await line.locator('input.line-desc').fill(desc);
+    await line.locator('input.line-price').fill('10');
+    await tid(page, 'inv-save').click();
+    const outcome = await Promise.race([
+      tid(page, 'invoice-table').waitFor().then(() => null),
+      tid(page, 'form-errors').waitFor().then(() => tid(page, 'form-errors').textContent()),
+      tid(page, 'quota-warning').waitFor().then(() => tid(page, 'quota-warning').textContent()),
+    ]);
+    if (outcome) throw new Error(`saving "${desc}" failed: ${outcome}`);
+  }
+
+  /** Edits the notes of invoice `id` through the editor. */
+  async function editNotes(page, id, notes) {
+    await page.goto(s().server.url + 'invoices/' + id);
+    await ready(page);
+    await tid(page, 'inv-notes').fill(notes);
+    await tid(page, 'inv-save').click();
+    await tid(page, 'invoice-table').waitFor();
+  }
+
+  /** Deletes invoice `id` from the list (searching for it by number if it is not shown). */
+  async function deleteInvoice(page, id) {
+    const row = page.locator(`[data-testid="invoice-row"][data-id="${id}"]`);
+    if (!(await row.count())) {
+      await tid(page, 'invoice-search').fill(await page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id)))).number, id));
+    }
+    await row.getByTestId('invoice-delete').click();
+    await row.getByTestId('invoice-delete-confirm').click();
+    await tid(page, 'invoice-search').fill('');
+  }
+
+  /** Runs `step`; on failure reports what the page showed and logged. */
+  async function explain(page, step) {
+    try {
+      return await step();
+    } catch (e) {
+      const body = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
+      throw new Error(`${e.message}\nurl: ${page.url()}\nerrors: ${JSON.stringify(page.errors)}\nbody: ${body}`);
+    }
+  }
+
+  /** One store of IndexedDB `ledgerline-sync` (queue, synced, conflicts), parsed. */
+  const syncStore = (page, store) => page.evaluate((store) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('ledgerline-sync');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = (e) => {
+      const db = e.target.result;
+      if (!db.objectStoreNames.contains(store)) return resolve([]);
+      db.transaction(store).objectStore(store).getAll().onsuccess = (g) => resolve(g.target.result.map((v) => JSON.parse(v)));
+    };
+  }), store);
+
+  /** The template invoice's export record turned into `n` invoices with their own ids,
+   * numbers and checksums: an export bundle for Data → Import. */
+  function bundleOf(exported, n, prefix) {
+    const template = exported.invoices[0];
+    const invoices = [];
+    for (let i = 0; i < n; i++) {
+      const { id, version, updatedAt, checksum, ...content } = template;
+      const c = { ...content, number: `${prefix}-${String(i + 1).padStart(4, '0')}`, notes: `bulk ${i}` };
+      invoices.push({ id: `${prefix.toLowerCase()}-${String(i).padStart(5, '0')}`, ...c, version: 1, updatedAt, checksum: checksumOf(c) });
+    }
+    return { ...exported, invoices: [...exported.invoices, ...invoices] };
+  }
+
+  /** Imports `bundle` (an object) through Data → Import. */
+  async function importBundle(page, bundle, name) {
+    const file = path.join(os.tmpdir(), `ledgerline-${name}-${Date.now()}.json`);
+    fs.writeFileSync(file, JSON.stringify(bundle));
+    await nav(page, 'Data');
+    await tid(page, 'import-file').setInputFiles(file);
+    await tid(page, 'import-result').filter({ hasText: 'Imported' }).waitFor({ timeout: 30000 });
+    fs.rmSync(file, { force: true });
+  }
+
+  return { signedIn, status, remote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf };
+}
+
+/** The app's checksum: FNV-1a 64 over the content's JSON. The content came from
+ * DynamoDB or an export as serde wrote it, and JSON.parse/stringify keep its key order. */
+export function checksumOf(content) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(JSON.stringify(content))) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return 'fnv1a64:' + h.toString(16).padStart(16, '0');
 }

@@ -2,11 +2,10 @@
 // batches, exactly once; conflicts keep DynamoDB's version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { QueryCommand, PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { newPage } from '../support/browser.mjs';
+import { PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
-import { ready, tid, nav, addClient } from './helpers.mjs';
-import { startCloudStack, BLOCK, PASSWORD } from './cloud-stack.mjs';
+import { ready, tid, addClient } from './helpers.mjs';
+import { startCloudStack, kit } from './cloud-stack.mjs';
 
 let stack, server, browser, proxy, cognito, pool, db;
 before(async () => {
@@ -17,77 +16,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function signedIn(email, { create = true } = {}) {
-  const { context, page } = await newPage(browser, server.url);
-  await page.goto(server.url);
-  await ready(page);
-  await nav(page, 'Account');
-  await tid(page, 'cognito-pool').fill(pool.userPoolId);
-  await tid(page, 'cognito-client').fill(pool.clientId);
-  await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
-  await tid(page, 'cognito-save').click();
-  await nav(page, 'Settings');
-  await tid(page, 'cloud-endpoint').fill(proxy.url);
-  await tid(page, 'cloud-interval').fill('2');
-  await tid(page, 'cloud-config-save').click();
-  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
-  await tid(page, 'cred-block').fill(BLOCK);
-  await tid(page, 'cred-save').click();
-  await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
-  if (create) {
-    await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
-    await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
-  }
-  await nav(page, 'Account');
-  await tid(page, 'auth-email').fill(email);
-  await tid(page, 'auth-password').fill(PASSWORD);
-  await tid(page, 'auth-signin').click();
-  await tid(page, 'account-email').waitFor();
-  const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
-  return { context, page, sub };
-}
-
-const status = (page, state, timeout = 20000) =>
-  page.waitForSelector(`[data-testid="storage-status"][data-state="${state}"]`, { timeout });
-
-async function remote(sub) {
-  const items = [];
-  let start;
-  do {
-    const r = await db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } }, ExclusiveStartKey: start }));
-    items.push(...r.Items);
-    start = r.LastEvaluatedKey;
-  } while (start);
-  return items.map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S) }));
-}
-
-/** Saves a new invoice through the editor (fast path: only what is needed). */
-async function quickInvoice(page, desc) {
-  await page.goto(server.url + 'invoices/new');
-  await ready(page);
-  await page.locator('[data-testid="inv-client"] option:nth-child(2)').waitFor({ state: 'attached' });
-  await tid(page, 'inv-client').selectOption({ index: 1 });
-  const line = tid(page, 'line').first();
-  await line.locator('input.line-desc').fill(desc);
-  await line.locator('input.line-price').fill('10');
-  await tid(page, 'inv-save').click();
-  const outcome = await Promise.race([
-    tid(page, 'invoice-table').waitFor().then(() => null),
-    tid(page, 'form-errors').waitFor().then(() => tid(page, 'form-errors').textContent()),
-    tid(page, 'quota-warning').waitFor().then(() => tid(page, 'quota-warning').textContent()),
-  ]);
-  if (outcome) throw new Error(`saving "${desc}" failed: ${outcome}`);
-}
-
-/** Runs `step`; on failure reports what the page showed and logged. */
-async function explain(page, step) {
-  try {
-    return await step();
-  } catch (e) {
-    const body = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
-    throw new Error(`${e.message}\nurl: ${page.url()}\nerrors: ${JSON.stringify(page.errors)}\nbody: ${body}`);
-  }
-}
+const { signedIn, status, remote, quickInvoice, explain, checksumOf } = kit(() => stack);
 
 test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drains to exactly 195 items with the latest content', async () => {
   const { context, page, sub } = await signedIn('sync@ledgerline.test');
@@ -177,17 +106,6 @@ test('conflict: edited offline here and directly in DynamoDB: DynamoDB wins and 
   assert.equal(conflicts[0].remote.notes, 'their edit in DynamoDB');
   await context.close();
 });
-
-/** The app's checksum: FNV-1a 64 over the content's JSON. The content came from
- * DynamoDB as serde wrote it and JSON.parse/stringify keep its key order. */
-function checksumOf(content) {
-  let h = 0xcbf29ce484222325n;
-  for (const b of Buffer.from(JSON.stringify(content))) {
-    h ^= BigInt(b);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return 'fnv1a64:' + h.toString(16).padStart(16, '0');
-}
 
 test('pull: another device sees the invoice; edits and deletes made in DynamoDB reach this device', async () => {
   const a = await signedIn('twodev@ledgerline.test');

@@ -4,7 +4,8 @@
 //   expired    400 ExpiredTokenException          invalid   400 UnrecognizedClientException
 //   denied     400 AccessDeniedException           throttle  400 ProvisionedThroughputExceededException
 //   5xx        500 InternalServerError             drop      destroy the connection (network error)
-// `times` limits the fault to the next n requests, then back to pass. latencyMs delays
+// `times` limits the fault to the next n requests, then back to pass; `after` lets the
+// next n requests pass before the fault starts (a fault in the middle of a replay). latencyMs delays
 // every forwarded request. GET /__stats returns {requests, byTarget}; POST /__stats/reset.
 // CORS preflights are answered here, like DynamoDB does.
 import http from 'node:http';
@@ -27,7 +28,7 @@ const FAULTS = {
 
 export async function startFaultProxy({ target, port = 0 }) {
   const t = new URL(target);
-  const state = { mode: 'pass', latencyMs: 0, times: Infinity };
+  const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0 };
   const stats = { requests: 0, byTarget: {} };
   const sockets = new Set();
 
@@ -49,6 +50,7 @@ export async function startFaultProxy({ target, port = 0 }) {
         state.mode = body.mode ?? 'pass';
         state.latencyMs = body.latencyMs ?? state.latencyMs;
         state.times = body.times ?? Infinity;
+        state.after = body.after ?? 0;
         return json(res, 200, state);
       }
       if (req.url === '/__stats') return json(res, 200, stats);
@@ -66,7 +68,11 @@ export async function startFaultProxy({ target, port = 0 }) {
       stats.requests += 1;
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;
       if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
-      const mode = state.times > 0 ? state.mode : 'pass';
+      let mode = state.times > 0 ? state.mode : 'pass';
+      if (state.after > 0) {
+        state.after -= 1;
+        mode = 'pass';
+      }
       if (mode !== 'pass' && state.times !== Infinity) state.times -= 1;
       if (mode === 'drop') return req.socket.destroy();
       if (FAULTS[mode]) {

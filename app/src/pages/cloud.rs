@@ -48,6 +48,7 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         Reply::Invalid { message } | Reply::Error { message } => {
             outcome.set(Some(Outcome::Invalid(message)))
         }
+        Reply::Conflicts { .. } | Reply::Backups { .. } | Reply::Backup { .. } => {}
         Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
         Reply::Session { .. }
         | Reply::SignedUp { .. }
@@ -58,6 +59,9 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::Pulled { .. } => {}
     }
 }
+
+/// Region, endpoint, table, check interval, backups kept: as typed.
+type Conf = (String, String, String, String, String);
 
 #[function_component(CloudSettings)]
 pub fn cloud_settings() -> Html {
@@ -70,6 +74,7 @@ pub fn cloud_settings() -> Html {
                 c.target.endpoint.clone(),
                 c.target.table.clone(),
                 c.check_interval_secs.to_string(),
+                c.backups_kept.to_string(),
             ))
         })
     };
@@ -110,7 +115,7 @@ pub fn cloud_settings() -> Html {
         let conf_msg = conf_msg.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let (region, endpoint, table, interval) = conf.0.clone();
+            let (region, endpoint, table, interval, kept) = conf.0.clone();
             let mut c: CloudConfig = store.config.clone();
             let region = region.trim().to_string();
             if region.is_empty()
@@ -156,6 +161,19 @@ pub fn cloud_settings() -> Html {
                 )));
                 return;
             };
+            let Some(kept) = kept
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+            else {
+                conf_msg.set(Some((
+                    false,
+                    "Backups to keep is a whole number from 1 to 100, such as 10.".into(),
+                )));
+                return;
+            };
+            c.backups_kept = kept;
             c.target.region = region;
             c.target.endpoint = endpoint;
             c.target.table = table;
@@ -233,7 +251,7 @@ pub fn cloud_settings() -> Html {
         })
     };
 
-    let (region, endpoint, table, interval) = &conf.0;
+    let (region, endpoint, table, interval, kept) = &conf.0;
     let now = js_sys::Date::now();
     html! {
         <div class="card" data-testid="cloud-settings">
@@ -243,10 +261,11 @@ pub fn cloud_settings() -> Html {
                     <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="cloud-config-message">{ text }</div>
                 }
                 <div class="grid">
-                    { field("Region", "cloud-region", "text", region, setter(&conf, |c: &mut (String, String, String, String), v| c.0 = v), None) }
-                    { field("Endpoint (blank = AWS)", "cloud-endpoint", "text", endpoint, setter(&conf, |c: &mut (String, String, String, String), v| c.1 = v), None) }
-                    { field("Table", "cloud-table", "text", table, setter(&conf, |c: &mut (String, String, String, String), v| c.2 = v), None) }
-                    { field("Check every (seconds)", "cloud-interval", "text", interval, setter(&conf, |c: &mut (String, String, String, String), v| c.3 = v), None) }
+                    { field("Region", "cloud-region", "text", region, setter(&conf, |c: &mut Conf, v| c.0 = v), None) }
+                    { field("Endpoint (blank = AWS)", "cloud-endpoint", "text", endpoint, setter(&conf, |c: &mut Conf, v| c.1 = v), None) }
+                    { field("Table", "cloud-table", "text", table, setter(&conf, |c: &mut Conf, v| c.2 = v), None) }
+                    { field("Check every (seconds)", "cloud-interval", "text", interval, setter(&conf, |c: &mut Conf, v| c.3 = v), None) }
+                    { field("Backups to keep (taken before each sync that changes local data)", "cloud-backups-kept", "text", kept, setter(&conf, |c: &mut Conf, v| c.4 = v), None) }
                 </div>
                 <button type="submit" data-testid="cloud-config-save">{ "Save connection settings" }</button>
             </form>

@@ -1,8 +1,8 @@
 use crate::cloud::call;
 use crate::platform::{download, now_rfc3339, read_text, today};
-use crate::state::{clear_all, import, remove_damaged, Store};
+use crate::state::{clear_all, import, remove_damaged, restore_backup, Store};
 use ledgerline_core::exchange::{export_csv, export_json};
-use ledgerline_core::protocol::{Reply, Request};
+use ledgerline_core::protocol::{BackupInfo, Reply, Request};
 use ledgerline_core::store::Damaged;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -144,6 +144,14 @@ pub fn data_page() -> Html {
                     None => html! {},
                 } }
             </div>
+            <BackupsView />
+            if store.session.is_some() {
+                <div class="card">
+                    <h2>{ "Conflicts" }</h2>
+                    <p>{ format!("{} local version(s) set aside because DynamoDB's version won.", store.conflicts) }</p>
+                    <yew_router::prelude::Link<crate::app::Route> to={crate::app::Route::Conflicts}>{ "Review conflicts" }</yew_router::prelude::Link<crate::app::Route>>
+                </div>
+            }
             <LogView />
             <div class="card danger-zone">
                 <h2>{ "Delete local data" }</h2>
@@ -179,6 +187,123 @@ pub fn damaged_list(store: &Store) -> Html {
                     }
                 }) }
             </ul>
+        </div>
+    }
+}
+
+/// Backups of this user's local data kept in this browser (IndexedDB): taken before each
+/// sync that changes local data, before a restore, and on demand; restorable.
+#[function_component(BackupsView)]
+fn backups_view() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let list = use_state(|| None::<Result<Vec<BackupInfo>, String>>);
+    let busy = use_state(|| false);
+    let note = use_state(|| None::<(bool, String)>);
+    let reload = {
+        let store = store.clone();
+        let list = list.clone();
+        move || {
+            let user = crate::oplog::user_of(&store);
+            let list = list.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                list.set(Some(match call(Request::Backups { user }).await {
+                    Reply::Backups { list } => Ok(list),
+                    Reply::Error { message } => Err(message),
+                    _ => Err("unexpected answer".into()),
+                }));
+            });
+        }
+    };
+    {
+        let reload = reload.clone();
+        use_effect_with(store.ns.clone(), move |_| reload());
+    }
+    let now = {
+        let store = store.clone();
+        let busy = busy.clone();
+        let note = note.clone();
+        let reload = reload.clone();
+        Callback::from(move |_| {
+            let store = store.clone();
+            let busy = busy.clone();
+            let note = note.clone();
+            let reload = reload.clone();
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                note.set(Some(if crate::sync::backup(&store, "taken by you").await {
+                    (true, "Backup taken.".to_string())
+                } else {
+                    (false, "The backup could not be stored in this browser (its storage may be full or blocked). Use Export JSON instead.".to_string())
+                }));
+                busy.set(false);
+                reload();
+            });
+        })
+    };
+    let restore = {
+        let store = store.clone();
+        let busy = busy.clone();
+        let note = note.clone();
+        let reload = reload.clone();
+        move |at: f64| {
+            let store = store.clone();
+            let busy = busy.clone();
+            let note = note.clone();
+            let reload = reload.clone();
+            Callback::from(move |_| {
+                let store = store.clone();
+                let busy = busy.clone();
+                let note = note.clone();
+                let reload = reload.clone();
+                busy.set(true);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let user = crate::oplog::user_of(&store);
+                    let outcome = match call(Request::ReadBackup { user, at }).await {
+                        Reply::Backup { bundle } => restore_backup(&store, &bundle).await,
+                        Reply::Error { message } => {
+                            Err(format!("the backup could not be read ({message})"))
+                        }
+                        _ => Err("unexpected answer".into()),
+                    };
+                    note.set(Some(match outcome {
+                        Ok(t) => (true, t),
+                        Err(m) => (false, format!("Nothing was restored: {m}")),
+                    }));
+                    busy.set(false);
+                    reload();
+                });
+            })
+        }
+    };
+    html! {
+        <div class="card" data-testid="backups">
+            <h2>{ "Backups in this browser" }</h2>
+            <p class="muted">{ format!("A copy of your invoices is kept before each sync that changes them and before a restore; the newest {} are kept (Settings → DynamoDB).", store.config.backups_kept) }</p>
+            <button data-testid="backup-now" onclick={now} disabled={*busy}>{ "Back up now" }</button>
+            if *busy { <span class="loading" data-testid="backup-busy">{ " Working…" }</span> }
+            if let Some((ok, t)) = &*note {
+                <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="backup-note" role="status">{ t.clone() }</div>
+            }
+            { match &*list {
+                None => html! { <p class="loading">{ "Loading backups…" }</p> },
+                Some(Err(m)) => html! { <div class="banner banner-error" data-testid="backups-error">{ format!("Backups could not be read ({m}).") }</div> },
+                Some(Ok(l)) if l.is_empty() => html! { <p data-testid="backups-empty">{ "No backups yet." }</p> },
+                Some(Ok(l)) => html! {
+                    <table class="list" data-testid="backup-list">
+                        <thead><tr><th>{ "Taken" }</th><th>{ "Why" }</th><th class="num">{ "Invoices" }</th><th></th></tr></thead>
+                        <tbody>
+                            { for l.iter().map(|b| html! {
+                                <tr data-testid="backup-row" data-reason={b.reason.clone()}>
+                                    <td>{ String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(b.at)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)) }</td>
+                                    <td>{ &b.reason }</td>
+                                    <td class="num">{ b.invoices }</td>
+                                    <td><button data-testid="backup-restore" disabled={*busy} onclick={restore(b.at)}>{ "Restore" }</button></td>
+                                </tr>
+                            }) }
+                        </tbody>
+                    </table>
+                },
+            } }
         </div>
     }
 }

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod clients;
 pub mod cloud;
+pub mod conflicts;
 pub mod data;
 pub mod editor;
 pub mod invoices;

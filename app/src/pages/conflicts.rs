@@ -1,0 +1,180 @@
+//! Conflicts review: local versions set aside because DynamoDB's version won. Each shows
+//! the fields that differ side by side; the user keeps DynamoDB's version or restores
+//! theirs as a new version (which is queued for DynamoDB like any save).
+
+use crate::cloud::call;
+use crate::state::{delete_invoice, save_invoice, Action, Store};
+use ledgerline_core::diff::diff;
+use ledgerline_core::protocol::{Reply, Request};
+use ledgerline_core::sync::Conflict;
+use yew::prelude::*;
+
+#[derive(Clone, PartialEq)]
+enum Loaded {
+    Loading,
+    Failed(String),
+    List(Vec<Conflict>),
+}
+
+#[function_component(ConflictsPage)]
+pub fn conflicts_page() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let list = use_state(|| Loaded::Loading);
+    let note = use_state(|| None::<String>);
+    let user = store.session.as_ref().map(|s| s.sub.clone());
+    {
+        let list = list.clone();
+        let store = store.clone();
+        use_effect_with(user.clone(), move |user| {
+            let user = user.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let Some(user) = user else {
+                    list.set(Loaded::List(Vec::new()));
+                    return;
+                };
+                match call(Request::Conflicts { user }).await {
+                    Reply::Conflicts { mut items } => {
+                        items.sort_by_key(|c| std::cmp::Reverse(c.at));
+                        store.dispatch(Action::SetConflicts(items.len() as u32));
+                        list.set(Loaded::List(items));
+                    }
+                    Reply::Error { message } => list.set(Loaded::Failed(message)),
+                    _ => list.set(Loaded::Failed("unexpected answer".into())),
+                }
+            });
+        });
+    }
+    // `restore`: false keeps DynamoDB's version, true brings this device's back.
+    let decide = {
+        let store = store.clone();
+        let list = list.clone();
+        let note = note.clone();
+        move |c: Conflict, restore: bool| {
+            let store = store.clone();
+            let list = list.clone();
+            let note = note.clone();
+            Callback::from(move |_| {
+                let Some(user) = store.session.as_ref().map(|s| s.sub.clone()) else {
+                    return;
+                };
+                let number = c
+                    .local
+                    .as_ref()
+                    .or(c.remote.as_ref())
+                    .map(|i| i.content.number.clone())
+                    .unwrap_or_default();
+                let text = if !restore {
+                    format!("Kept DynamoDB's version of {number}.")
+                } else if let Some(mine) = &c.local {
+                    // a new version on top of what is here now, queued like any save
+                    match save_invoice(&store, Some(&c.invoice_id), mine.content.clone()) {
+                        Ok(r) => format!(
+                            "Restored your version of {number} as version {}; it is on its way to DynamoDB.",
+                            r.version
+                        ),
+                        Err(e) => {
+                            note.set(Some(e.message()));
+                            return;
+                        }
+                    }
+                } else {
+                    delete_invoice(&store, &c.invoice_id);
+                    format!("Deleted {number} again, as you had.")
+                };
+                let id = c.invoice_id.clone();
+                let store = store.clone();
+                let list = list.clone();
+                let note = note.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let reply = call(Request::DropConflict {
+                        user,
+                        invoice_id: id.clone(),
+                    })
+                    .await;
+                    if let Reply::Error { message } = reply {
+                        note.set(Some(format!(
+                            "{text} The conflict could not be removed from the list ({message}); you can dismiss it again."
+                        )));
+                        return;
+                    }
+                    if let Loaded::List(items) = &*list {
+                        let rest: Vec<Conflict> = items
+                            .iter()
+                            .filter(|x| x.invoice_id != id)
+                            .cloned()
+                            .collect();
+                        store.dispatch(Action::SetConflicts(rest.len() as u32));
+                        list.set(Loaded::List(rest));
+                    }
+                    note.set(Some(text));
+                });
+            })
+        }
+    };
+    let client_name = {
+        let clients = store.snap.clients.clone();
+        move |id: &str| {
+            clients
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| format!("(unknown client {id})"))
+        }
+    };
+    let body = match &*list {
+        Loaded::Loading => {
+            html! { <p class="loading" data-testid="conflicts-loading">{ "Loading conflicts…" }</p> }
+        }
+        Loaded::Failed(m) => html! {
+            <div class="banner banner-error" role="alert" data-testid="conflicts-error">
+                { format!("The conflicts could not be read ({m}). Nothing is lost: reload the page to try again.") }
+            </div>
+        },
+        Loaded::List(items) if items.is_empty() => html! {
+            <p data-testid="conflicts-empty">{ "No conflicts: every invoice here matches DynamoDB or is on its way there." }</p>
+        },
+        Loaded::List(items) => html! {
+            { for items.iter().map(|c| {
+                let rows = diff(c.local.as_ref(), c.remote.as_ref(), &client_name);
+                let number = c.local.as_ref().or(c.remote.as_ref()).map(|i| i.content.number.clone()).unwrap_or_default();
+                let when = String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(c.at as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED));
+                let what = match (&c.local, &c.remote) {
+                    (Some(_), None) => "Deleted in DynamoDB (by another device or person) while you edited it here. It is deleted here too; \"Restore mine\" brings your version back.",
+                    (None, Some(_)) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back here; \"Delete it anyway\" deletes it again.",
+                    _ => "Changed in DynamoDB while you edited it here. DynamoDB's version is the one shown now; yours is kept below.",
+                };
+                let mine_label = if c.local.is_some() { "Restore mine" } else { "Delete it anyway" };
+                html! {
+                    <div class="card" data-testid="conflict" data-id={c.invoice_id.clone()}>
+                        <h2>{ format!("Invoice {number}") }</h2>
+                        <p>{ what }<span class="muted">{ format!(" Found {when}.") }</span></p>
+                        if rows.is_empty() {
+                            <p class="muted">{ "Both versions have the same content." }</p>
+                        } else {
+                            <table class="list" data-testid="conflict-diff">
+                                <thead><tr><th>{ "Field" }</th><th>{ "Yours (this browser)" }</th><th>{ "DynamoDB's (kept)" }</th></tr></thead>
+                                <tbody>
+                                    { for rows.iter().map(|r| html! {
+                                        <tr data-testid="conflict-field" data-field={r.field.clone()}>
+                                            <th>{ &r.field }</th><td class="mine">{ &r.mine }</td><td class="theirs">{ &r.theirs }</td>
+                                        </tr>
+                                    }) }
+                                </tbody>
+                            </table>
+                        }
+                        <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), false)}>{ "Keep DynamoDB's" }</button>
+                        <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), true)}>{ mine_label }</button>
+                    </div>
+                }
+            }) }
+        },
+    };
+    html! {
+        <section class="page">
+            <div class="page-head"><h1>{ "Conflicts" }</h1></div>
+            <p class="muted">{ "When an invoice changed in DynamoDB and here at the same time, DynamoDB's version wins and yours is kept here until you decide." }</p>
+            if let Some(n) = &*note { <div class="banner banner-info" role="status" data-testid="conflicts-note">{ n.clone() }</div> }
+            { body }
+        </section>
+    }
+}

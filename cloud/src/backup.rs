@@ -1,0 +1,131 @@
+//! Backups of the local data in IndexedDB (`ledgerline-backups`), taken before a sync
+//! changes local data and before a restore. Each is an export bundle (the same JSON as
+//! Data → Export), keyed `<user>|<at>` so a user's backups sort oldest first; only the
+//! newest N are kept.
+
+use ledgerline_core::protocol::BackupInfo;
+use rexie::{KeyRange, Rexie, TransactionMode};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+const DB: &str = "ledgerline-backups";
+const STORE: &str = "backups";
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    at: f64,
+    reason: String,
+    invoices: u32,
+    bundle: String,
+}
+
+fn err(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+/// Zero-padded so that keys sort by time.
+fn key(user: &str, at: f64) -> JsValue {
+    JsValue::from_str(&format!("{user}|{:015}", at.max(0.0) as u64))
+}
+
+async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+    crate::idb::open(DB, &[(STORE, false)]).await
+}
+
+fn range(user: &str) -> Result<KeyRange, String> {
+    KeyRange::bound(
+        &JsValue::from_str(&format!("{user}|")),
+        &JsValue::from_str(&format!("{user}|\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(err)
+}
+
+async fn all(db: &Rexie, user: &str) -> Result<Vec<(JsValue, Stored)>, String> {
+    let r = range(user)?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let keys = store
+        .get_all_keys(Some(r.clone()), None)
+        .await
+        .map_err(err)?;
+    let values = store.get_all(Some(r), None).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(keys
+        .into_iter()
+        .zip(values)
+        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v.as_string()?).ok()?)))
+        .collect())
+}
+
+/// Stores one backup and drops the oldest beyond `keep` (at least one is kept).
+pub async fn add(
+    user: &str,
+    reason: &str,
+    invoices: u32,
+    bundle: String,
+    keep: u32,
+) -> Result<(), String> {
+    let db = open().await?;
+    let at = js_sys::Date::now();
+    let value = Stored {
+        at,
+        reason: reason.to_string(),
+        invoices,
+        bundle,
+    };
+    let text = serde_json::to_string(&value).map_err(err)?;
+    let existing = all(&db, user).await?;
+    let keep = keep.max(1) as usize;
+    let drop = (existing.len() + 1).saturating_sub(keep);
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    store
+        .put(&JsValue::from_str(&text), Some(&key(user, at)))
+        .await
+        .map_err(err)?;
+    for (k, _) in existing.into_iter().take(drop) {
+        store.delete(k).await.map_err(err)?;
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// The user's backups, newest first, without their content.
+pub async fn list(user: &str) -> Result<Vec<BackupInfo>, String> {
+    let db = open().await?;
+    Ok(all(&db, user)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|(_, s)| BackupInfo {
+            at: s.at,
+            reason: s.reason,
+            invoices: s.invoices,
+        })
+        .collect())
+}
+
+/// The bundle of the backup taken at `at`.
+pub async fn read(user: &str, at: f64) -> Result<Option<String>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let v = tx
+        .store(STORE)
+        .map_err(err)?
+        .get(key(user, at))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(v.and_then(|v| v.as_string())
+        .and_then(|s| serde_json::from_str::<Stored>(&s).ok())
+        .map(|s| s.bundle))
+}
