@@ -9,3 +9,6 @@ trunk build --release >/dev/null
 mkdir -p target/bench
 cargo run -q --release -p ledgerline-core --example gen_bundle -- 2000 > target/bench/bundle-2000.json
 node tests/bench/bench.mjs target/bench/bundle-2000.json
+# replay of 1,000 queued writes behind 20 ms of added latency, against a sequential
+# PutItem baseline, on moto (transactions) and dynalite (single conditional writes)
+node tests/bench/replay.mjs 1000 20

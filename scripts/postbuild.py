@@ -6,6 +6,8 @@
 2. Writes the precache list and a build id into sw.js. Every file of the build (hashed
    app files, the workers, icons, manifest) is precached; the build id is a hash of all
    of them, so any change installs a new service worker.
+3. Writes precompressed .br and .gz copies of the text and wasm files (scripts/precompress.mjs)
+   for servers that send them; they are not precached (the browser decodes them).
 """
 import base64
 import glob
@@ -20,7 +22,7 @@ staging = os.environ.get("TRUNK_STAGING_DIR")
 if not staging:
     sys.exit("postbuild.py must run as a trunk hook (TRUNK_STAGING_DIR is not set)")
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+root_dir = root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 esbuild = os.path.join(root, "node_modules", ".bin", "esbuild")
 if os.environ.get("TRUNK_PROFILE") == "release" and os.path.exists(esbuild):
     index_path = os.path.join(staging, "index.html")
@@ -46,7 +48,7 @@ for root, _dirs, names in os.walk(staging):
     for name in sorted(names):
         path = os.path.join(root, name)
         rel = os.path.relpath(path, staging).replace(os.sep, "/")
-        if rel == "sw.js":
+        if rel == "sw.js" or rel.endswith((".br", ".gz")):
             continue
         files.append("/" + rel)
 files.sort()
@@ -65,3 +67,5 @@ sw = sw.replace("__LEDGERLINE_PRECACHE__", json.dumps(files))
 with open(sw_path, "w", encoding="utf-8") as f:
     f.write(sw)
 print(f"postbuild: precache {len(files)} files, build {digest.hexdigest()[:16]}")
+node = os.environ.get("NODE", "node")
+subprocess.run([node, os.path.join(root_dir, "scripts", "precompress.mjs"), staging], check=True)

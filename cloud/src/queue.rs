@@ -11,6 +11,7 @@ use crate::dynamo::failure;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use futures_util::StreamExt;
 use ledgerline_core::checksum::verify;
 use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::model::Invoice;
@@ -117,12 +118,28 @@ async fn update<F>(db: &Rexie, user: &str, id: &str, f: F) -> Result<(), String>
 where
     F: FnOnce(Option<QueueOp>, Option<u64>) -> (Option<QueueOp>, Option<Option<u64>>),
 {
-    let k = key(user, id);
     let tx = db
         .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
         .map_err(err)?;
     let queue = tx.store(QUEUE).map_err(err)?;
     let synced = tx.store(SYNCED).map_err(err)?;
+    update_in(&queue, &synced, user, id, f).await?;
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// [`update`] inside a transaction the caller holds (several invoices, one transaction).
+async fn update_in<F>(
+    queue: &rexie::Store,
+    synced: &rexie::Store,
+    user: &str,
+    id: &str,
+    f: F,
+) -> Result<(), String>
+where
+    F: FnOnce(Option<QueueOp>, Option<u64>) -> (Option<QueueOp>, Option<Option<u64>>),
+{
+    let k = key(user, id);
     let parse = |v: Option<JsValue>| v.and_then(|v| v.as_string());
     let current: Option<QueueOp> =
         parse(queue.get(k.clone()).await.map_err(err)?).and_then(|s| serde_json::from_str(&s).ok());
@@ -149,7 +166,6 @@ where
         Some(None) => synced.delete(k).await.map_err(err)?,
         None => {}
     }
-    tx.done().await.map_err(err)?;
     Ok(())
 }
 
@@ -315,6 +331,8 @@ async fn write_one(client: &Client, table: &str, user: &str, op: &QueueOp) -> Re
 
 /// How many single writes run at once in the fallback.
 const PARALLEL: usize = 8;
+/// Successful single writes are marked done in IndexedDB this many at a time.
+const DONE_GROUP: usize = 25;
 
 thread_local! {
     /// The endpoint answered TransactWriteItems with UnknownOperation (dynalite): later
@@ -348,19 +366,42 @@ async fn remote_copy(
 /// Marks one operation done: DynamoDB now has `op` (or, for a delete, nothing). A newer
 /// change queued meanwhile stays queued, now based on the version just written.
 async fn done(db: &Rexie, user: &str, op: &QueueOp) -> Result<(), String> {
-    let written = match &op.kind {
-        OpKind::Put(inv) => Some(inv.version),
-        OpKind::Delete => None,
-    };
-    update(db, user, &op.invoice_id, |current, _| match current {
-        Some(c) if c.kind != op.kind => {
-            let mut newer = c;
-            newer.base_version = written;
-            (Some(newer), Some(written))
-        }
-        _ => (None, Some(written)),
-    })
-    .await
+    done_all(db, user, &[op]).await
+}
+
+/// [`done`] for a whole batch, in one IndexedDB transaction.
+async fn done_all(db: &Rexie, user: &str, ops: &[&QueueOp]) -> Result<(), String> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let tx = db
+        .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    for op in ops {
+        let written = match &op.kind {
+            OpKind::Put(inv) => Some(inv.version),
+            OpKind::Delete => None,
+        };
+        update_in(
+            &queue,
+            &synced,
+            user,
+            &op.invoice_id,
+            |current, _| match current {
+                Some(c) if c.kind != op.kind => {
+                    let mut newer = c;
+                    newer.base_version = written;
+                    (Some(newer), Some(written))
+                }
+                _ => (None, Some(written)),
+            },
+        )
+        .await?;
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
 }
 
 /// Whether DynamoDB already holds exactly what `op` wanted: an earlier attempt landed but
@@ -532,10 +573,8 @@ pub async fn replay(
                 .await
             {
                 Ok(_) => {
-                    for op in &batch {
-                        done(&db, user, op).await?;
-                        out.sent += 1;
-                    }
+                    done_all(&db, user, &batch).await?;
+                    out.sent += batch.len();
                     progress.tell(out.sent + out.conflicts.len());
                     continue;
                 }
@@ -581,38 +620,49 @@ pub async fn replay(
                 }
             }
         }
-        // single conditional writes, a few at a time
+        // single conditional writes, PARALLEL in flight at any time (a sliding window: a
+        // slow one never holds the others back); successes are marked done in groups
         let mut stop = None;
-        for chunk in batch.chunks(PARALLEL) {
-            let results = futures_util::future::join_all(
-                chunk.iter().map(|op| write_one(client, table, user, op)),
-            )
-            .await;
-            for (op, r) in chunk.iter().zip(results) {
+        let mut written: Vec<&QueueOp> = Vec::new();
+        {
+            let mut results = futures_util::stream::iter(batch.iter().copied())
+                .map(|op| async move { (op, write_one(client, table, user, op).await) })
+                .buffer_unordered(PARALLEL);
+            while let Some((op, r)) = results.next().await {
                 match r {
                     Ok(()) => {
-                        done(&db, user, op).await?;
-                        out.sent += 1;
+                        written.push(op);
+                        if written.len() >= DONE_GROUP {
+                            done_all(&db, user, &written).await?;
+                            out.sent += written.len();
+                            written.clear();
+                            progress.tell(out.sent + out.conflicts.len());
+                        }
                     }
                     Err(f) if f.code.as_deref() == Some("ConditionalCheckFailedException") => {
                         match conflict(&db, client, table, user, op).await? {
                             Ok(Some(c)) => out.conflicts.push(c),
                             Ok(None) => out.sent += 1,
-                            Err(f) => stop = Some(classify(&f, worked)),
+                            Err(f) => {
+                                stop = Some(classify(&f, worked));
+                                break;
+                            }
                         }
                     }
                     Err(f) => {
                         let class = classify(&f, worked);
-                        failed(&db, user, &[*op], class).await?;
+                        failed(&db, user, &[op], class).await?;
                         stop = Some(class);
+                        break;
                     }
                 }
             }
-            progress.tell(out.sent + out.conflicts.len());
-            if stop.is_some() {
-                break;
-            }
         }
+        // writes still in flight when it stopped are not marked: they go again next time,
+        // and one that had landed is recognised then (see `landed`)
+        done_all(&db, user, &written).await?;
+        out.sent += written.len();
+        progress.tell(out.sent + out.conflicts.len());
         if let Some(class) = stop {
             out.failed = Some(class);
             break;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage, recordErrors } from '../support/browser.mjs';
-import { startDynalite, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, TABLE } from '../support/standins.mjs';
+import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, TABLE } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
 import { dist, ready, tid, nav } from './helpers.mjs';
 
@@ -18,12 +18,15 @@ export const TOKEN = 'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12) + '==';
 export const BLOCK = `[default]\naws_access_key_id=${KEY_ID}\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`;
 export const PASSWORD = 'Ledgerline-test-1';
 
-export async function startCloudStack(name) {
+/** `server`: 'dynalite' (default; persisted, restartable) or 'moto' (has
+ * TransactWriteItems; in memory, so a restart starts empty). */
+export async function startCloudStack(name, { server = 'dynalite' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ledgerline-${name}-`));
   const dynamoDir = path.join(dir, 'dynalite');
   const dynamoPort = await freePort();
   const s = { dir };
-  s.dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+  const startStore = () => (server === 'moto' ? startMoto({ port: dynamoPort }) : startDynalite({ port: dynamoPort, dir: dynamoDir }));
+  s.dynamo = await startStore();
   await ensureTable(s.dynamo.endpoint);
   s.proxy = await startFaultProxy({ target: s.dynamo.endpoint });
   s.cognito = await startCognito({ dir: path.join(dir, 'cognito') });
@@ -33,7 +36,7 @@ export async function startCloudStack(name) {
   s.db = new DynamoDBClient({ endpoint: s.dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_KEYS });
   /** The real server process comes back, same port, same data. */
   s.restartDynamo = async () => {
-    s.dynamo = await startDynalite({ port: dynamoPort, dir: dynamoDir });
+    s.dynamo = await startStore();
   };
   /** Between tests: the proxy passing everything at once, the server running. */
   s.reset = async () => {

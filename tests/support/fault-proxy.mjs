@@ -6,7 +6,9 @@
 //   5xx        500 InternalServerError             drop      destroy the connection (network error)
 // `times` limits the fault to the next n requests, then back to pass; `after` lets the
 // next n requests pass before the fault starts (a fault in the middle of a replay). latencyMs delays
-// every forwarded request. GET /__stats returns {requests, byTarget}; POST /__stats/reset.
+// every forwarded request. GET /__stats returns {requests, byTarget, firstAt, lastAt} (per
+// operation: counts, first and last arrival in ms, and serverMs: time spent waiting for
+// the server behind); POST /__stats/reset.
 // CORS preflights are answered here, like DynamoDB does.
 import http from 'node:http';
 
@@ -29,7 +31,7 @@ const FAULTS = {
 export async function startFaultProxy({ target, port = 0 }) {
   const t = new URL(target);
   const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0 };
-  const stats = { requests: 0, byTarget: {} };
+  const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {} };
   const sockets = new Set();
 
   const readBody = (req) => new Promise((resolve, reject) => {
@@ -57,6 +59,9 @@ export async function startFaultProxy({ target, port = 0 }) {
       if (req.url === '/__stats/reset' && req.method === 'POST') {
         stats.requests = 0;
         stats.byTarget = {};
+        stats.firstAt = {};
+        stats.lastAt = {};
+        stats.serverMs = {};
         return json(res, 200, stats);
       }
       if (req.method === 'OPTIONS') {
@@ -67,6 +72,8 @@ export async function startFaultProxy({ target, port = 0 }) {
       const op = String(req.headers['x-amz-target'] || '').split('.').pop() || req.method;
       stats.requests += 1;
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;
+      stats.firstAt[op] ??= Date.now();
+      stats.lastAt[op] = Date.now();
       if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
       let mode = state.times > 0 ? state.mode : 'pass';
       if (state.after > 0) {
@@ -80,7 +87,9 @@ export async function startFaultProxy({ target, port = 0 }) {
         return json(res, status, { __type: type, message }, { 'x-amzn-ErrorType': type.split('#').pop(), 'x-amzn-RequestId': 'fault-proxy' });
       }
       const headers = { ...req.headers, host: t.host };
+      const sent = Date.now();
       const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers }, (upRes) => {
+        upRes.on('end', () => { stats.serverMs[op] = (stats.serverMs[op] || 0) + (Date.now() - sent); });
         // one set of CORS headers: the upstream's own would duplicate ours
         const headers = Object.fromEntries(Object.entries(upRes.headers).filter(([k]) => !k.startsWith('access-control-')));
         res.writeHead(upRes.statusCode, { ...headers, ...CORS });
@@ -101,6 +110,7 @@ export async function startFaultProxy({ target, port = 0 }) {
     port: actual,
     set: async (opts) => (await fetch(`${url}/__fault`, { method: 'POST', body: JSON.stringify(opts) })).json(),
     stats: async () => (await fetch(`${url}/__stats`)).json(),
+    resetStats: async () => (await fetch(`${url}/__stats/reset`, { method: 'POST' })).json(),
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }

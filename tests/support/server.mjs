@@ -86,19 +86,36 @@ function sendText(req, res, status, text, extra = {}) {
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/** A precompressed copy (<file>.br or .gz, made by scripts/precompress.mjs) the client
+ * accepts and that is at least as new as the file, if there is one. */
+function precompressed(req, filePath, stat) {
+  const accepted = String(req.headers['accept-encoding'] || '').split(',').map((s) => s.trim().split(';')[0]);
+  for (const [enc, ext] of [['br', '.br'], ['gzip', '.gz']]) {
+    if (!accepted.includes(enc)) continue;
+    try {
+      const st = fs.statSync(filePath + ext);
+      if (st.isFile() && st.mtimeMs >= stat.mtimeMs) return { enc, path: filePath + ext, stat: st };
+    } catch { /* none */ }
+  }
+  return null;
+}
+
 function sendFile(req, res, filePath, stat) {
+  const packed = precompressed(req, filePath, stat);
   res.writeHead(200, {
     'Content-Type': contentTypeFor(filePath),
-    'Content-Length': stat.size,
+    'Content-Length': packed ? packed.stat.size : stat.size,
     'Cache-Control': 'no-cache',
     'Last-Modified': stat.mtime.toUTCString(),
     'X-Content-Type-Options': 'nosniff',
+    Vary: 'Accept-Encoding',
+    ...(packed ? { 'Content-Encoding': packed.enc } : {}),
   });
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  const stream = fs.createReadStream(filePath);
+  const stream = fs.createReadStream(packed ? packed.path : filePath);
   stream.on('error', () => res.destroy());
   stream.pipe(res);
 }

@@ -1,0 +1,64 @@
+// The replay's TransactWriteItems path (the one real DynamoDB takes), against moto's
+// server, which has transactions (dynalite does not): up to 100 conditional writes per
+// round trip; a failed condition cancels the transaction, the conflicting item takes the
+// conflict path and the others go in the next round.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { TABLE } from '../support/standins.mjs';
+import { nav, addClient, download } from './helpers.mjs';
+import { startCloudStack, kit } from './cloud-stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startCloudStack('transactions', { server: 'moto' });
+});
+after(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack?.proxy.set({ mode: 'pass', latencyMs: 0 });
+});
+const { signedIn, status, remote, until, quickInvoice, editNotes, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
+
+const delta = (a, b, op) => (b.byTarget[op] || 0) - (a.byTarget[op] || 0);
+
+test('150 queued writes reach DynamoDB in 2 transactions; a conflicting one cancels its transaction, is set aside, and the rest still go', async () => {
+  const { context, page, sub } = await signedIn('tx@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Transaction Client');
+  await quickInvoice(page, 'Template');
+  const [template] = await until('the first invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
+  await nav(page, 'Data');
+  const exported = JSON.parse((await download(page, 'export-json')).text);
+
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await importBundle(page, bundleOf(exported, 150, 'X'), 'tx');
+  await editNotes(page, template.id, 'my offline edit');
+  // meanwhile another device moved the template on in DynamoDB
+  const content = { ...template.content, notes: 'theirs' };
+  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
+    userId: { S: sub }, invoiceId: { S: template.id }, version: { N: '5' }, updatedAt: { S: new Date().toISOString() },
+    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+  } }));
+  await until('151 changes queued', async () => (await syncStore(page, 'queue')).length === 151);
+
+  const before = await stack.proxy.stats();
+  await stack.proxy.set({ mode: 'pass' });
+  await until('the queue to drain', async () => (await syncStore(page, 'queue')).length === 0, 60000);
+  const after = await stack.proxy.stats();
+  const items = await remote(sub);
+  assert.equal(items.length, 151);
+  assert.equal(delta(before, after, 'PutItem'), 0, 'no single writes: the endpoint has transactions');
+  // the batch holding the conflict is cancelled once, then re-sent without it: 3 calls
+  // for 151 writes (2 when nothing conflicts)
+  const tx = delta(before, after, 'TransactWriteItems');
+  assert.ok(tx >= 2 && tx <= 3, `${tx} TransactWriteItems calls`);
+  assert.equal(items.find((i) => i.id === template.id).content.notes, 'theirs', 'DynamoDB wins');
+  const conflicts = await syncStore(page, 'conflicts');
+  assert.equal(conflicts.length, 1);
+  assert.equal(conflicts[0].local.notes, 'my offline edit');
+  await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")');
+  await context.close();
+});
