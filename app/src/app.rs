@@ -43,7 +43,6 @@ pub fn app() -> Html {
         platform::mark("ll-loaded");
         s
     });
-    crate::state::remember(&store);
     {
         let store = store.clone();
         use_effect_with((), move |_| {
@@ -98,13 +97,11 @@ pub fn app() -> Html {
             if session.is_some() {
                 let run = {
                     let store = store.clone();
-                    // the state now, not the one of when this effect was set up
-                    std::rc::Rc::new(move || {
-                        crate::sync::check(&crate::state::latest(&store), store.dispatcher())
-                    })
+                    // the handle reads the state as it is when the check runs
+                    std::rc::Rc::new(move || crate::sync::check(&store))
                 };
                 run();
-                crate::sync::refresh_session(&store, store.dispatcher());
+                crate::sync::refresh_session(&store);
                 let r = run.clone();
                 keep.push(Box::new(gloo::timers::callback::Interval::new(
                     interval.saturating_mul(1000),
@@ -344,6 +341,10 @@ fn cloud_banner(store: &Store) -> Html {
 
 fn banners(store: &Store) -> Html {
     let reload = Callback::from(|_| platform::apply_update());
+    let emergency = {
+        let store = store.clone();
+        Callback::from(move |_| crate::pages::data::emergency_export(&store, None))
+    };
     html! {
         <>
             if store.update_ready {
@@ -355,7 +356,8 @@ fn banners(store: &Store) -> Html {
             if let Some(problem) = &store.storage_problem {
                 <div class="banner banner-error no-print" data-testid="storage-problem">
                     { format!("Browser storage cannot be used ({problem}). Your work is kept in memory only \
-                               and is lost when this tab closes: use Data → Export JSON to keep it.") }
+                               and is lost when this tab closes: download it to keep it.") }
+                    { " " }<button data-testid="emergency-export" onclick={emergency}>{ "Emergency export (download everything in memory)" }</button>
                 </div>
             }
             if !store.snap.damaged.is_empty() {

@@ -268,24 +268,6 @@ impl Reducible for AppState {
 
 pub type Store = UseReducerHandle<AppState>;
 
-thread_local! {
-    /// The state of the latest render, for long-lived callbacks (timers, events) whose
-    /// captured handle would otherwise show the state of when they were set up.
-    static LATEST: std::cell::RefCell<Option<AppState>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Called on every render of the app.
-pub fn remember(state: &AppState) {
-    LATEST.with(|l| *l.borrow_mut() = Some(state.clone()));
-}
-
-/// The state as last rendered (falls back to `fallback` before the first render).
-pub fn latest(fallback: &AppState) -> AppState {
-    LATEST
-        .with(|l| l.borrow().clone())
-        .unwrap_or_else(|| fallback.clone())
-}
-
 /// Who was signed in last (not secret), so start-up opens the right namespace at once.
 pub const SESSION_KEY: &str = "ledgerline/v1/session";
 

@@ -3,12 +3,11 @@
 
 use crate::cloud::call;
 use crate::platform::with_kv;
-use crate::state::{Action, AppState, Connection, Store};
+use crate::state::{Action, Connection, Store};
 use ledgerline_core::outbox::{self, Pending};
 use ledgerline_core::protocol::{Reply, Request, SessionInfo};
 use ledgerline_core::sync::OpKind;
 use std::cell::Cell;
-use yew::prelude::*;
 
 thread_local! {
     static COUNTER: Cell<u64> = const { Cell::new(0) };
@@ -21,12 +20,25 @@ thread_local! {
     static AGAIN: Cell<bool> = const { Cell::new(false) };
     /// The outbox of this user was handed over since this page started.
     static DRAINED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The invoices DynamoDB refused, as last told to the user (told again only if it changes).
+    static REFUSED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A pull runs from this page now (checks meanwhile do not start another).
+    static PULLING: Cell<bool> = const { Cell::new(false) };
+}
+
+// Everything here takes the `Store` handle, never a copy of the state: a handle reads the
+// state as it is now, so a reply arriving after the user edited, deleted, switched
+// account or changed the endpoint acts on what is current.
+
+/// Whether `sub` is still the signed-in user (a reply for a previous user is dropped).
+fn still(store: &Store, sub: &str) -> bool {
+    store.session.as_ref().map(|s| s.sub.as_str()) == Some(sub)
 }
 
 /// Throttled, 5xx or network: the replay runs again by itself after a capped exponential
 /// backoff with full jitter (1 s doubling up to 60 s), besides the connection manager's
 /// regular checks. Expired or invalid credentials are not retried: they wait for renewal.
-fn retry_later(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+fn retry_later(store: &Store) {
     if SCHEDULED.with(|s| s.replace(true)) {
         return;
     }
@@ -35,10 +47,10 @@ fn retry_later(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
         r.get()
     });
     let wait = ledgerline_core::sync::backoff_ms(attempt, 1000, 60_000, js_sys::Math::random());
-    let state = state.clone();
+    let store = store.clone();
     gloo::timers::callback::Timeout::new(wait.max(250) as u32, move || {
         SCHEDULED.with(|s| s.set(false));
-        wasm_bindgen_futures::spawn_local(async move { replay_now(&state, dispatcher).await });
+        wasm_bindgen_futures::spawn_local(async move { replay_now(&store).await });
     })
     .forget();
 }
@@ -74,11 +86,10 @@ async fn hand_over(user: &str, invoice_id: &str, kind: OpKind, token: u64) -> Op
 /// never reached IndexedDB (the tab closed first, or the worker failed). Once per page
 /// start and user, before the first check: later, the outbox only holds this page's own
 /// changes in flight, which must not be handed over a second time out of order.
-async fn drain_outbox(state: &AppState, dispatcher: &UseReducerDispatcher<AppState>) {
-    let Some(session) = &state.session else {
+async fn drain_outbox(store: &Store) {
+    let Some(user) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
     };
-    let user = session.sub.clone();
     if DRAINED.with(|d| d.borrow().as_deref() == Some(user.as_str())) {
         return;
     }
@@ -86,7 +97,10 @@ async fn drain_outbox(state: &AppState, dispatcher: &UseReducerDispatcher<AppSta
     let noted = with_kv(|kv| outbox::pending(kv, &user));
     for (id, what, token) in noted {
         // the note says which invoice changed; what to send is its state now
-        let current = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id));
+        if !still(store, &user) {
+            return;
+        }
+        let current = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &store.ns, &id));
         let kind = match (what, current) {
             (_, Some(inv)) => OpKind::Put(Box::new(inv)),
             (Pending::Delete, None) => OpKind::Delete,
@@ -97,7 +111,9 @@ async fn drain_outbox(state: &AppState, dispatcher: &UseReducerDispatcher<AppSta
             }
         };
         if let Some(pending) = hand_over(&user, &id, kind, token).await {
-            dispatcher.dispatch(Action::SetPending(pending));
+            if still(store, &user) {
+                store.dispatch(Action::SetPending(pending));
+            }
         }
     }
 }
@@ -126,16 +142,17 @@ pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpK
     // If even this note cannot be written (storage full), the pull at the next start
     // still finds the change by comparing versions.
     let _ = with_kv(|kv| outbox::add(kv, &user, &id, what, token));
-    let state = (**store).clone();
-    let dispatcher = store.dispatcher();
+    let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         if let Some(pending) = hand_over(&user, &id, kind, token).await {
-            dispatcher.dispatch(Action::SetPending(pending));
+            if still(&store, &user) {
+                store.dispatch(Action::SetPending(pending));
+            }
         }
         // sent at once only while DynamoDB answers; otherwise the connection manager
         // replays when it comes back (no request per save against a dead endpoint)
-        if matches!(state.connection, Connection::Connected { .. }) {
-            replay_now(&state, dispatcher).await;
+        if matches!(store.connection, Connection::Connected { .. }) {
+            replay_now(&store).await;
         }
     });
 }
@@ -154,15 +171,15 @@ fn split(
 }
 
 /// Takes a backup of the local data before a sync changes it; returns whether it was kept.
-pub async fn backup(state: &AppState, reason: &str) -> bool {
-    let bundle =
-        ledgerline_core::exchange::export_json(&state.snap, &crate::platform::now_rfc3339());
+pub async fn backup(store: &Store, reason: &str) -> bool {
+    let snap = store.snap.clone();
+    let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
     let reply = call(Request::Backup {
-        user: crate::oplog::user_of(state),
+        user: crate::oplog::user_of(store),
         reason: reason.to_string(),
-        invoices: state.snap.invoices.len() as u32,
+        invoices: snap.invoices.len() as u32,
         bundle,
-        keep: state.config.backups_kept,
+        keep: store.config.backups_kept,
     })
     .await;
     matches!(reply, Reply::Ok { .. })
@@ -170,8 +187,8 @@ pub async fn backup(state: &AppState, reason: &str) -> bool {
 
 /// DynamoDB's versions replace local ones: a backup first, then localStorage and the view.
 async fn apply_remote(
-    state: &AppState,
-    dispatcher: &UseReducerDispatcher<AppState>,
+    store: &Store,
+    sub: &str,
     items: Vec<ledgerline_core::model::Invoice>,
     removed: Vec<String>,
     conflicts: usize,
@@ -181,8 +198,12 @@ async fn apply_remote(
     }
     // a failed backup must not keep DynamoDB's versions out: the local versions that
     // lose are kept in the conflicts store anyway
-    backup(state, "before sync").await;
-    dispatcher.dispatch(Action::ApplyRemote {
+    backup(store, "before sync").await;
+    // another account is open now: this user's data must not land in its namespace
+    if !still(store, sub) {
+        return;
+    }
+    store.dispatch(Action::ApplyRemote {
         items,
         removed,
         conflicts,
@@ -190,133 +211,135 @@ async fn apply_remote(
 }
 
 /// How many conflicts wait for review.
-pub async fn count_conflicts(state: &AppState, dispatcher: &UseReducerDispatcher<AppState>) {
-    if let Some(session) = &state.session {
-        if let Reply::Conflicts { items } = call(Request::Conflicts {
-            user: session.sub.clone(),
-        })
-        .await
-        {
-            dispatcher.dispatch(Action::SetConflicts(items.len() as u32));
+pub async fn count_conflicts(store: &Store) {
+    if let Some(user) = store.session.as_ref().map(|s| s.sub.clone()) {
+        if let Reply::Conflicts { items } = call(Request::Conflicts { user: user.clone() }).await {
+            if still(store, &user) {
+                store.dispatch(Action::SetConflicts(items.len() as u32));
+            }
         }
     }
 }
 
 /// Brings DynamoDB's changes once per start-up or sign-in (local data is already on
 /// screen: this only enhances it), then sends the queue.
-async fn pull_then_replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
-    let Some(session) = &state.session else {
-        return;
-    };
-    if !state.pulled {
-        let local = state
-            .snap
-            .invoices
-            .iter()
-            .map(|i| (i.id.clone(), i.version))
-            .collect();
-        let prefix = state.ns.invoice("");
-        let damaged = state
-            .snap
-            .damaged
-            .iter()
-            .filter_map(|d| d.key.strip_prefix(&prefix).map(str::to_string))
-            .collect();
-        let reply = call(Request::Pull {
-            target: state.config.target.clone(),
-            user: session.sub.clone(),
-            local,
-            damaged,
-        })
-        .await;
-        match reply {
-            Reply::Pulled {
-                items,
-                removed,
-                conflicts,
-                unsynced,
-                deleted_here,
-                repaired,
-                damaged_remote,
-                ..
-            } => {
-                dispatcher.dispatch(Action::Pulled);
-                // changes saved here whose queued operation was lost (a tab closed before
-                // it was stored) are queued again: the queue heals itself at each start
-                for id in unsynced {
-                    // as stored now: it may have changed or gone during the pull
-                    let now =
-                        with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id));
-                    if let Some(inv) = now {
-                        let kind = OpKind::Put(Box::new(inv));
-                        let _ = call(Request::Enqueue {
-                            user: session.sub.clone(),
-                            invoice_id: id,
-                            kind,
-                        })
-                        .await;
-                    }
-                }
-                for id in deleted_here {
-                    // restored or re-created here during the pull: not deleted after all
-                    if with_kv(|kv| ledgerline_core::store::load_invoice(kv, &state.ns, &id))
-                        .is_some()
-                    {
-                        continue;
-                    }
-                    let _ = call(Request::Enqueue {
-                        user: session.sub.clone(),
-                        invoice_id: id,
-                        kind: OpKind::Delete,
-                    })
-                    .await;
-                }
-                repair_remote(state, dispatcher.clone(), &damaged_remote);
-                let numbers: Vec<String> = items
-                    .iter()
-                    .filter(|i| repaired.contains(&i.id))
-                    .map(|i| i.content.number.clone())
-                    .collect();
-                apply_remote(state, &dispatcher, items, removed, conflicts.len()).await;
-                if !numbers.is_empty() {
-                    let text = format!(
-                        "Repaired from DynamoDB: invoice {} was damaged in this browser.",
-                        numbers.join(", ")
-                    );
-                    crate::oplog::local(
-                        state,
-                        "integrity.repairLocal",
-                        None,
-                        Ok(text.clone()),
-                        js_sys::Date::now(),
-                    );
-                    dispatcher.dispatch(Action::Toast(text));
-                }
-                count_conflicts(state, &dispatcher).await;
-            }
-            other => {
-                if let Some(c) = connection_of(&other) {
-                    dispatcher.dispatch(Action::SetConnection(c));
-                }
-                return;
-            }
+async fn pull_then_replay(store: &Store) {
+    if !store.pulled && !PULLING.with(|p| p.replace(true)) {
+        let pulled = pull(store).await;
+        PULLING.with(|p| p.set(false));
+        if !pulled {
+            return;
         }
     }
-    replay_now(state, dispatcher).await;
+    replay_now(store).await;
+}
+
+/// One pull; false if it did not happen (no answer, or the user changed meanwhile).
+async fn pull(store: &Store) -> bool {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return false;
+    };
+    let snap = store.snap.clone();
+    let local = snap
+        .invoices
+        .iter()
+        .map(|i| (i.id.clone(), i.version))
+        .collect();
+    let prefix = store.ns.invoice("");
+    let damaged = snap
+        .damaged
+        .iter()
+        .filter_map(|d| d.key.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    let reply = call(Request::Pull {
+        target: store.config.target.clone(),
+        user: sub.clone(),
+        local,
+        damaged,
+    })
+    .await;
+    if !still(store, &sub) {
+        return false;
+    }
+    let Reply::Pulled {
+        items,
+        removed,
+        conflicts,
+        unsynced,
+        deleted_here,
+        repaired,
+        damaged_remote,
+        ..
+    } = reply
+    else {
+        if let Some(c) = connection_of(&reply) {
+            store.dispatch(Action::SetConnection(c));
+        }
+        return false;
+    };
+    store.dispatch(Action::Pulled);
+    // changes saved here whose queued operation was lost (a tab closed before it was
+    // stored) are queued again: the queue heals itself at each start
+    for id in unsynced {
+        // as stored now: it may have changed or gone during the pull
+        let now = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &store.ns, &id));
+        if let Some(inv) = now {
+            let kind = OpKind::Put(Box::new(inv));
+            let _ = call(Request::Enqueue {
+                user: sub.clone(),
+                invoice_id: id,
+                kind,
+            })
+            .await;
+        }
+    }
+    for id in deleted_here {
+        // restored or re-created here during the pull: not deleted after all
+        if with_kv(|kv| ledgerline_core::store::load_invoice(kv, &store.ns, &id)).is_some() {
+            continue;
+        }
+        let _ = call(Request::Enqueue {
+            user: sub.clone(),
+            invoice_id: id,
+            kind: OpKind::Delete,
+        })
+        .await;
+    }
+    repair_remote(store, &damaged_remote);
+    let numbers: Vec<String> = items
+        .iter()
+        .filter(|i| repaired.contains(&i.id))
+        .map(|i| i.content.number.clone())
+        .collect();
+    apply_remote(store, &sub, items, removed, conflicts.len()).await;
+    if !numbers.is_empty() && still(store, &sub) {
+        let text = format!(
+            "Repaired from DynamoDB: invoice {} was damaged in this browser.",
+            numbers.join(", ")
+        );
+        crate::oplog::local(
+            store,
+            "integrity.repairLocal",
+            None,
+            Ok(text.clone()),
+            js_sys::Date::now(),
+        );
+        store.dispatch(Action::Toast(text));
+    }
+    count_conflicts(store).await;
+    true
 }
 
 /// Items damaged in DynamoDB that this device has intact: the local copy goes up as the
 /// next version after DynamoDB's (so the conditional write accepts it).
-fn repair_remote(
-    state: &AppState,
-    dispatcher: UseReducerDispatcher<AppState>,
-    damaged: &[(String, u64)],
-) {
-    let Some(session) = &state.session else {
+fn repair_remote(store: &Store, damaged: &[(String, u64)]) {
+    let Some(session) = store.session.clone() else {
         return;
     };
     for (id, remote_version) in damaged {
-        let Some(local) = state.invoice(id) else {
+        // as stored now: edited or deleted during the pull counts
+        let Some(local) = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &store.ns, id))
+        else {
             continue;
         };
         let mut base = local.clone();
@@ -327,11 +350,11 @@ fn repair_remote(
             Some(&base),
             &crate::platform::now_rfc3339(),
         );
-        if with_kv(|kv| ledgerline_core::store::put_invoice(kv, &state.ns, &record)).is_err() {
+        if with_kv(|kv| ledgerline_core::store::put_invoice(kv, &store.ns, &record)).is_err() {
             continue;
         }
         crate::oplog::local(
-            state,
+            store,
             "integrity.repairRemote",
             Some(id),
             Ok(format!(
@@ -340,35 +363,31 @@ fn repair_remote(
             )),
             js_sys::Date::now(),
         );
-        dispatcher.dispatch(Action::PutInvoice(record.clone()));
+        store.dispatch(Action::PutInvoice(record.clone()));
         let user = session.sub.clone();
         let token = next_token();
         let _ = with_kv(|kv| outbox::add(kv, &user, id, Pending::Put, token));
         let id = id.clone();
-        let dispatcher = dispatcher.clone();
+        let store = store.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(p) = hand_over(&user, &id, OpKind::Put(Box::new(record)), token).await {
-                dispatcher.dispatch(Action::SetPending(p));
+                if still(&store, &user) {
+                    store.dispatch(Action::SetPending(p));
+                }
             }
         });
     }
 }
 
-/// Sends what is queued for the signed-in user (if any) and applies the outcome.
-pub fn replay(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
-    let state = state.clone();
-    wasm_bindgen_futures::spawn_local(async move { replay_now(&state, dispatcher).await });
-}
-
 /// One replay at a time from this page: a request while one runs asks for one more round
 /// after it (changes queued meanwhile), never for a pile of them.
-async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
+async fn replay_now(store: &Store) {
     if REPLAYING.with(|r| r.replace(true)) {
         AGAIN.with(|a| a.set(true));
         return;
     }
     loop {
-        replay_once(state, dispatcher.clone()).await;
+        replay_once(store).await;
         if !AGAIN.with(|a| a.replace(false)) {
             break;
         }
@@ -376,15 +395,21 @@ async fn replay_now(state: &AppState, dispatcher: UseReducerDispatcher<AppState>
     REPLAYING.with(|r| r.set(false));
 }
 
-async fn replay_once(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
-    let Some(session) = &state.session else {
+async fn replay_once(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
     };
     let reply = call(Request::Replay {
-        target: state.config.target.clone(),
-        user: session.sub.clone(),
+        target: store.config.target.clone(),
+        user: sub.clone(),
     })
     .await;
+    // whatever happened, no replay of this page runs now: no progress bar left behind
+    store.dispatch(Action::Progress(None));
+    if !still(store, &sub) {
+        return;
+    }
+    let dispatcher = store.dispatcher();
     match reply {
         Reply::Replayed {
             sent,
@@ -407,18 +432,30 @@ async fn replay_once(state: &AppState, dispatcher: UseReducerDispatcher<AppState
             }
             if !conflicts.is_empty() {
                 let (items, removed) = split(&conflicts);
-                apply_remote(state, &dispatcher, items, removed, conflicts.len()).await;
+                apply_remote(store, &sub, items, removed, conflicts.len()).await;
             }
             match failed {
-                Some(class) if class.retryable() && pending > 0 => {
-                    retry_later(state, dispatcher.clone())
-                }
+                Some(class) if class.retryable() && pending > 0 => retry_later(store),
                 _ => RETRIES.with(|r| r.set(0)),
             }
-            if !refused.is_empty() {
+            let new_refusal = REFUSED.with(|r| {
+                let changed = *r.borrow() != refused;
+                r.borrow_mut().clone_from(&refused);
+                changed
+            });
+            if !refused.is_empty() && new_refusal {
+                let numbers: Vec<String> = refused
+                    .iter()
+                    .map(|id| {
+                        store
+                            .invoice(id)
+                            .map(|i| i.content.number.clone())
+                            .unwrap_or_else(|| id.clone())
+                    })
+                    .collect();
                 dispatcher.dispatch(Action::Toast(format!(
-                    "{} invoice(s) are too large for DynamoDB (over 400 KB) and stay in this browser only: shorten their notes or lines.",
-                    refused.len()
+                    "DynamoDB refused invoice {} (too large, over 400 KB, or invalid): it stays in this browser only. Shorten its notes or lines and save it again; the other invoices are sent as usual.",
+                    numbers.join(", ")
                 )));
             }
         }
@@ -431,35 +468,41 @@ async fn replay_once(state: &AppState, dispatcher: UseReducerDispatcher<AppState
 }
 
 /// One connection check (DescribeTable), only for a signed-in user.
-pub fn check(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
-    if state.session.is_none() {
+pub fn check(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
-    }
-    let target = state.config.target.clone();
-    let state = state.clone();
+    };
+    let target = store.config.target.clone();
+    let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        drain_outbox(&state, &dispatcher).await;
+        drain_outbox(&store).await;
         let reply = call(Request::Check { target }).await;
+        if !still(&store, &sub) {
+            return;
+        }
         let ok = matches!(reply, Reply::Ok { .. });
         if let Some(c) = connection_of(&reply) {
-            dispatcher.dispatch(Action::SetConnection(c));
+            store.dispatch(Action::SetConnection(c));
         }
         // DynamoDB answers: send whatever waits (a no-op when the queue is empty)
         if ok {
-            pull_then_replay(&state, dispatcher).await;
+            pull_then_replay(&store).await;
         }
     });
 }
 
 /// Renews the Cognito session at start-up; an expired one asks to sign in again.
-pub fn refresh_session(state: &AppState, dispatcher: UseReducerDispatcher<AppState>) {
-    if state.session.is_none() {
+pub fn refresh_session(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
-    }
-    let cognito = state.config.cognito.clone();
+    };
+    let cognito = store.config.cognito.clone();
+    let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         if let Reply::SessionExpired { message } = call(Request::RefreshSession { cognito }).await {
-            dispatcher.dispatch(Action::SessionExpired(message));
+            if still(&store, &sub) {
+                store.dispatch(Action::SessionExpired(message));
+            }
         }
     });
 }

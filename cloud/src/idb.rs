@@ -9,6 +9,13 @@ thread_local! {
     static OPEN: RefCell<Vec<(&'static str, Rc<Rexie>)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Forgets the cached connection to `name`: the next [`open`] opens a new one. Called
+/// when a transaction cannot start (the browser closed the connection: site data cleared,
+/// or a newer version of the database opened elsewhere).
+pub fn forget(name: &str) {
+    OPEN.with(|o| o.borrow_mut().retain(|(n, _)| *n != name));
+}
+
 /// The database `name` (version 1) with `stores` (name, auto-increment keys).
 pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> Result<Rc<Rexie>, String> {
     let cached = OPEN.with(|o| {
@@ -18,7 +25,19 @@ pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> Result<Rc<Rexi
             .map(|(_, db)| db.clone())
     });
     if let Some(db) = cached {
-        return Ok(db);
+        // a connection the browser closed (site data cleared, a newer version of the
+        // database opened elsewhere) cannot start transactions: open a new one
+        let alive = stores
+            .first()
+            .map(|(s, _)| {
+                db.transaction(&[*s], rexie::TransactionMode::ReadOnly)
+                    .is_ok()
+            })
+            .unwrap_or(true);
+        if alive {
+            return Ok(db);
+        }
+        forget(name);
     }
     let mut b = Rexie::builder(name).version(1);
     for (store, auto) in stores {

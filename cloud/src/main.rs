@@ -221,12 +221,14 @@ async fn dispatch(req: Request) -> Reply {
             Ok(items) => Reply::Conflicts { items },
             Err(message) => Reply::Error { message },
         },
-        Request::DropConflict { user, invoice_id } => {
-            match queue::drop_conflict(&user, &invoice_id).await {
-                Ok(()) => done(),
-                Err(message) => Reply::Error { message },
-            }
-        }
+        Request::DropConflict {
+            user,
+            invoice_id,
+            at,
+        } => match queue::drop_conflict(&user, &invoice_id, at).await {
+            Ok(()) => done(),
+            Err(message) => Reply::Error { message },
+        },
         Request::Backup {
             user,
             reason,
@@ -363,9 +365,9 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
         Request::Pull { user, .. } => Some(("remote.pull", user.clone(), None)),
-        Request::DropConflict { user, invoice_id } => {
-            Some(("conflict.resolve", user.clone(), Some(invoice_id.clone())))
-        }
+        Request::DropConflict {
+            user, invoice_id, ..
+        } => Some(("conflict.resolve", user.clone(), Some(invoice_id.clone()))),
         Request::Backup { user, .. } => Some(("local.backup", user.clone(), None)),
         Request::ReadBackup { user, .. } => Some(("local.readBackup", user.clone(), None)),
         Request::CredentialsInfo

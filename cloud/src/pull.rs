@@ -167,9 +167,13 @@ pub async fn pull(
     for (id, rv) in &remote {
         let pending = queued.get(id);
         if damaged.contains(id) {
-            // whatever this device wanted, its copy is unreadable: DynamoDB's is the best
+            // the local copy is unreadable: DynamoDB's repairs it; a change of it still
+            // queued here (intact in IndexedDB) is kept for review, not dropped
             out.repaired.push(id.clone());
             take.push(id.clone());
+            if matches!(pending.map(|p| &p.kind), Some(OpKind::Put(_))) {
+                conflicted.push(id.clone());
+            }
             continue;
         }
         if pending.is_none() && !local.contains_key(id.as_str()) && synced.get(id) == Some(rv) {
@@ -192,7 +196,7 @@ pub async fn pull(
     for id in local.keys() {
         if !remote_ids.contains(id) && synced.contains_key(*id) && !queued.contains_key(*id) {
             out.removed.push((*id).to_string());
-            forget_queued_and_set_synced(user, id, None).await?;
+            forget_queued_and_set_synced(user, id, None, None).await?;
         }
     }
     let (items, broken) = match fetch(client, table, user, &take, &mut out.round_trips).await {
@@ -203,7 +207,7 @@ pub async fn pull(
     for id in broken {
         if let (Some(rv), true) = (remote_map.get(id.as_str()), local.contains_key(id.as_str())) {
             // the local copy replaces the damaged one, based on the version DynamoDB has
-            forget_queued_and_set_synced(user, &id, Some(*rv)).await?;
+            forget_queued_and_set_synced(user, &id, Some(*rv), queued.get(&id)).await?;
             out.damaged_remote.push((id, *rv));
         }
     }
@@ -218,7 +222,7 @@ pub async fn pull(
                     .push(record_conflict(user, &inv.id, local, Some(inv.clone())).await?);
             }
         }
-        forget_queued_and_set_synced(user, &inv.id, Some(inv.version)).await?;
+        forget_queued_and_set_synced(user, &inv.id, Some(inv.version), queued.get(&inv.id)).await?;
     }
     out.items = items;
     Ok(Ok(out))

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use ledgerline_core::checksum::verify;
 use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::model::Invoice;
-use ledgerline_core::sync::{enqueue, plan_batches, Conflict, OpKind, QueueOp};
+use ledgerline_core::sync::{enqueue, plan_batches, sent_mark, Conflict, OpKind, QueueOp};
 use rexie::{KeyRange, Rexie, TransactionMode};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -184,6 +184,7 @@ pub async fn add(user: &str, invoice_id: &str, kind: OpKind) -> Result<usize, St
                 queued_at: js_sys::Date::now() as u64,
                 attempts: 0,
                 last_error: None,
+                sent: None,
             },
         );
         (one.pop(), None)
@@ -202,9 +203,15 @@ pub async fn conflicts(user: &str) -> Result<Vec<Conflict>, String> {
     all_of(&db, CONFLICTS, user).await
 }
 
-pub async fn drop_conflict(user: &str, invoice_id: &str) -> Result<(), String> {
+pub async fn drop_conflict(user: &str, invoice_id: &str, at: u64) -> Result<(), String> {
     let db = open().await?;
-    put_json::<Conflict>(&db, CONFLICTS, &key(user, invoice_id), None).await
+    let c = Conflict {
+        invoice_id: invoice_id.to_string(),
+        local: None,
+        remote: None,
+        at,
+    };
+    put_json::<Conflict>(&db, CONFLICTS, &conflict_key(user, &c), None).await
 }
 
 /// What one replay did.
@@ -345,12 +352,20 @@ pub fn forget_endpoint_features() {
     NO_TRANSACTIONS.with(|c| c.set(false));
 }
 
+/// DynamoDB's copy of one invoice, read back after a failed condition.
+enum Remote {
+    Absent,
+    Intact(Invoice),
+    /// There, but failing its checksum (or unreadable): only its version is usable.
+    Damaged(u64),
+}
+
 async fn remote_copy(
     client: &Client,
     table: &str,
     user: &str,
     id: &str,
-) -> Result<Option<Invoice>, Failure> {
+) -> Result<Remote, Failure> {
     let out = client
         .get_item()
         .table_name(table)
@@ -360,7 +375,18 @@ async fn remote_copy(
         .send()
         .await
         .map_err(|e| failure(&e))?;
-    Ok(out.item().and_then(decode))
+    Ok(match out.item() {
+        None => Remote::Absent,
+        Some(it) => match decode(it) {
+            Some(inv) => Remote::Intact(inv),
+            None => Remote::Damaged(
+                it.get("version")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+            ),
+        },
+    })
 }
 
 /// Marks one operation done: DynamoDB now has `op` (or, for a delete, nothing). A newer
@@ -393,11 +419,35 @@ async fn done_all(db: &Rexie, user: &str, ops: &[&QueueOp]) -> Result<(), String
                 Some(c) if c.kind != op.kind => {
                     let mut newer = c;
                     newer.base_version = written;
+                    newer.sent = None;
                     (Some(newer), Some(written))
                 }
                 _ => (None, Some(written)),
             },
         )
+        .await?;
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// Records, before they go, what the operations of a batch send (see [`QueueOp::sent`]).
+async fn mark_sent(db: &Rexie, user: &str, ops: &[&QueueOp]) -> Result<(), String> {
+    let tx = db
+        .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    for op in ops {
+        update_in(&queue, &synced, user, &op.invoice_id, |current, _| {
+            let next = current.map(|mut c| {
+                if c.kind == op.kind {
+                    c.sent = Some(sent_mark(&op.kind));
+                }
+                c
+            });
+            (next, None)
+        })
         .await?;
     }
     tx.done().await.map_err(err)?;
@@ -414,23 +464,65 @@ fn landed(op: &QueueOp, remote: Option<&Invoice>) -> bool {
     }
 }
 
-/// A failed condition: DynamoDB's copy becomes the local one and ours (the newest queued
-/// state of it) is kept aside in the conflicts store. None: it was no conflict after all
-/// (DynamoDB already had exactly this write), and the operation is done.
+/// What a failed condition turned out to be.
+enum Outcome {
+    /// DynamoDB moved on: its copy becomes the local one, ours is kept for review.
+    Conflict(Box<Conflict>),
+    /// DynamoDB already had exactly this write (an answer lost on the way back): done.
+    Landed,
+    /// DynamoDB's item is damaged: the operation stays queued, now based on the damaged
+    /// item's version, so that the next round overwrites (or deletes) it with ours.
+    Rebased,
+}
+
+/// A failed condition: see [`Outcome`]. The local version kept aside is the newest
+/// queued state of the invoice (a save made while the write was in flight included).
 async fn conflict(
     db: &Rexie,
     client: &Client,
     table: &str,
     user: &str,
     op: &QueueOp,
-) -> Result<Result<Option<Conflict>, Failure>, String> {
+) -> Result<Result<Outcome, Failure>, String> {
     let remote = match remote_copy(client, table, user, &op.invoice_id).await {
-        Ok(r) => r,
+        Ok(Remote::Damaged(version)) => {
+            update(db, user, &op.invoice_id, move |current, _| {
+                let next = current.map(|mut c| {
+                    c.base_version = Some(version);
+                    c
+                });
+                (next, Some(Some(version)))
+            })
+            .await?;
+            return Ok(Ok(Outcome::Rebased));
+        }
+        Ok(Remote::Intact(r)) => Some(r),
+        Ok(Remote::Absent) => None,
         Err(f) => return Ok(Err(f)),
     };
     if landed(op, remote.as_ref()) {
         done(db, user, op).await?;
-        return Ok(Ok(None));
+        return Ok(Ok(Outcome::Landed));
+    }
+    // an earlier send of this entry landed unanswered, and a newer save replaced what the
+    // entry sends since: DynamoDB has our own previous write, so the newer one goes on top
+    if let Some(r) = &remote {
+        let mine = (r.version, r.checksum.clone());
+        let rebased = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = rebased.clone();
+        update(db, user, &op.invoice_id, move |current, _| match current {
+            Some(mut c) if c.sent.as_ref() == Some(&mine) => {
+                flag.set(true);
+                c.base_version = Some(mine.0);
+                c.sent = None;
+                (Some(c), Some(Some(mine.0)))
+            }
+            other => (other, None),
+        })
+        .await?;
+        if rebased.get() {
+            return Ok(Ok(Outcome::Rebased));
+        }
     }
     let remote_version = remote.as_ref().map(|r| r.version);
     let sent = op.kind.clone();
@@ -451,8 +543,14 @@ async fn conflict(
         remote,
         at: js_sys::Date::now() as u64,
     };
-    put_json(db, CONFLICTS, &key(user, &op.invoice_id), Some(&c)).await?;
-    Ok(Ok(Some(c)))
+    put_json(db, CONFLICTS, &conflict_key(user, &c), Some(&c)).await?;
+    Ok(Ok(Outcome::Conflict(Box::new(c))))
+}
+
+/// Conflicts are kept per invoice and time: a second conflict on the same invoice never
+/// overwrites a first one the user has not reviewed yet.
+fn conflict_key(user: &str, c: &Conflict) -> JsValue {
+    JsValue::from_str(&format!("{user}|{}|{:015}", c.invoice_id, c.at))
 }
 
 /// The user's queued operations and synced versions, by invoice id.
@@ -491,14 +589,27 @@ pub async fn queued_and_synced(
     ))
 }
 
-/// Drops an invoice's queued operation and records DynamoDB's version (None: gone there).
+/// Records DynamoDB's version of an invoice (None: gone there) and drops its queued
+/// operation if it is still `seen` (what the pull read at its start). A change queued
+/// since (the user saved during the pull) stays queued on its old base: its write fails
+/// the condition and takes the conflict path, so it is kept, never dropped.
 pub async fn forget_queued_and_set_synced(
     user: &str,
     id: &str,
     version: Option<u64>,
+    seen: Option<&QueueOp>,
 ) -> Result<(), String> {
     let db = open().await?;
-    update(&db, user, id, |_, _| (None, Some(version))).await
+    let seen = seen.cloned();
+    update(&db, user, id, move |current, _| {
+        let keep = match (&current, &seen) {
+            (Some(c), Some(s)) => c.kind != s.kind,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        (current.filter(|_| keep), Some(version))
+    })
+    .await
 }
 
 /// Keeps a local version aside because DynamoDB's won.
@@ -515,7 +626,7 @@ pub async fn record_conflict(
         remote,
         at: js_sys::Date::now() as u64,
     };
-    put_json(&db, CONFLICTS, &key(user, id), Some(&c)).await?;
+    put_json(&db, CONFLICTS, &conflict_key(user, &c), Some(&c)).await?;
     Ok(c)
 }
 
@@ -561,6 +672,7 @@ pub async fn replay(
         out.refused = too_big.iter().map(|i| ops[*i].invoice_id.clone()).collect();
         let Some(batch) = batches.first() else { break };
         let batch: Vec<&QueueOp> = batch.iter().map(|i| &ops[*i]).collect();
+        mark_sent(&db, user, &batch).await?;
         if transactions {
             let actions: Vec<TransactWriteItem> = batch
                 .iter()
@@ -586,15 +698,21 @@ pub async fn replay(
                     } else if let Some(reasons) = cancellation_reasons(&e) {
                         let mut conflicted = 0;
                         for (pos, op) in batch.iter().enumerate() {
-                            if reasons.get(pos).and_then(|r| r.as_deref())
-                                != Some("ConditionalCheckFailed")
-                            {
-                                continue;
+                            match reasons.get(pos).and_then(|r| r.as_deref()) {
+                                Some("ConditionalCheckFailed") => {}
+                                Some("ValidationError") => {
+                                    // this item is refused; set apart, the rest go on
+                                    failed(&db, user, &[*op], ErrorClass::RequestInvalid).await?;
+                                    conflicted += 1;
+                                    continue;
+                                }
+                                _ => continue,
                             }
                             conflicted += 1;
                             match conflict(&db, client, table, user, op).await? {
-                                Ok(Some(c)) => out.conflicts.push(c),
-                                Ok(None) => out.sent += 1,
+                                Ok(Outcome::Conflict(c)) => out.conflicts.push(*c),
+                                Ok(Outcome::Landed) => out.sent += 1,
+                                Ok(Outcome::Rebased) => {}
                                 Err(f) => {
                                     out.failed = Some(classify(&f, worked));
                                     break;
@@ -611,6 +729,9 @@ pub async fn replay(
                             break;
                         }
                         continue;
+                    } else if classify(&f, worked) == ErrorClass::RequestInvalid {
+                        // refused as a whole without saying which item: the single writes
+                        // below find it, and the others still go
                     } else {
                         let class = classify(&f, worked);
                         failed(&db, user, &batch, class).await?;
@@ -622,10 +743,15 @@ pub async fn replay(
         }
         // single conditional writes, PARALLEL in flight at any time (a sliding window: a
         // slow one never holds the others back); successes are marked done in groups
-        let mut stop = None;
+        let mut stop: Option<ErrorClass> = None;
         let mut written: Vec<&QueueOp> = Vec::new();
+        // after a failure no new write starts, but those in flight are still awaited (each
+        // bounded by the client's timeout), so what they did is recorded now
+        let halt = std::rc::Rc::new(std::cell::Cell::new(false));
         {
+            let halted = halt.clone();
             let mut results = futures_util::stream::iter(batch.iter().copied())
+                .take_while(move |_| std::future::ready(!halted.get()))
                 .map(|op| async move { (op, write_one(client, table, user, op).await) })
                 .buffer_unordered(PARALLEL);
             while let Some((op, r)) = results.next().await {
@@ -640,26 +766,33 @@ pub async fn replay(
                         }
                     }
                     Err(f) if f.code.as_deref() == Some("ConditionalCheckFailedException") => {
+                        if stop.is_some() {
+                            continue; // looked at again next time
+                        }
                         match conflict(&db, client, table, user, op).await? {
-                            Ok(Some(c)) => out.conflicts.push(c),
-                            Ok(None) => out.sent += 1,
+                            Ok(Outcome::Conflict(c)) => out.conflicts.push(*c),
+                            Ok(Outcome::Landed) => out.sent += 1,
+                            Ok(Outcome::Rebased) => {}
                             Err(f) => {
                                 stop = Some(classify(&f, worked));
-                                break;
+                                halt.set(true);
                             }
                         }
                     }
                     Err(f) => {
                         let class = classify(&f, worked);
                         failed(&db, user, &[op], class).await?;
-                        stop = Some(class);
-                        break;
+                        if class == ErrorClass::RequestInvalid {
+                            // this item only: set apart (see plan_batches), the rest go on
+                            out.refused.push(op.invoice_id.clone());
+                            continue;
+                        }
+                        stop.get_or_insert(class);
+                        halt.set(true);
                     }
                 }
             }
         }
-        // writes still in flight when it stopped are not marked: they go again next time,
-        // and one that had landed is recognised then (see `landed`)
         done_all(&db, user, &written).await?;
         out.sent += written.len();
         progress.tell(out.sent + out.conflicts.len());
@@ -668,8 +801,10 @@ pub async fn replay(
             break;
         }
     }
+    out.refused.sort();
+    out.refused.dedup();
     out.pending = count(&db, user).await?;
-    progress.finish();
+    drop(progress);
     Ok(out)
 }
 
@@ -707,6 +842,14 @@ impl Progress {
     }
     fn finish(&self) {
         self.post(0, 0);
+    }
+}
+
+impl Drop for Progress {
+    /// However the replay ends (an IndexedDB error returns early too), every tab is told
+    /// it is over: no "Syncing" bar is left behind.
+    fn drop(&mut self) {
+        self.finish();
         if let Some(c) = &self.channel {
             c.close();
         }

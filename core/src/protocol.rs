@@ -103,6 +103,8 @@ pub enum Request {
     DropConflict {
         user: String,
         invoice_id: String,
+        /// Which conflict of the invoice (`Conflict::at`).
+        at: u64,
     },
     /// Keeps a copy of the local data (an export bundle), keeping the newest `keep`.
     Backup {

@@ -262,7 +262,11 @@ pub fn plan_restore(ns: &Namespace, current: &Snapshot, backup: &Snapshot, now: 
         if now_there.map(|i| &i.content) == Some(&b.content) {
             continue;
         }
-        let record = next_record(&b.id, b.content.clone(), now_there, now);
+        // never a lower version than any this device knows of (a damaged or deleted
+        // copy here may have had a higher one than the backup's)
+        let mut base = now_there.cloned().unwrap_or_else(|| b.clone());
+        base.version = base.version.max(b.version);
+        let record = next_record(&b.id, b.content.clone(), Some(&base), now);
         writes.push((ns.invoice(&b.id), Some(to_json(&record))));
         match merged.invoices.iter_mut().find(|i| i.id == b.id) {
             Some(x) => *x = record.clone(),
@@ -555,7 +559,7 @@ mod tests {
         );
         assert_eq!(r.put[0].content.notes, "");
         assert!(verify(&r.put[0]));
-        assert_eq!(r.put[1].version, 1);
+        assert_eq!(r.put[1].version, 2, "after the backup's own version");
 
         let mut kv = MemKv::default();
         for inv in &current.invoices {

@@ -39,16 +39,32 @@ pub struct QueueOp {
     pub queued_at: u64,
     pub attempts: u32,
     pub last_error: Option<ErrorClass>,
+    /// What was last handed to DynamoDB for this entry and not confirmed yet: the put's
+    /// (version, checksum), or (0, "") for a delete. A write can land with its answer lost;
+    /// this tells "DynamoDB has what we sent" apart from a conflict, even after a newer
+    /// save replaced the entry's kind.
+    #[serde(default)]
+    pub sent: Option<(u64, String)>,
+}
+
+/// What `op` sends, as recorded in [`QueueOp::sent`].
+pub fn sent_mark(kind: &OpKind) -> (u64, String) {
+    match kind {
+        OpKind::Put(inv) => (inv.version, inv.checksum.clone()),
+        OpKind::Delete => (0, String::new()),
+    }
 }
 
 /// Adds a change to the queue, coalescing with a pending change of the same invoice:
-/// the new kind wins, the base version and first-queued time stay. A delete of an
-/// invoice DynamoDB never had cancels its pending put altogether.
+/// the new kind wins, the base version, first-queued time and sent mark stay. A delete of
+/// an invoice DynamoDB never had cancels its pending put altogether, unless that put may
+/// already be on its way (sent, not confirmed): then the delete is queued, so that a put
+/// which landed is deleted after all.
 pub fn enqueue(queue: &mut Vec<QueueOp>, op: QueueOp) {
     match queue.iter().position(|q| q.invoice_id == op.invoice_id) {
         Some(i) => {
             let base = queue[i].base_version;
-            if op.kind == OpKind::Delete && base.is_none() {
+            if op.kind == OpKind::Delete && base.is_none() && queue[i].sent.is_none() {
                 queue.remove(i);
                 return;
             }
@@ -80,8 +96,10 @@ pub fn op_bytes(op: &QueueOp) -> usize {
     }
 }
 
-/// Splits the queue (by index) into transactions within DynamoDB's limits; operations
-/// whose item is too large are returned apart, never sent.
+/// Splits the queue (by index) into transactions within DynamoDB's limits. Operations
+/// that cannot succeed as they are (an item over 400 KB, or one DynamoDB refused as
+/// invalid) are returned apart and not sent again until the invoice changes (a new save
+/// replaces the operation): one bad item never blocks the rest.
 pub fn plan_batches(queue: &[QueueOp]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut too_big = Vec::new();
@@ -89,7 +107,7 @@ pub fn plan_batches(queue: &[QueueOp]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut bytes = 0;
     for (i, op) in queue.iter().enumerate() {
         let b = op_bytes(op);
-        if b > MAX_ITEM_BYTES {
+        if b > MAX_ITEM_BYTES || op.last_error == Some(ErrorClass::RequestInvalid) {
             too_big.push(i);
             continue;
         }
@@ -172,6 +190,17 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
+    #[test]
+    fn a_delete_after_a_put_in_flight_is_kept() {
+        let mut q = vec![put("a", 1, None)];
+        q[0].sent = Some(sent_mark(&q[0].kind));
+        enqueue(&mut q, del("a", None));
+        assert_eq!(q.len(), 1, "the put may have landed: the delete must go");
+        assert_eq!(q[0].kind, OpKind::Delete);
+        assert_eq!(q[0].base_version, None);
+        assert_eq!(q[0].sent.as_ref().map(|s| s.0), Some(1), "the mark stays");
+    }
+
     fn put(id: &str, version: u64, base: Option<u64>) -> QueueOp {
         let mut inv = invoice(id, &format!("N-{id}"), "c");
         inv.version = version;
@@ -182,6 +211,7 @@ mod tests {
             queued_at: 0,
             attempts: 0,
             last_error: None,
+            sent: None,
         }
     }
 
@@ -241,6 +271,18 @@ mod tests {
             assert!(bytes <= MAX_TX_BYTES && batch.len() <= MAX_ACTIONS);
         }
         assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 22);
+        // refused as invalid before: set apart until the invoice changes
+        let mut refused = put("r", 1, None);
+        refused.last_error = Some(ErrorClass::RequestInvalid);
+        let mut retried = put("t", 1, None);
+        retried.last_error = Some(ErrorClass::Throttled);
+        let (b, apart) = plan_batches(&[refused, retried]);
+        assert_eq!(apart, vec![0]);
+        assert_eq!(b, vec![vec![1]]);
+        let mut q3 = vec![put("r", 1, None)];
+        q3[0].last_error = Some(ErrorClass::RequestInvalid);
+        enqueue(&mut q3, put("r", 2, None));
+        assert_eq!(q3[0].last_error, None, "a new save sends it again");
     }
 
     #[test]

@@ -160,6 +160,14 @@ test('localStorage full: saving shows the quota warning, keeps the edit, and los
   // the edit is still in the editor and the stored invoice is unchanged
   assert.match(await tid(page, 'inv-notes').inputValue(), /^A long note that must not be lost/);
   assert.deepEqual(await dumpStorage(page), beforeDump);
+  // storage is full (and this user has no DynamoDB): the emergency export downloads what
+  // is in memory, the unsaved edit included
+  const emergency = JSON.parse((await download(page, 'emergency-export')).text);
+  assert.equal(emergency.format, 'ledgerline-export');
+  const unsaved = emergency.invoices.find((i) => i.number === 'INV-0001');
+  assert.match(unsaved.notes, /^A long note that must not be lost/);
+  assert.equal(unsaved.version, 2);
+  assert.equal(emergency.invoices.length, Object.keys(beforeDump).filter((k) => k.includes('/invoice/')).length);
 
   // free space, save again: it lands
   await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('other-app-')).forEach((k) => localStorage.removeItem(k)));

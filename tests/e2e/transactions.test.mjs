@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
-import { nav, addClient, download } from './helpers.mjs';
+import { nav, addClient, download, tid } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
 
 let stack;
@@ -60,5 +60,38 @@ test('150 queued writes reach DynamoDB in 2 transactions; a conflicting one canc
   assert.equal(conflicts.length, 1);
   assert.equal(conflicts[0].local.notes, 'my offline edit');
   await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")');
+  await context.close();
+});
+
+test('an item DynamoDB refuses as invalid is set apart and reported; the others still go; once fixed it goes too', async () => {
+  const { context, page, sub } = await signedIn('refused@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Refused Client');
+  await quickInvoice(page, 'Template');
+  await until('the first invoice in DynamoDB', async () => (await remote(sub)).length === 1);
+  await nav(page, 'Data');
+  const exported = JSON.parse((await download(page, 'export-json')).text);
+  const bundle = bundleOf(exported, 30, 'V');
+  // one invoice carries a marker the proxy answers with a ValidationException
+  const bad = bundle.invoices.find((i) => i.number === 'V-0006');
+  bad.notes = 'REFUSE-ME';
+  const { id, version, updatedAt, checksum, ...content } = bad;
+  bad.checksum = checksumOf(content);
+
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await importBundle(page, bundle, 'refused');
+  await until('30 changes queued', async () => (await syncStore(page, 'queue')).length === 30);
+  await stack.proxy.set({ mode: 'pass', refuse: 'REFUSE-ME' });
+  await page.waitForSelector('[data-testid="toast"]:has-text("DynamoDB refused invoice V-0006")', { timeout: 30000 });
+  await until('the 29 others in DynamoDB', async () => (await remote(sub)).length === 30);
+  const queue = await syncStore(page, 'queue');
+  assert.deepEqual(queue.map((op) => [op.invoiceId, op.lastError]), [[bad.id, 'requestInvalid']]);
+  assert.equal(await tid(page, 'storage-status').getAttribute('data-state'), 'hybrid', 'the refused change is still pending');
+
+  // the user fixes it: a new save replaces the refused operation and it goes
+  await editNotes(page, bad.id, 'shortened');
+  await until('the fixed invoice in DynamoDB', async () => (await remote(sub)).find((i) => i.id === bad.id)?.content.notes === 'shortened');
+  await until('the queue to drain', async () => (await syncStore(page, 'queue')).length === 0);
   await context.close();
 });

@@ -5,7 +5,8 @@
 //   denied     400 AccessDeniedException           throttle  400 ProvisionedThroughputExceededException
 //   5xx        500 InternalServerError             drop      destroy the connection (network error)
 // `times` limits the fault to the next n requests, then back to pass; `after` lets the
-// next n requests pass before the fault starts (a fault in the middle of a replay). latencyMs delays
+// next n requests pass before the fault starts (a fault in the middle of a replay); `refuse`:
+// a request whose body contains this text gets a ValidationException. latencyMs delays
 // every forwarded request. GET /__stats returns {requests, byTarget, firstAt, lastAt} (per
 // operation: counts, first and last arrival in ms, and serverMs: time spent waiting for
 // the server behind); POST /__stats/reset.
@@ -30,7 +31,7 @@ const FAULTS = {
 
 export async function startFaultProxy({ target, port = 0 }) {
   const t = new URL(target);
-  const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0 };
+  const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0, refuse: null };
   const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {} };
   const sockets = new Set();
 
@@ -53,6 +54,7 @@ export async function startFaultProxy({ target, port = 0 }) {
         state.latencyMs = body.latencyMs ?? state.latencyMs;
         state.times = body.times ?? Infinity;
         state.after = body.after ?? 0;
+        state.refuse = body.refuse ?? null;
         return json(res, 200, state);
       }
       if (req.url === '/__stats') return json(res, 200, stats);
@@ -82,6 +84,11 @@ export async function startFaultProxy({ target, port = 0 }) {
       }
       if (mode !== 'pass' && state.times !== Infinity) state.times -= 1;
       if (mode === 'drop') return req.socket.destroy();
+      if (state.refuse && body.includes(state.refuse)) {
+        // as DynamoDB answers an item it will not take (a write carrying the marker)
+        const type = 'com.amazon.coral.validate#ValidationException';
+        return json(res, 400, { __type: type, message: 'One or more parameter values were invalid: refused by the test' }, { 'x-amzn-ErrorType': 'ValidationException', 'x-amzn-RequestId': 'fault-proxy' });
+      }
       if (FAULTS[mode]) {
         const [status, type, message] = FAULTS[mode];
         return json(res, status, { __type: type, message }, { 'x-amzn-ErrorType': type.split('#').pop(), 'x-amzn-RequestId': 'fault-proxy' });

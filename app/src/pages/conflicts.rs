@@ -82,6 +82,7 @@ pub fn conflicts_page() -> Html {
                     format!("Deleted {number} again, as you had.")
                 };
                 let id = c.invoice_id.clone();
+                let at = c.at;
                 let store = store.clone();
                 let list = list.clone();
                 let note = note.clone();
@@ -89,6 +90,7 @@ pub fn conflicts_page() -> Html {
                     let reply = call(Request::DropConflict {
                         user,
                         invoice_id: id.clone(),
+                        at,
                     })
                     .await;
                     if let Reply::Error { message } = reply {
@@ -145,7 +147,7 @@ pub fn conflicts_page() -> Html {
                 };
                 let mine_label = if c.local.is_some() { "Restore mine" } else { "Delete it anyway" };
                 html! {
-                    <div class="card" data-testid="conflict" data-id={c.invoice_id.clone()}>
+                    <div class="card" data-testid="conflict" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
                         <h2>{ format!("Invoice {number}") }</h2>
                         <p>{ what }<span class="muted">{ format!(" Found {when}.") }</span></p>
                         if rows.is_empty() {

@@ -167,6 +167,28 @@ pub fn data_page() -> Html {
     }
 }
 
+/// Downloads everything in memory (plus an invoice that could not be saved), for when
+/// both browser storage and DynamoDB fail: the one copy left is this tab's.
+pub fn emergency_export(store: &Store, unsaved: Option<ledgerline_core::model::Invoice>) {
+    let mut snap = (*store.snap).clone();
+    if let Some(inv) = unsaved {
+        match snap.invoices.iter_mut().find(|i| i.id == inv.id) {
+            Some(x) => *x = inv,
+            None => snap.invoices.push(inv),
+        }
+    }
+    let text = export_json(&snap, &now_rfc3339());
+    if let Err(e) = download(
+        &format!("ledgerline-emergency-export-{}.json", today()),
+        "application/json",
+        &text,
+    ) {
+        store.dispatch(crate::state::Action::Toast(format!(
+            "The emergency export could not be downloaded ({e}). Keep this tab open and copy your invoices by hand."
+        )));
+    }
+}
+
 /// Entries that could not be read: named, with their raw text exportable and removable.
 pub fn damaged_list(store: &Store) -> Html {
     html! {

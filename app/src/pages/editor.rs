@@ -107,6 +107,31 @@ pub fn editor_page(props: &EditorProps) -> Html {
         })
     };
 
+    // storage refused the save: export what is in memory, this invoice included
+    let emergency = {
+        let store = store.clone();
+        let form = form.clone();
+        let id = props.id.clone();
+        Callback::from(move |_| {
+            let taken = |_: &str| false;
+            let ctx = Context {
+                clients: &store.snap.clients,
+                taken_number: &taken,
+            };
+            let unsaved = form.0.parse(&ctx).ok().map(|content| {
+                let id = id.clone().unwrap_or_else(crate::platform::new_id);
+                let previous = store.invoice(&id);
+                ledgerline_core::store::next_record(
+                    &id,
+                    content,
+                    previous,
+                    &crate::platform::now_rfc3339(),
+                )
+            });
+            crate::pages::data::emergency_export(&store, unsaved);
+        })
+    };
+
     let add_line = {
         let form = form.clone();
         Callback::from(move |_| {
@@ -151,7 +176,10 @@ pub fn editor_page(props: &EditorProps) -> Html {
                 <div class={classes!("banner", "banner-error", matches!(e, SaveError::Quota).then_some("quota"))} data-testid="quota-warning" role="alert">
                     <strong>{ if matches!(e, SaveError::Quota) { "Storage full. " } else { "Not saved. " } }</strong>
                     { e.message() }
-                    <p><Link<Route> to={Route::Data}>{ "Open Data to export a backup" }</Link<Route>></p>
+                    <p>
+                        <button data-testid="emergency-export" onclick={emergency}>{ "Download everything now, with this unsaved invoice (emergency export)" }</button>
+                        { " " }<Link<Route> to={Route::Data}>{ "Open Data to free space" }</Link<Route>>
+                    </p>
                 </div>
             }
             if !errors.is_empty() {
