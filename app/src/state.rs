@@ -242,7 +242,7 @@ impl Reducible for AppState {
                     s.toast = Some(Toast {
                         id: s.next_toast_id(),
                         text: format!(
-                            "Browser storage is full: {full} invoice(s) from DynamoDB could not be stored here. They stay safe in DynamoDB and come back at the next start. Free space: export a backup (Data), then delete old invoices or the logo."
+                            "Browser storage is full: {full} invoice(s) from DynamoDB could not be stored here. They are kept in this browser's backups (Data → Backups, \"kept: browser storage was full\") and in DynamoDB. Free space (export, then delete old invoices or the logo), then restore that backup or reload."
                         ),
                         undo: None,
                     });

@@ -203,11 +203,40 @@ async fn apply_remote(
     if !still(store, sub) {
         return;
     }
+    let ns = store.ns.clone();
+    let incoming = items.clone();
     store.dispatch(Action::ApplyRemote {
         items,
         removed,
         conflicts,
     });
+    // what browser storage refused (full) is kept in IndexedDB, restorable from Data →
+    // Backups once there is room; it is in DynamoDB too and comes back at the next pull
+    let refused: Vec<ledgerline_core::model::Invoice> = incoming
+        .into_iter()
+        .filter(|r| {
+            with_kv(|kv| ledgerline_core::store::load_invoice(kv, &ns, &r.id))
+                .is_none_or(|l| l.version != r.version || l.checksum != r.checksum)
+        })
+        .collect();
+    if !refused.is_empty() {
+        let parked = ledgerline_core::store::Snapshot {
+            invoices: refused,
+            clients: store.snap.clients.clone(),
+            ..Default::default()
+        };
+        let _ = call(Request::Backup {
+            user: sub.to_string(),
+            reason: "kept: browser storage was full".into(),
+            invoices: parked.invoices.len() as u32,
+            bundle: ledgerline_core::exchange::export_json(
+                &parked,
+                &crate::platform::now_rfc3339(),
+            ),
+            keep: store.config.backups_kept.max(1) + 1,
+        })
+        .await;
+    }
 }
 
 /// How many conflicts wait for review.

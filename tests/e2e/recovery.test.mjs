@@ -275,3 +275,38 @@ test('a damaged local invoice is repaired from DynamoDB; a backup is taken befor
   await tid(page, 'backup-row').filter({ hasText: 'before restore' }).first().waitFor();
   await context.close();
 });
+
+test('browser storage full during a pull: DynamoDB\'s version is kept in IndexedDB and restorable once there is room', async () => {
+  const { context, page, sub } = await signedIn('fullpull@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Full Client');
+  await quickInvoice(page, 'Will change remotely');
+  const [mine] = await until('the invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
+  const content = { ...mine.content, notes: 'newer in DynamoDB '.repeat(40) };
+  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
+    userId: { S: sub }, invoiceId: { S: mine.id }, version: { N: String(mine.version + 1) }, updatedAt: { S: new Date().toISOString() },
+    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+  } }));
+  // another app fills the origin's storage to the brim
+  await page.evaluate(() => {
+    let size = 1 << 20, i = 0;
+    while (size >= 16) {
+      try { localStorage.setItem('other-app-' + i++, 'x'.repeat(size)); } catch { size = Math.floor(size / 2); }
+    }
+  });
+  await page.reload();
+  await ready(page);
+  await page.waitForSelector('[data-testid="toast"]:has-text("Browser storage is full")', { timeout: 20000 });
+  const local = () => page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id)))), mine.id);
+  assert.equal((await local()).version, mine.version, 'the local copy is unchanged');
+  await nav(page, 'Data');
+  const kept = tid(page, 'backup-row').filter({ hasText: 'kept: browser storage was full' }).first();
+  await kept.waitFor();
+
+  // the user frees space and restores what was kept
+  await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('other-app-')).forEach((k) => localStorage.removeItem(k)));
+  await kept.getByTestId('backup-restore').click();
+  await tid(page, 'backup-note').filter({ hasText: 'Restored' }).waitFor();
+  assert.match((await local()).notes, /^newer in DynamoDB/);
+  await context.close();
+});
