@@ -24,6 +24,29 @@ thread_local! {
     static REFUSED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
     /// A pull runs from this page now (checks meanwhile do not start another).
     static PULLING: Cell<bool> = const { Cell::new(false) };
+    /// Failed checks in a row (throttled, 5xx, network) and whether a re-check waits.
+    static CHECK_RETRIES: Cell<u32> = const { Cell::new(0) };
+    static CHECK_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A check that failed for a passing reason (throttled, 5xx, network) is tried again with
+/// the same backoff as replays, so DynamoDB coming back is noticed within seconds rather
+/// than at the next interval.
+fn recheck_later(store: &Store) {
+    if CHECK_SCHEDULED.with(|s| s.replace(true)) {
+        return;
+    }
+    let attempt = CHECK_RETRIES.with(|r| {
+        r.set(r.get().saturating_add(1));
+        r.get()
+    });
+    let wait = ledgerline_core::sync::backoff_ms(attempt, 1000, 60_000, js_sys::Math::random());
+    let store = store.clone();
+    gloo::timers::callback::Timeout::new(wait.max(250) as u32, move || {
+        CHECK_SCHEDULED.with(|s| s.set(false));
+        check(&store);
+    })
+    .forget();
 }
 
 // Everything here takes the `Store` handle, never a copy of the state: a handle reads the
@@ -512,6 +535,10 @@ pub fn check(store: &Store) {
         let ok = matches!(reply, Reply::Ok { .. });
         if let Some(c) = connection_of(&reply) {
             store.dispatch(Action::SetConnection(c));
+        }
+        match reply {
+            Reply::Failed { class, .. } if class.retryable() => recheck_later(&store),
+            _ => CHECK_RETRIES.with(|r| r.set(0)),
         }
         // DynamoDB answers: send whatever waits (a no-op when the queue is empty)
         if ok {

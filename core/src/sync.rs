@@ -97,8 +97,8 @@ pub fn op_bytes(op: &QueueOp) -> usize {
 }
 
 /// Splits the queue (by index) into transactions within DynamoDB's limits. Operations
-/// that cannot succeed as they are (an item over 400 KB, or one DynamoDB refused as
-/// invalid) are returned apart and not sent again until the invoice changes (a new save
+/// that cannot succeed as they are (an item over 400 KB, one failing its checksum, or one
+/// DynamoDB refused as invalid) are returned apart and not sent again until the invoice changes (a new save
 /// replaces the operation): one bad item never blocks the rest.
 pub fn plan_batches(queue: &[QueueOp]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -107,7 +107,9 @@ pub fn plan_batches(queue: &[QueueOp]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut bytes = 0;
     for (i, op) in queue.iter().enumerate() {
         let b = op_bytes(op);
-        if b > MAX_ITEM_BYTES || op.last_error == Some(ErrorClass::RequestInvalid) {
+        // checked before upload too: a queued copy failing its checksum never goes out
+        let damaged = matches!(&op.kind, OpKind::Put(inv) if !crate::checksum::verify(inv));
+        if b > MAX_ITEM_BYTES || damaged || op.last_error == Some(ErrorClass::RequestInvalid) {
             too_big.push(i);
             continue;
         }
@@ -254,6 +256,7 @@ mod tests {
         let mut huge = put("h", 1, None);
         if let OpKind::Put(inv) = &mut huge.kind {
             inv.content.notes = "x".repeat(MAX_ITEM_BYTES);
+            crate::exchange::reseal(inv);
         }
         let mut q2 = vec![put("a", 1, None), huge, put("b", 1, None)];
         // many 300 KB items: the 4 MB bound splits before 100 actions
@@ -261,6 +264,7 @@ mod tests {
             let mut p = put(&format!("m{i}"), 1, None);
             if let OpKind::Put(inv) = &mut p.kind {
                 inv.content.notes = "y".repeat(300 * 1024);
+                crate::exchange::reseal(inv);
             }
             q2.push(p);
         }
@@ -276,8 +280,12 @@ mod tests {
         refused.last_error = Some(ErrorClass::RequestInvalid);
         let mut retried = put("t", 1, None);
         retried.last_error = Some(ErrorClass::Throttled);
-        let (b, apart) = plan_batches(&[refused, retried]);
-        assert_eq!(apart, vec![0]);
+        let mut tampered = put("x", 1, None);
+        if let OpKind::Put(inv) = &mut tampered.kind {
+            inv.content.notes = "changed after sealing".into();
+        }
+        let (b, apart) = plan_batches(&[refused, retried, tampered]);
+        assert_eq!(apart, vec![0, 2]);
         assert_eq!(b, vec![vec![1]]);
         let mut q3 = vec![put("r", 1, None)];
         q3[0].last_error = Some(ErrorClass::RequestInvalid);

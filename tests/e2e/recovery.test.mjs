@@ -310,3 +310,50 @@ test('browser storage full during a pull: DynamoDB\'s version is kept in Indexed
   assert.match((await local()).notes, /^newer in DynamoDB/);
   await context.close();
 });
+
+test('throttled: the replay retries by itself with backoff, long before the next connection check', async () => {
+  const { context, page, sub } = await signedIn('throttled@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Throttle Client');
+  // checks every 5 minutes: only the backoff can bring the retry in time
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-interval').fill('300');
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  await stack.proxy.set({ mode: 'throttle', times: 3 });
+  const t0 = Date.now();
+  await quickInvoice(page, 'Sent despite throttling');
+  await until('the invoice in DynamoDB', async () => (await remote(sub)).length === 1, 60000);
+  assert.ok(Date.now() - t0 < 60000, 'retried by the backoff, not by the 5-minute check');
+  const stats = await stack.proxy.stats();
+  assert.ok((stats.byTarget.PutItem || 0) + (stats.byTarget.TransactWriteItems || 0) >= 2, 'it was retried');
+  await context.close();
+});
+
+test('an item damaged in DynamoDB is never stored here, and this device\'s intact copy repairs it', async () => {
+  const { context, page, sub } = await signedIn('remotedamage@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Remote Damage Client');
+  await quickInvoice(page, 'Intact here');
+  const [mine] = await until('the invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
+  // damaged in DynamoDB: a newer version whose content does not match its checksum
+  const content = { ...mine.content, notes: 'garbled' };
+  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
+    userId: { S: sub }, invoiceId: { S: mine.id }, version: { N: String(mine.version + 1) }, updatedAt: { S: new Date().toISOString() },
+    checksum: { S: mine.checksum }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+  } }));
+  await page.reload();
+  await ready(page);
+  const fixed = await until('the intact copy back in DynamoDB', async () => {
+    const [r] = await remote(sub);
+    return r && r.version === mine.version + 2 && r;
+  });
+  assert.equal(fixed.content.notes, mine.content.notes, 'this device\'s content');
+  assert.equal(checksumOf(fixed.content), fixed.checksum, 'intact');
+  const local = await page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id)))), mine.id);
+  assert.notEqual(local.notes, 'garbled', 'the damaged copy was never stored here');
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  await page.locator('[data-testid="log-row"][data-kind="integrity.repairRemote"]').first().waitFor();
+  await context.close();
+});
