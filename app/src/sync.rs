@@ -256,7 +256,7 @@ async fn apply_remote(
                 &parked,
                 &crate::platform::now_rfc3339(),
             ),
-            keep: store.config.backups_kept.max(1) + 1,
+            keep: store.config.backups_kept.max(1).saturating_add(1),
         })
         .await;
     }

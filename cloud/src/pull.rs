@@ -64,8 +64,10 @@ async fn versions(
                 .get("version")
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok());
-            if let (Some(id), Some(v)) = (id, v) {
-                out.push((id, v));
+            // an item with an unreadable version is still there: counted as version 0
+            // (older than anything here), never mistaken for a deletion
+            if let Some(id) = id {
+                out.push((id, v.unwrap_or(0)));
             }
         }
         match page.last_evaluated_key() {

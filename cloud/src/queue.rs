@@ -15,7 +15,9 @@ use futures_util::StreamExt;
 use ledgerline_core::checksum::verify;
 use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::model::Invoice;
-use ledgerline_core::sync::{enqueue, plan_batches, sent_mark, Conflict, OpKind, QueueOp};
+use ledgerline_core::sync::{
+    base_for, enqueue, plan_batches, sent_mark, Conflict, OpKind, QueueOp,
+};
 use rexie::{KeyRange, Rexie, TransactionMode};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -179,8 +181,8 @@ pub async fn add(user: &str, invoice_id: &str, kind: OpKind) -> Result<usize, St
             &mut one,
             QueueOp {
                 invoice_id: id,
+                base_version: base_for(&kind, synced),
                 kind,
-                base_version: synced,
                 queued_at: js_sys::Date::now() as u64,
                 attempts: 0,
                 last_error: None,
@@ -356,8 +358,8 @@ pub fn forget_endpoint_features() {
 enum Remote {
     Absent,
     Intact(Invoice),
-    /// There, but failing its checksum (or unreadable): only its version is usable.
-    Damaged(u64),
+    /// There, but failing its checksum (or unreadable): its version, if readable.
+    Damaged(Option<u64>),
 }
 
 async fn remote_copy(
@@ -382,8 +384,7 @@ async fn remote_copy(
             None => Remote::Damaged(
                 it.get("version")
                     .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
+                    .and_then(|n| n.parse().ok()),
             ),
         },
     })
@@ -477,19 +478,37 @@ async fn done_all(db: &Rexie, user: &str, ops: &[&QueueOp]) -> Result<(), String
     .await
 }
 
-/// Records, before they go, what the operations of a batch send (see [`QueueOp::sent`]).
-async fn mark_sent(db: &Rexie, user: &str, ops: &[&QueueOp]) -> Result<(), String> {
+/// Records, before they go, what the operations of a batch send (see [`QueueOp::sent`]);
+/// an earlier unconfirmed mark stays (that write may have landed unanswered). Returns the
+/// operations still queued as they are: one cancelled meanwhile (a delete of a put never
+/// sent) is not sent at all.
+async fn mark_sent<'a>(
+    db: &Rexie,
+    user: &str,
+    ops: &[&'a QueueOp],
+) -> Result<Vec<&'a QueueOp>, String> {
+    let still = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let keep = still.clone();
     update_many(db, user, ops, |op, current| {
         let Some(mut c) = current else {
-            // gone meanwhile (a delete cancelled it): nothing to mark, nothing to write
+            // gone meanwhile: nothing to mark, nothing to send
             return (None, None);
         };
         if c.kind == op.kind {
-            c.sent = Some(sent_mark(&op.kind));
+            keep.borrow_mut().push(op.invoice_id.clone());
+            if c.sent.is_none() {
+                c.sent = Some(sent_mark(&op.kind));
+            }
         }
         (Some(c), None)
     })
-    .await
+    .await?;
+    let still = still.borrow();
+    Ok(ops
+        .iter()
+        .copied()
+        .filter(|op| still.contains(&op.invoice_id))
+        .collect())
 }
 
 /// Whether DynamoDB already holds exactly what `op` wanted: an earlier attempt landed but
@@ -511,6 +530,8 @@ enum Outcome {
     /// DynamoDB's item is damaged: the operation stays queued, now based on the damaged
     /// item's version, so that the next round overwrites (or deletes) it with ours.
     Rebased,
+    /// DynamoDB's item is damaged beyond that: the operation is set apart.
+    SetApart,
 }
 
 /// A failed condition: see [`Outcome`]. The local version kept aside is the newest
@@ -523,7 +544,14 @@ async fn conflict(
     op: &QueueOp,
 ) -> Result<Result<Outcome, Failure>, String> {
     let remote = match remote_copy(client, table, user, &op.invoice_id).await {
+        Ok(Remote::Damaged(version)) if version.is_none() || version == op.base_version => {
+            // no usable version, or a write based on it failed already: set apart (see
+            // plan_batches) instead of trying forever; the user is told
+            failed(db, user, &[op], ErrorClass::RequestInvalid).await?;
+            return Ok(Ok(Outcome::SetApart));
+        }
         Ok(Remote::Damaged(version)) => {
+            let version = version.unwrap_or_default();
             update(db, user, &op.invoice_id, move |current, _| {
                 let next = current.map(|mut c| {
                     c.base_version = Some(version);
@@ -566,7 +594,15 @@ async fn conflict(
     let sent = op.kind.clone();
     let local = std::rc::Rc::new(std::cell::RefCell::new(None));
     let keep = local.clone();
-    update(db, user, &op.invoice_id, move |current, _| {
+    // the queue entry goes and the conflict is recorded in one transaction: never the one
+    // without the other
+    let tx = db
+        .transaction(&[QUEUE, SYNCED, CONFLICTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    let conflicts = tx.store(CONFLICTS).map_err(err)?;
+    update_in(&queue, &synced, user, &op.invoice_id, move |current, _| {
         let kind = current.map(|c| c.kind).unwrap_or(sent);
         *keep.borrow_mut() = match kind {
             OpKind::Put(inv) => Some(*inv),
@@ -581,7 +617,12 @@ async fn conflict(
         remote,
         at: js_sys::Date::now() as u64,
     };
-    put_json(db, CONFLICTS, &conflict_key(user, &c), Some(&c)).await?;
+    let text = serde_json::to_string(&c).map_err(err)?;
+    conflicts
+        .put(&JsValue::from_str(&text), Some(&conflict_key(user, &c)))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
     Ok(Ok(Outcome::Conflict(Box::new(c))))
 }
 
@@ -710,7 +751,11 @@ pub async fn replay(
         out.refused = too_big.iter().map(|i| ops[*i].invoice_id.clone()).collect();
         let Some(batch) = batches.first() else { break };
         let batch: Vec<&QueueOp> = batch.iter().map(|i| &ops[*i]).collect();
-        mark_sent(&db, user, &batch).await?;
+        // a newer save of an invoice since the queue was read is sent in a later round
+        let batch = mark_sent(&db, user, &batch).await?;
+        if batch.is_empty() {
+            continue;
+        }
         if transactions {
             let actions: Vec<TransactWriteItem> = batch
                 .iter()
@@ -751,6 +796,7 @@ pub async fn replay(
                                 Ok(Outcome::Conflict(c)) => out.conflicts.push(*c),
                                 Ok(Outcome::Landed) => out.sent += 1,
                                 Ok(Outcome::Rebased) => {}
+                                Ok(Outcome::SetApart) => out.refused.push(op.invoice_id.clone()),
                                 Err(f) => {
                                     out.failed = Some(classify(&f, worked));
                                     break;
@@ -767,12 +813,15 @@ pub async fn replay(
                             break;
                         }
                         continue;
-                    } else if classify(&f, worked) == ErrorClass::RequestInvalid {
+                    } else if f.code.as_deref() == Some("ValidationException") {
                         // refused as a whole without saying which item: the single writes
                         // below find it, and the others still go
                     } else {
                         let class = classify(&f, worked);
-                        failed(&db, user, &batch, class).await?;
+                        // a request-level refusal must not set the whole batch apart
+                        if class != ErrorClass::RequestInvalid {
+                            failed(&db, user, &batch, class).await?;
+                        }
                         out.failed = Some(class);
                         break;
                     }
@@ -811,6 +860,7 @@ pub async fn replay(
                             Ok(Outcome::Conflict(c)) => out.conflicts.push(*c),
                             Ok(Outcome::Landed) => out.sent += 1,
                             Ok(Outcome::Rebased) => {}
+                            Ok(Outcome::SetApart) => out.refused.push(op.invoice_id.clone()),
                             Err(f) => {
                                 stop = Some(classify(&f, worked));
                                 halt.set(true);
@@ -819,11 +869,16 @@ pub async fn replay(
                     }
                     Err(f) => {
                         let class = classify(&f, worked);
-                        failed(&db, user, &[op], class).await?;
-                        if class == ErrorClass::RequestInvalid {
+                        if f.code.as_deref() == Some("ValidationException") {
                             // this item only: set apart (see plan_batches), the rest go on
+                            failed(&db, user, &[op], ErrorClass::RequestInvalid).await?;
                             out.refused.push(op.invoice_id.clone());
                             continue;
+                        }
+                        // about the request, not this item (a bare 400, an expired
+                        // signature, ...): stop, mark nothing aside
+                        if class != ErrorClass::RequestInvalid {
+                            failed(&db, user, &[op], class).await?;
                         }
                         stop.get_or_insert(class);
                         halt.set(true);

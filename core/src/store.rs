@@ -232,7 +232,7 @@ pub fn next_record(
     Invoice {
         id: id.to_string(),
         content,
-        version: previous.map(|p| p.version + 1).unwrap_or(1),
+        version: previous.map(|p| p.version.saturating_add(1)).unwrap_or(1),
         updated_at: now_rfc3339.to_string(),
         checksum,
     }

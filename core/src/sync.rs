@@ -47,6 +47,18 @@ pub struct QueueOp {
     pub sent: Option<(u64, String)>,
 }
 
+/// The condition's base for a new queue entry: the version DynamoDB had when this device
+/// last saw the item (`synced`), unless the change was built on an older local copy than
+/// that (DynamoDB's newer version was not stored here yet): then the version the change
+/// was built on, so that the write fails its condition and takes the conflict path
+/// instead of silently overwriting DynamoDB's newer version.
+pub fn base_for(kind: &OpKind, synced: Option<u64>) -> Option<u64> {
+    match (kind, synced) {
+        (OpKind::Put(inv), Some(s)) if s >= inv.version => inv.version.checked_sub(1),
+        _ => synced,
+    }
+}
+
 /// What `op` sends, as recorded in [`QueueOp::sent`].
 pub fn sent_mark(kind: &OpKind) -> (u64, String) {
     match kind {
@@ -191,6 +203,20 @@ mod tests {
     use crate::testing::invoice;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_change_built_on_a_stale_copy_is_based_on_that_copy() {
+        let p = |v| put("a", v, None).kind;
+        // up to date: DynamoDB has 4, the edit is 5
+        assert_eq!(base_for(&p(5), Some(4)), Some(4));
+        // DynamoDB moved to 6 before this device stored it; the edit 5 was built on 4
+        assert_eq!(base_for(&p(5), Some(6)), Some(4));
+        assert_eq!(base_for(&p(5), Some(5)), Some(4));
+        // several offline edits after DynamoDB's 2
+        assert_eq!(base_for(&p(7), Some(2)), Some(2));
+        assert_eq!(base_for(&p(1), None), None);
+        assert_eq!(base_for(&OpKind::Delete, Some(3)), Some(3));
+    }
 
     #[test]
     fn a_delete_after_a_put_in_flight_is_kept() {
