@@ -4,7 +4,7 @@
 //! newest N are kept.
 
 use ledgerline_core::protocol::BackupInfo;
-use rexie::{KeyRange, Rexie, TransactionMode};
+use rexie::{Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -33,31 +33,10 @@ async fn open() -> Result<std::rc::Rc<Rexie>, String> {
     crate::idb::open(DB, &[(STORE, false)]).await
 }
 
-fn range(user: &str) -> Result<KeyRange, String> {
-    KeyRange::bound(
-        &JsValue::from_str(&format!("{user}|")),
-        &JsValue::from_str(&format!("{user}|\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(err)
-}
-
 async fn all(db: &Rexie, user: &str) -> Result<Vec<(JsValue, Stored)>, String> {
-    let r = range(user)?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadOnly)
-        .map_err(err)?;
-    let store = tx.store(STORE).map_err(err)?;
-    let keys = store
-        .get_all_keys(Some(r.clone()), None)
-        .await
-        .map_err(err)?;
-    let values = store.get_all(Some(r), None).await.map_err(err)?;
-    tx.done().await.map_err(err)?;
-    Ok(keys
+    Ok(crate::idb::user_entries(db, STORE, user)
+        .await?
         .into_iter()
-        .zip(values)
         .filter_map(|(k, v)| Some((k, serde_json::from_str(&v.as_string()?).ok()?)))
         .collect())
 }

@@ -1,9 +1,10 @@
 //! One IndexedDB connection per database and worker, opened on first use and reused:
 //! opening one per call made a burst of saves open hundreds of connections.
 
-use rexie::{ObjectStore, Rexie};
+use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 
 thread_local! {
     static OPEN: RefCell<Vec<(&'static str, Rc<Rexie>)>> = const { RefCell::new(Vec::new()) };
@@ -46,4 +47,36 @@ pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> Result<Rc<Rexi
     let db = Rc::new(b.build().await.map_err(|e| format!("{e:?}"))?);
     OPEN.with(|o| o.borrow_mut().push((name, db.clone())));
     Ok(db)
+}
+
+/// Every key of one user in stores keyed `<user>|...`: `<user>|` up to `<user>|\u{ffff}`.
+pub fn user_range(user: &str) -> Result<KeyRange, String> {
+    KeyRange::bound(
+        &JsValue::from_str(&format!("{user}|")),
+        &JsValue::from_str(&format!("{user}|\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(|e| format!("{e:?}"))
+}
+
+/// The keys and values of one user's entries in `store`, in key order.
+pub async fn user_entries(
+    db: &Rexie,
+    store: &str,
+    user: &str,
+) -> Result<Vec<(JsValue, JsValue)>, String> {
+    let err = |e: rexie::Error| format!("{e:?}");
+    let range = user_range(user)?;
+    let tx = db
+        .transaction(&[store], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let s = tx.store(store).map_err(err)?;
+    let keys = s
+        .get_all_keys(Some(range.clone()), None)
+        .await
+        .map_err(err)?;
+    let values = s.get_all(Some(range), None).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(keys.into_iter().zip(values).collect())
 }

@@ -8,6 +8,7 @@
 //! - `conflicts`: local versions set aside when DynamoDB won.
 
 use crate::dynamo::failure;
+use crate::idb::user_range;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -18,7 +19,7 @@ use ledgerline_core::model::Invoice;
 use ledgerline_core::sync::{
     base_for, enqueue, plan_batches, sent_mark, Conflict, OpKind, QueueOp,
 };
-use rexie::{KeyRange, Rexie, TransactionMode};
+use rexie::{Rexie, TransactionMode};
 use serde::Serialize;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
@@ -77,17 +78,6 @@ async fn put_json<T: Serialize>(
     }
     tx.done().await.map_err(err)?;
     Ok(())
-}
-
-/// Every key of one user: `<user>|` up to `<user>|\u{ffff}`.
-fn user_range(user: &str) -> Result<KeyRange, String> {
-    KeyRange::bound(
-        &JsValue::from_str(&format!("{user}|")),
-        &JsValue::from_str(&format!("{user}|\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(err)
 }
 
 async fn all_of<T: serde::de::DeserializeOwned>(
@@ -638,21 +628,10 @@ pub async fn queued_and_synced(
 ) -> Result<(HashMap<String, QueueOp>, HashMap<String, u64>), String> {
     let db = open().await?;
     let queued: Vec<QueueOp> = all_of(&db, QUEUE, user).await?;
-    let range = user_range(user)?;
-    let tx = db
-        .transaction(&[SYNCED], TransactionMode::ReadOnly)
-        .map_err(err)?;
-    let store = tx.store(SYNCED).map_err(err)?;
-    let keys = store
-        .get_all_keys(Some(range.clone()), None)
-        .await
-        .map_err(err)?;
-    let values = store.get_all(Some(range), None).await.map_err(err)?;
-    tx.done().await.map_err(err)?;
     let prefix = format!("{user}|");
-    let synced = keys
+    let synced = crate::idb::user_entries(&db, SYNCED, user)
+        .await?
         .into_iter()
-        .zip(values)
         .filter_map(|(k, v)| {
             let id = k.as_string()?.strip_prefix(&prefix)?.to_string();
             let v = v.as_string()?.parse().ok()?;
