@@ -29,24 +29,37 @@ thread_local! {
     static CHECK_SCHEDULED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A check that failed for a passing reason (throttled, 5xx, network) is tried again with
-/// the same backoff as replays, so DynamoDB coming back is noticed within seconds rather
-/// than at the next interval.
-fn recheck_later(store: &Store) {
-    if CHECK_SCHEDULED.with(|s| s.replace(true)) {
+type Flag = std::thread::LocalKey<Cell<bool>>;
+type Counter = std::thread::LocalKey<Cell<u32>>;
+
+/// Runs `again` after a capped exponential backoff with full jitter (1 s doubling up to
+/// 60 s), counting attempts in `tries`; `scheduled` keeps it to one waiting timer.
+fn after_backoff(
+    tries: &'static Counter,
+    scheduled: &'static Flag,
+    again: impl FnOnce() + 'static,
+) {
+    if scheduled.with(|s| s.replace(true)) {
         return;
     }
-    let attempt = CHECK_RETRIES.with(|r| {
+    let attempt = tries.with(|r| {
         r.set(r.get().saturating_add(1));
         r.get()
     });
     let wait = ledgerline_core::sync::backoff_ms(attempt, 1000, 60_000, js_sys::Math::random());
-    let store = store.clone();
     gloo::timers::callback::Timeout::new(wait.max(250) as u32, move || {
-        CHECK_SCHEDULED.with(|s| s.set(false));
-        check(&store);
+        scheduled.with(|s| s.set(false));
+        again();
     })
     .forget();
+}
+
+/// A check that failed for a passing reason (throttled, 5xx, network) is tried again with
+/// the same backoff as replays, so DynamoDB coming back is noticed within seconds rather
+/// than at the next interval.
+fn recheck_later(store: &Store) {
+    let store = store.clone();
+    after_backoff(&CHECK_RETRIES, &CHECK_SCHEDULED, move || check(&store));
 }
 
 // Everything here takes the `Store` handle, never a copy of the state: a handle reads the
@@ -62,20 +75,10 @@ fn still(store: &Store, sub: &str) -> bool {
 /// backoff with full jitter (1 s doubling up to 60 s), besides the connection manager's
 /// regular checks. Expired or invalid credentials are not retried: they wait for renewal.
 fn retry_later(store: &Store) {
-    if SCHEDULED.with(|s| s.replace(true)) {
-        return;
-    }
-    let attempt = RETRIES.with(|r| {
-        r.set(r.get().saturating_add(1));
-        r.get()
-    });
-    let wait = ledgerline_core::sync::backoff_ms(attempt, 1000, 60_000, js_sys::Math::random());
     let store = store.clone();
-    gloo::timers::callback::Timeout::new(wait.max(250) as u32, move || {
-        SCHEDULED.with(|s| s.set(false));
-        wasm_bindgen_futures::spawn_local(async move { replay_now(&store).await });
-    })
-    .forget();
+    after_backoff(&RETRIES, &SCHEDULED, move || {
+        wasm_bindgen_futures::spawn_local(async move { replay_now(&store).await })
+    });
 }
 
 /// A token unique to one change in this browser (milliseconds and a counter).
@@ -416,18 +419,7 @@ fn repair_remote(store: &Store, damaged: &[(String, u64)]) {
             js_sys::Date::now(),
         );
         store.dispatch(Action::PutInvoice(record.clone()));
-        let user = session.sub.clone();
-        let token = next_token();
-        let _ = with_kv(|kv| outbox::add(kv, &user, id, Pending::Put, token));
-        let id = id.clone();
-        let store = store.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(p) = hand_over(&user, &id, OpKind::Put(Box::new(record)), token).await {
-                if still(&store, &user) {
-                    store.dispatch(Action::SetPending(p));
-                }
-            }
-        });
+        enqueue(store, &session, id, OpKind::Put(Box::new(record)));
     }
 }
 
