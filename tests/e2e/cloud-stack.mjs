@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage, recordErrors } from '../support/browser.mjs';
 import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, TABLE } from '../support/standins.mjs';
@@ -115,6 +115,15 @@ export function kit(getStack) {
     return items.map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S), checksum: i.checksum.S }));
   }
 
+  /** Writes an invoice straight into DynamoDB, as another device would: `version` and
+   * `content`, sealed with its checksum unless `checksum` is given (a damaged item). */
+  async function putRemote(sub, id, version, content, { checksum = checksumOf(content) } = {}) {
+    await s().db.send(new PutItemCommand({ TableName: TABLE, Item: {
+      userId: { S: sub }, invoiceId: { S: id }, version: { N: String(version) }, updatedAt: { S: new Date().toISOString() },
+      checksum: { S: checksum }, number: { S: content.number }, content: { S: JSON.stringify(content) },
+    } }));
+  }
+
   /** Waits until `check()` is truthy (polling), or fails naming `what`. */
   async function until(what, check, timeout = 30000) {
     const end = Date.now() + timeout;
@@ -208,7 +217,7 @@ export function kit(getStack) {
     fs.rmSync(file, { force: true });
   }
 
-  return { signedIn, status, remote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf };
+  return { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf };
 }
 
 /** The app's checksum: FNV-1a 64 over the content's JSON. The content came from

@@ -3,7 +3,7 @@
 // queued, conflicts reviewed by the user, damaged data repaired, backups restored.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
 import { appErrors, recordErrors } from '../support/browser.mjs';
 import { ready, tid, nav, addClient, download } from './helpers.mjs';
@@ -20,7 +20,7 @@ after(async () => {
 beforeEach(async () => {
   await stack?.reset();
 });
-const { signedIn, status, remote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
+const { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
 
 /** Signed in, connected, with one client and one uploaded invoice; returns its export. */
 async function start(email) {
@@ -195,10 +195,7 @@ test('conflicts screen: both versions side by side; "restore mine" makes a new v
   await editNotes(page, edited.id, 'my offline edit');
   await editNotes(page, gone.id, 'edited here, deleted there');
   const content = { ...edited.content, notes: 'their edit in DynamoDB' };
-  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: edited.id }, version: { N: '7' }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, edited.id, 7, content);
   await stack.db.send(new DeleteItemCommand({ TableName: TABLE, Key: { userId: { S: sub }, invoiceId: { S: gone.id } } }));
   await stack.proxy.set({ mode: 'pass' });
   await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")', { timeout: 20000 });
@@ -249,10 +246,7 @@ test('a damaged local invoice is repaired from DynamoDB; a backup is taken befor
   }, damaged.id);
   // and change the other one in DynamoDB, so the next pull changes local data
   const content = { ...restored.content, notes: 'changed in DynamoDB' };
-  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: restored.id }, version: { N: String(restored.version + 1) }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, restored.id, restored.version + 1, content);
   await page.reload();
   await ready(page);
   await page.waitForSelector('[data-testid="toast"]:has-text("Repaired from DynamoDB")', { timeout: 20000 });
@@ -283,10 +277,7 @@ test('browser storage full during a pull: DynamoDB\'s version is kept in Indexed
   await quickInvoice(page, 'Will change remotely');
   const [mine] = await until('the invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
   const content = { ...mine.content, notes: 'newer in DynamoDB '.repeat(40) };
-  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: mine.id }, version: { N: String(mine.version + 1) }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, mine.id, mine.version + 1, content);
   // another app fills the origin's storage to the brim
   await page.evaluate(() => {
     let size = 1 << 20, i = 0;
@@ -338,10 +329,7 @@ test('an item damaged in DynamoDB is never stored here, and this device\'s intac
   const [mine] = await until('the invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
   // damaged in DynamoDB: a newer version whose content does not match its checksum
   const content = { ...mine.content, notes: 'garbled' };
-  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: mine.id }, version: { N: String(mine.version + 1) }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: mine.checksum }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, mine.id, mine.version + 1, content, { checksum: mine.checksum });
   await page.reload();
   await ready(page);
   const fixed = await until('the intact copy back in DynamoDB', async () => {

@@ -2,7 +2,7 @@
 // batches, exactly once; conflicts keep DynamoDB's version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
 import { ready, tid, addClient } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
@@ -16,7 +16,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const { signedIn, status, remote, quickInvoice, explain, checksumOf } = kit(() => stack);
+const { signedIn, status, remote, putRemote, quickInvoice, explain } = kit(() => stack);
 
 test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drains to exactly 195 items with the latest content', async () => {
   const { context, page, sub } = await signedIn('sync@ledgerline.test');
@@ -84,10 +84,7 @@ test('conflict: edited offline here and directly in DynamoDB: DynamoDB wins and 
   // someone else writes version 7 straight into DynamoDB
   const [theirs] = await remote(sub);
   const content = { ...theirs.content, notes: 'their edit in DynamoDB' };
-  await db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: id }, version: { N: '7' }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, id, 7, content);
 
   await proxy.set({ mode: 'pass' });
   await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")', { timeout: 20000 });
@@ -123,10 +120,7 @@ test('pull: another device sees the invoice; edits and deletes made in DynamoDB 
 
   const [theirs] = await remote(a.sub);
   const content = { ...theirs.content, notes: 'edited in DynamoDB' };
-  await db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: a.sub }, invoiceId: { S: id }, version: { N: String(theirs.version + 1) }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(a.sub, id, theirs.version + 1, content);
   await b.page.reload();
   await ready(b.page);
   const notes = () => b.page.evaluate((id) => {

@@ -4,8 +4,6 @@
 // conflict path and the others go in the next round.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '../support/standins.mjs';
 import { nav, addClient, download, tid } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
 
@@ -19,7 +17,7 @@ after(async () => {
 beforeEach(async () => {
   await stack?.proxy.set({ mode: 'pass', latencyMs: 0 });
 });
-const { signedIn, status, remote, until, quickInvoice, editNotes, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
+const { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
 
 const delta = (a, b, op) => (b.byTarget[op] || 0) - (a.byTarget[op] || 0);
 
@@ -38,10 +36,7 @@ test('150 queued writes reach DynamoDB in 2 transactions; a conflicting one canc
   await editNotes(page, template.id, 'my offline edit');
   // meanwhile another device moved the template on in DynamoDB
   const content = { ...template.content, notes: 'theirs' };
-  await stack.db.send(new PutItemCommand({ TableName: TABLE, Item: {
-    userId: { S: sub }, invoiceId: { S: template.id }, version: { N: '5' }, updatedAt: { S: new Date().toISOString() },
-    checksum: { S: checksumOf(content) }, number: { S: content.number }, content: { S: JSON.stringify(content) },
-  } }));
+  await putRemote(sub, template.id, 5, content);
   await until('151 changes queued', async () => (await syncStore(page, 'queue')).length === 151);
 
   const before = await stack.proxy.stats();
