@@ -8,8 +8,8 @@
 // next n requests pass before the fault starts (a fault in the middle of a replay); `refuse`:
 // a request whose body contains this text gets a ValidationException. latencyMs delays
 // every forwarded request. GET /__stats returns {requests, byTarget, firstAt, lastAt} (per
-// operation: counts, first and last arrival in ms, and serverMs: time spent waiting for
-// the server behind); POST /__stats/reset.
+// operation: counts, first and last arrival in ms, serverMs: time spent waiting for the
+// server behind, answered: requests the server behind answered); POST /__stats/reset.
 // CORS preflights are answered here, like DynamoDB does.
 import http from 'node:http';
 
@@ -32,7 +32,7 @@ const FAULTS = {
 export async function startFaultProxy({ target, port = 0 }) {
   const t = new URL(target);
   const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0, refuse: null };
-  const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {} };
+  const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {}, answered: {} };
   const sockets = new Set();
 
   const readBody = (req) => new Promise((resolve, reject) => {
@@ -64,6 +64,7 @@ export async function startFaultProxy({ target, port = 0 }) {
         stats.firstAt = {};
         stats.lastAt = {};
         stats.serverMs = {};
+        stats.answered = {};
         return json(res, 200, stats);
       }
       if (req.method === 'OPTIONS') {
@@ -96,6 +97,7 @@ export async function startFaultProxy({ target, port = 0 }) {
       const headers = { ...req.headers, host: t.host };
       const sent = Date.now();
       const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers }, (upRes) => {
+        stats.answered[op] = (stats.answered[op] || 0) + 1;
         upRes.on('end', () => { stats.serverMs[op] = (stats.serverMs[op] || 0) + (Date.now() - sent); });
         // one set of CORS headers: the upstream's own would duplicate ours
         const headers = Object.fromEntries(Object.entries(upRes.headers).filter(([k]) => !k.startsWith('access-control-')));
