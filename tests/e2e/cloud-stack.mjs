@@ -7,13 +7,14 @@ import path from 'node:path';
 import { DynamoDBClient, QueryCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage, recordErrors } from '../support/browser.mjs';
-import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, TABLE } from '../support/standins.mjs';
+import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, ACADEMY_KEYS, TABLE } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
 import { dist, ready, tid, nav } from './helpers.mjs';
 
 // Shaped like AWS Academy credentials; the documented AWS example values, not real keys.
-export const KEY_ID = 'ASIAIOSFODNN7EXAMPLE';
-export const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+// One of the fault proxy's KNOWN_KEYS: it checks the app's signatures with this secret.
+export const KEY_ID = ACADEMY_KEYS.accessKeyId; // 'ASIAIOSFODNN7EXAMPLE'
+export const SECRET = ACADEMY_KEYS.secretAccessKey; // 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
 export const TOKEN = 'IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+'.repeat(12) + '==';
 export const BLOCK = `[default]\naws_access_key_id=${KEY_ID}\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`;
 export const PASSWORD = 'Ledgerline-test-1';
@@ -38,9 +39,10 @@ export async function startCloudStack(name, { server = 'dynalite' } = {}) {
   s.restartDynamo = async () => {
     s.dynamo = await startStore();
   };
-  /** Between tests: the proxy passing everything at once, the server running. */
+  /** Between tests: the proxy passing everything at once (its clock right, checking
+   * signatures), the server running. */
   s.reset = async () => {
-    await s.proxy.set({ mode: 'pass', latencyMs: 0 });
+    await s.proxy.set({ mode: 'pass', latencyMs: 0, clockOffsetMs: 0, verify: true });
     const up = await fetch(s.dynamo.endpoint, { method: 'POST' }).then(() => true, () => false);
     if (!up) await s.restartDynamo();
   };

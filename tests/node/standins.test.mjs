@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand, GetItemCommand, DescribeTableCommand, TransactWriteItemsCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, TABLE, DEMO_USER, LOCAL_KEYS } from '../support/standins.mjs';
+import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, signV4, TABLE, DEMO_USER, LOCAL_KEYS } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
 
 let dynamo, cognito, proxy, dir;
@@ -125,16 +125,12 @@ describe('moto', () => {
   test('moto TransactionCanceledException: the raw JSON body the Rust SDK parses', async () => {
     await ensureTable(moto.endpoint);
     await client(moto.endpoint).send(new PutItemCommand({ TableName: TABLE, Item: invoice('raw', 3) }));
-    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const payload = JSON.stringify({ TransactItems: [putSeen('raw-new', 1, 0), putSeen('raw', 4, 2, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })] });
     const res = await fetch(motoProxy.url, {
       method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Target': 'DynamoDB_20120810.TransactWriteItems',
-        'X-Amz-Date': date,
-        Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_KEYS.accessKeyId}/${date.slice(0, 8)}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
-      },
-      body: JSON.stringify({ TransactItems: [putSeen('raw-new', 1, 0), putSeen('raw', 4, 2, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })] }),
+      // signed for real: the proxy checks signatures as DynamoDB does
+      headers: signV4({ url: motoProxy.url, body: payload, headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.TransactWriteItems' } }),
+      body: payload,
     });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('x-amzn-errortype'), 'TransactionCanceledException');
@@ -162,7 +158,7 @@ describe('moto', () => {
       assert.match(pre.headers.get('access-control-allow-methods') || '', /POST/, url);
       const d = await fetch(url, {
         method: 'POST',
-        headers: { Origin: origin, 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.ListTables', Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_KEYS.accessKeyId}/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0` },
+        headers: signV4({ url, body: '{}', headers: { Origin: origin, 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.ListTables' } }),
         body: '{}',
       });
       assert.equal(d.status, 200, url);

@@ -3,6 +3,7 @@
 // real servers started as child processes, plus the preset table, pool, app client and
 // demo user. Used by scripts/run.sh (`node tests/support/standins.mjs`) and by tests.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,9 +14,102 @@ const bin = (name) => path.join(root, 'node_modules/.bin', name);
 
 export const TABLE = 'ledgerline-invoices';
 export const DEMO_USER = { username: 'demo@ledgerline.test', password: 'Ledgerline-demo-1' };
-// The local servers check no signatures; these documented AWS example values only
-// satisfy the request format. They are not real credentials.
+// The documented AWS example values, not real credentials. dynalite, moto and cognito-local
+// check no signatures; the fault proxy (fault-proxy.mjs) does, with the keys in KNOWN_KEYS.
 export const LOCAL_KEYS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+// The key the browser app is given in the end-to-end tests (tests/e2e/cloud-stack.mjs
+// KEY_ID/SECRET), shaped like AWS Academy's temporary credentials.
+export const ACADEMY_KEYS = { accessKeyId: 'ASIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+/** Access key id -> secret access key: the keys the fault proxy knows. It answers any other
+ * key id as AWS does (UnrecognizedClientException). */
+export const KNOWN_KEYS = Object.freeze({
+  [LOCAL_KEYS.accessKeyId]: LOCAL_KEYS.secretAccessKey,
+  [ACADEMY_KEYS.accessKeyId]: ACADEMY_KEYS.secretAccessKey,
+});
+
+// ---- AWS Signature Version 4 (used by awsCall to sign, by the fault proxy to check) ----
+
+export const sha256Hex = (data) => crypto.createHash('sha256').update(data).digest('hex');
+const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest();
+/** encodeURIComponent plus the RFC 3986 reserved characters it leaves alone. */
+const rfc3986 = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const decode = (s) => { try { return decodeURIComponent(s); } catch { return s; } };
+
+/** Epoch ms -> SigV4's ISO 8601 basic format, 20261202T021500Z. */
+export const amzDate = (ms) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+/** 20261202T021500Z -> epoch ms (NaN when it is not that shape). */
+export function parseAmzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(s ?? ''));
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+}
+
+/** The canonical URI of a path as sent on the wire: each segment URI-encoded once more
+ * (SigV4 for every service but S3 encodes twice), dot segments removed. */
+function canonicalUri(path) {
+  const segments = [];
+  for (const seg of (path || '/').split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') segments.pop();
+    else segments.push(rfc3986(seg));
+  }
+  const trailing = segments.length > 0 && path.endsWith('/') ? '/' : '';
+  return `/${segments.join('/')}${trailing}`;
+}
+
+function canonicalQuery(search) {
+  return String(search || '').replace(/^\?/, '').split('&').filter(Boolean)
+    .map((pair) => {
+      const i = pair.indexOf('=');
+      return [rfc3986(decode(i < 0 ? pair : pair.slice(0, i))), rfc3986(decode(i < 0 ? '' : pair.slice(i + 1)))];
+    })
+    .sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`).join('&');
+}
+
+/**
+ * SigV4's canonical request. `headers`: lowercased name -> value or array of values (each
+ * trimmed, inner runs of spaces collapsed, repeated ones joined with commas); `signedHeaders`:
+ * the lowercased names, in the order of the SignedHeaders list.
+ */
+export function canonicalRequest({ method, path = '/', query = '', headers, signedHeaders, payloadHash }) {
+  const value = (v) => [].concat(v ?? '').map((x) => String(x).trim().replace(/\s+/g, ' ')).join(',');
+  return [
+    method.toUpperCase(),
+    canonicalUri(path),
+    canonicalQuery(query),
+    signedHeaders.map((name) => `${name}:${value(headers[name])}\n`).join(''),
+    signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+}
+
+/** The hex signature of a canonical request; `scope` = {day: 'YYYYMMDD', region, service}. */
+export function sigv4Signature({ secretAccessKey, date, scope: { day, region, service }, canonical }) {
+  const stringToSign = ['AWS4-HMAC-SHA256', date, `${day}/${region}/${service}/aws4_request`, sha256Hex(canonical)].join('\n');
+  let key = hmac(`AWS4${secretAccessKey}`, day);
+  for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
+  return crypto.createHmac('sha256', key).update(stringToSign).digest('hex');
+}
+
+/**
+ * Signs a request as the AWS SDKs do (every header given, plus host and x-amz-date, and
+ * x-amz-security-token for temporary credentials). Returns the headers to send (host left
+ * to fetch): the given ones plus X-Amz-Date, X-Amz-Security-Token and Authorization.
+ */
+export function signV4({ url, method = 'POST', headers = {}, body = '', credentials = LOCAL_KEYS, region = 'us-east-1', service = 'dynamodb', now = Date.now() }) {
+  const u = new URL(url);
+  const date = amzDate(now);
+  const out = { ...headers, 'X-Amz-Date': date };
+  if (credentials.sessionToken) out['X-Amz-Security-Token'] = credentials.sessionToken;
+  const lower = Object.fromEntries(Object.entries(out).map(([k, v]) => [k.toLowerCase(), v]));
+  lower.host = u.host;
+  const signedHeaders = Object.keys(lower).sort();
+  const canonical = canonicalRequest({ method, path: u.pathname, query: u.search, headers: lower, signedHeaders, payloadHash: sha256Hex(body) });
+  const scope = { day: date.slice(0, 8), region, service };
+  const signature = sigv4Signature({ secretAccessKey: credentials.secretAccessKey, date, scope, canonical });
+  out.Authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope.day}/${region}/${service}/aws4_request, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+  return out;
+}
 
 export async function waitForPort(port, ms = 20000) {
   const until = Date.now() + ms;
@@ -51,18 +145,13 @@ function child(cmd, args, opts) {
   return { process: p, stop, log: () => log };
 }
 
-/** A JSON-1.0/1.1 AWS API call (the local servers do not check the signature). */
+/** A JSON-1.0/1.1 AWS API call, signed with LOCAL_KEYS (so it also passes the fault proxy). */
 export async function awsCall(endpoint, target, body, { jsonVersion = '1.0', service = 'dynamodb' } = {}) {
-  const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const payload = JSON.stringify(body);
   const res = await fetch(endpoint, {
     method: 'POST',
-    headers: {
-      'Content-Type': `application/x-amz-json-${jsonVersion}`,
-      'X-Amz-Target': target,
-      'X-Amz-Date': date,
-      Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_KEYS.accessKeyId}/${date.slice(0, 8)}/us-east-1/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
-    },
-    body: JSON.stringify(body),
+    headers: signV4({ url: endpoint, body: payload, service, headers: { 'Content-Type': `application/x-amz-json-${jsonVersion}`, 'X-Amz-Target': target } }),
+    body: payload,
   });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
