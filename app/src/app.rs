@@ -237,6 +237,11 @@ fn layout(props: &LayoutProps) -> Html {
     }
 }
 
+/// Queued changes that can still go (the refused ones wait for a new save).
+fn sendable(store: &Store) -> u32 {
+    store.pending.saturating_sub(store.refused.len() as u32)
+}
+
 /// Where the data is: always visible.
 // Plain functions rather than components where no hook is needed: every component
 // costs the page's first load its own lifecycle code.
@@ -263,15 +268,29 @@ fn storage_status(store: &Store) -> Html {
     } else {
         match &store.connection {
             Connection::Unknown => ("checking", "Checking DynamoDB…".into(), String::new()),
-            Connection::Connected { .. } if store.pending > 0 => (
+            // connected means nothing waits: queued changes are pending, and a change
+            // DynamoDB refused is said as such, not as pending
+            Connection::Connected { .. } if sendable(store) > 0 => (
                 "hybrid",
                 format!(
                     "Hybrid · {} change{} pending",
-                    store.pending,
-                    if store.pending == 1 { "" } else { "s" }
+                    sendable(store),
+                    if sendable(store) == 1 { "" } else { "s" }
                 ),
                 "Connected to DynamoDB; these changes are being sent.".into(),
             ),
+            Connection::Connected { .. } if !store.refused.is_empty() => {
+                let n = store.refused.len();
+                let id = store.refused[0].clone();
+                return html! {
+                    <span class="status status-refused" data-testid="storage-status" data-state="refused"
+                        title="DynamoDB refused this invoice (over 400 KB, or invalid): it stays in this browser until you shorten it and save it again.">
+                        <Link<Route> to={Route::EditInvoice { id }}>
+                            { format!("{n} invoice{} can't be uploaded: too large — open it", if n == 1 { "" } else { "s" }) }
+                        </Link<Route>>
+                    </span>
+                };
+            }
             Connection::Connected { .. } => (
                 "connected",
                 "DynamoDB · connected".into(),

@@ -54,6 +54,8 @@ pub struct AppState {
     pub conflicts: u32,
     /// A replay in progress: (done, total).
     pub progress: Option<(u32, u32)>,
+    /// Invoices DynamoDB refused (too large, invalid): they wait for a new save.
+    pub refused: Vec<String>,
     pub ns: Namespace,
     /// Shared, so that actions not touching data do not copy every invoice.
     pub snap: Rc<Snapshot>,
@@ -92,17 +94,22 @@ pub enum Action {
     SessionExpired(String),
     CloseMoveOffer,
     SetPending(u32),
-    /// DynamoDB's versions replace the local ones; `removed` were deleted there;
-    /// `conflicts` local versions were set aside.
+    /// DynamoDB's versions replaced the local ones in localStorage (the view follows);
+    /// `removed` were deleted there; `conflicts` local versions were set aside; `full`
+    /// could not be stored (browser storage full).
     ApplyRemote {
         items: Vec<Invoice>,
         removed: Vec<String>,
         conflicts: usize,
+        full: usize,
     },
     /// This session has pulled the user's partition once.
     Pulled,
+    /// Pull again at the next good check (local data was cleared here).
+    Repull,
     SetConflicts(u32),
     Progress(Option<(u32, u32)>),
+    SetRefused(Vec<String>),
 }
 
 impl AppState {
@@ -124,6 +131,7 @@ impl AppState {
             pulled: false,
             conflicts: 0,
             progress: None,
+            refused: Vec::new(),
             ns,
             snap: Rc::new(snap),
             storage_problem,
@@ -187,7 +195,14 @@ impl Reducible for AppState {
                 }
             }
             Action::UpdateReady => s.update_ready = true,
-            Action::SetConfig(c) => s.config = c,
+            Action::SetConfig(c) => {
+                // another table: its state is its own; pull it (and count) afresh
+                if c.target != s.config.target {
+                    s.pulled = false;
+                    s.refused = Vec::new();
+                }
+                s.config = c
+            }
             Action::SetConnection(c) => s.connection = c,
             Action::SetCreds(c) => s.creds = c,
             Action::SwitchUser {
@@ -200,6 +215,7 @@ impl Reducible for AppState {
                 s.pulled = false;
                 s.conflicts = 0;
                 s.progress = None;
+                s.refused = Vec::new();
                 s.session = session;
                 s.ns = ns;
                 s.snap = Rc::new(snap);
@@ -215,29 +231,20 @@ impl Reducible for AppState {
                 items,
                 removed,
                 conflicts,
+                full,
             } => {
                 let ns = s.ns.clone();
                 let snap = Rc::make_mut(&mut s.snap);
-                let mut full = 0;
                 for r in &items {
-                    // localStorage first, then the view; if the write fails the local copy
-                    // stays and the next pull brings DynamoDB's version again
-                    if with_kv(|kv| store::put_invoice(kv, &ns, r)).is_ok() {
-                        // a damaged entry under this key is replaced by an intact copy
-                        let k = ns.invoice(&r.id);
-                        snap.damaged.retain(|d| d.key != k);
-                        match snap.invoices.iter_mut().find(|i| i.id == r.id) {
-                            Some(x) => *x = r.clone(),
-                            None => snap.invoices.push(r.clone()),
-                        }
-                    } else {
-                        full += 1;
+                    // a damaged entry under this key is replaced by an intact copy
+                    let k = ns.invoice(&r.id);
+                    snap.damaged.retain(|d| d.key != k);
+                    match snap.invoices.iter_mut().find(|i| i.id == r.id) {
+                        Some(x) => *x = r.clone(),
+                        None => snap.invoices.push(r.clone()),
                     }
                 }
-                for id in &removed {
-                    with_kv(|kv| store::remove_invoice(kv, &ns, id));
-                    snap.invoices.retain(|i| &i.id != id);
-                }
+                snap.invoices.retain(|i| !removed.contains(&i.id));
                 if full > 0 {
                     s.toast = Some(Toast {
                         id: s.next_toast_id(),
@@ -247,20 +254,21 @@ impl Reducible for AppState {
                         undo: None,
                     });
                 }
-                s.conflicts += conflicts as u32;
                 if conflicts > 0 {
                     s.toast = Some(Toast {
                         id: s.next_toast_id(),
                         text: format!(
-                            "{conflicts} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved for review under Data → Conflicts."
+                            "{conflicts} invoice(s) changed in DynamoDB meanwhile: DynamoDB's version is kept, yours is saved for review under Conflicts."
                         ),
                         undo: None,
                     });
                 }
             }
             Action::Pulled => s.pulled = true,
+            Action::Repull => s.pulled = false,
             Action::SetConflicts(n) => s.conflicts = n,
             Action::Progress(p) => s.progress = p,
+            Action::SetRefused(r) => s.refused = r,
         }
         Rc::new(s)
     }
@@ -398,16 +406,43 @@ pub fn save_invoice(
     result
 }
 
+/// Brings a version kept for review back as the next version after `after` (and after
+/// the local copy, if any): "Restore mine" on the conflicts screen.
+pub fn restore_invoice(
+    store: &Store,
+    id: &str,
+    content: InvoiceContent,
+    after: u64,
+) -> Result<Invoice, SaveError> {
+    save_invoice_after(store, Some(id), content, after)
+}
+
 fn save_invoice_inner(
     store: &Store,
     id: Option<&str>,
     content: InvoiceContent,
 ) -> Result<Invoice, SaveError> {
+    save_invoice_after(store, id, content, 0)
+}
+
+fn save_invoice_after(
+    store: &Store,
+    id: Option<&str>,
+    content: InvoiceContent,
+    after: u64,
+) -> Result<Invoice, SaveError> {
     let id = id
         .map(str::to_string)
         .unwrap_or_else(crate::platform::new_id);
     let previous = store.invoice(&id);
-    let record = store::next_record(&id, content, previous, &now_rfc3339());
+    let mut base = previous.cloned();
+    if after > 0 && base.as_ref().is_none_or(|b| b.version < after) {
+        // what the new version goes after: a version this browser may not hold
+        let mut stub = base.unwrap_or_else(|| store::next_record(&id, content.clone(), None, ""));
+        stub.version = after;
+        base = Some(stub);
+    }
+    let record = store::next_record(&id, content, base.as_ref(), &now_rfc3339());
     let (suggested, next) = store::next_number(&store.snap.settings, &store.snap.invoices);
     let mut settings = store.snap.settings.clone();
     let advance = previous.is_none() && record.content.number == suggested;
@@ -467,6 +502,11 @@ pub fn delete_invoice(store: &Store, id: &str) {
 }
 
 pub fn undo_delete(store: &Store, inv: Invoice, toast_id: u32) {
+    // back as a new version, after the tombstone the delete may have written already
+    // (that one is at most the deleted version + 1): never a version DynamoDB saw
+    let mut inv = inv;
+    inv.version = ledgerline_core::sync::restored_version(inv.version.saturating_add(1), None);
+    inv.updated_at = now_rfc3339();
     match with_kv(|kv| store::put_invoice(kv, &store.ns, &inv)) {
         Ok(()) => {
             if let Some(session) = &store.session {
@@ -611,6 +651,11 @@ pub fn clear_all(store: &Store) {
     with_kv(|kv| store::clear(kv, &store.ns));
     crate::oplog::local(store, "local.clear", None, Ok(String::new()), started);
     store.dispatch(Action::Replace(Snapshot::default()));
+    // this browser only: what DynamoDB has comes back with the next pull
+    if store.session.is_some() {
+        store.dispatch(Action::Repull);
+        crate::sync::check(store);
+    }
 }
 
 pub fn save_config(store: &Store, c: CloudConfig) -> Result<(), SaveError> {

@@ -46,12 +46,18 @@ pub fn failure<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failur
     match e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Failure::transport(),
         SdkError::ServiceError(s) => {
-            Failure::service(s.raw().status().as_u16(), s.err().code().unwrap_or(""))
+            let f = Failure::service(s.raw().status().as_u16(), s.err().code().unwrap_or(""))
+                .with_message(s.err().message());
+            if let Some(offset) = f.clock_offset_ms() {
+                crate::http::correct_clock(offset);
+            }
+            f
         }
         SdkError::ResponseError(r) => Failure {
             transport: false,
             http_status: Some(r.raw().status().as_u16()),
             code: None,
+            message: None,
         },
         _ => Failure::default(),
     }
@@ -114,9 +120,31 @@ pub async fn create_table(client: &Client, table: &str) -> Result<String, Failur
     for _ in 0..60 {
         let status = check(client, table).await?;
         if status == "ACTIVE" {
+            enable_ttl(client, table).await;
             return Ok(status);
         }
         gloo_timers::future::sleep(std::time::Duration::from_millis(500)).await;
     }
     Ok("CREATING".into())
+}
+
+/// Turns on DynamoDB's TTL for tombstones (`expiresAt`), so deletions are forgotten
+/// after their lifetime. Best effort: a stand-in without UpdateTimeToLive (dynalite), or
+/// credentials not allowed to call it, leave the tombstones in place, which only costs
+/// space (the README says how to turn it on by hand).
+async fn enable_ttl(client: &Client, table: &str) {
+    use aws_sdk_dynamodb::types::TimeToLiveSpecification;
+    let Ok(spec) = TimeToLiveSpecification::builder()
+        .attribute_name(crate::item::TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+    else {
+        return;
+    };
+    let _ = client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await;
 }

@@ -113,13 +113,33 @@ impl HttpClient for FetchClient {
     }
 }
 
-/// `Date.now()` as the SDK's clock (SystemTime::now panics on this target).
+thread_local! {
+    /// How far this device's clock is behind DynamoDB's, in milliseconds (negative:
+    /// ahead), as measured from a refused signature: requests are signed with the
+    /// corrected time, as AWS's own SDKs do, so sync works even with a wrong clock.
+    static CLOCK_OFFSET_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Learns a clock offset from a refused signature (relative to the time the request was
+/// signed with, which already carried the previous offset).
+pub fn correct_clock(measured_ms: i64) {
+    CLOCK_OFFSET_MS.with(|c| c.set(c.get() + measured_ms as f64));
+}
+
+/// The current correction, in milliseconds.
+pub fn clock_offset_ms() -> f64 {
+    CLOCK_OFFSET_MS.with(|c| c.get())
+}
+
+/// `Date.now()` (plus the measured offset) as the SDK's clock (SystemTime::now panics on
+/// this target).
 #[derive(Debug, Clone, Default)]
 pub struct JsClock;
 
 impl TimeSource for JsClock {
     fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
+        let now = (js_sys::Date::now() + clock_offset_ms()).max(0.0);
+        UNIX_EPOCH + Duration::from_millis(now as u64)
     }
 }
 

@@ -3,11 +3,12 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
-use ledgerline_cloud::{backup, dynamo, oplog, queue, vault};
+use ledgerline_cloud::{backup, dynamo, oplog, replay as replayer, store, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::protocol::{Envelope, LogEntry, Reply, Request, SessionInfo, Target};
+use ledgerline_core::sync::scope;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -17,20 +18,14 @@ thread_local! {
 }
 
 async fn client(target: &Target) -> Result<Option<(Client, bool)>, String> {
-    let Some((creds, worked)) = vault::load().await? else {
+    let Some((creds, worked, generation)) = vault::load().await? else {
         return Ok(None);
     };
+    // keyed by the credentials' generation (a new one at every save), never by their
+    // shape: re-entered credentials always get a new client, in every tab's worker
     let cache_key = format!(
-        "{}|{}|{}|{}|{}",
-        target.region,
-        target.endpoint,
-        creds.access_key_id,
-        creds.secret_access_key.expose().len(),
-        creds
-            .session_token
-            .as_ref()
-            .map(|t| t.expose().len())
-            .unwrap_or(0)
+        "{}|{}|{}|{generation}",
+        target.region, target.endpoint, creds.access_key_id
     );
     let cached = CLIENT.with(|c| {
         c.borrow()
@@ -42,7 +37,7 @@ async fn client(target: &Target) -> Result<Option<(Client, bool)>, String> {
         Some(c) => c,
         None => {
             let c = dynamo::client(target, &creds);
-            queue::forget_endpoint_features();
+            replayer::forget_endpoint_features();
             CLIENT.with(|slot| *slot.borrow_mut() = Some((cache_key, c.clone())));
             c
         }
@@ -62,7 +57,7 @@ where
         Err(message) => return Reply::Error { message },
     };
     let started = js_sys::Date::now();
-    let outcome = f(client).await;
+    let outcome = f(client.clone()).await;
     let ms = js_sys::Date::now() - started;
     match outcome {
         Ok(detail) => {
@@ -71,11 +66,41 @@ where
             }
             Reply::Ok { detail, ms }
         }
-        Err(failure) => Reply::Failed {
-            class: classify(&failure, worked),
-            ms,
-        },
+        Err(failure) => failed(&failure, worked, ms),
     }
+}
+
+thread_local! {
+    /// The service's message of the last failure (for the log; AWS never echoes secrets).
+    static LAST_DETAIL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn failed(f: &ledgerline_core::errors::Failure, worked: bool, ms: f64) -> Reply {
+    LAST_DETAIL.with(|d| *d.borrow_mut() = f.message.clone());
+    Reply::Failed {
+        class: classify(f, worked),
+        ms,
+    }
+}
+
+/// A check, retried once at once when DynamoDB refused it for this device's clock: the
+/// refusal measured the offset, and the retry is signed with the corrected time.
+async fn check(target: &Target) -> Reply {
+    let mut reply = Reply::NoCredentials;
+    for _ in 0..2 {
+        let table = target.table.clone();
+        reply = call(target, |c| async move { dynamo::check(&c, &table).await }).await;
+        if !matches!(
+            reply,
+            Reply::Failed {
+                class: ErrorClass::ClockSkew,
+                ..
+            }
+        ) {
+            break;
+        }
+    }
+    reply
 }
 
 async fn dispatch(req: Request) -> Reply {
@@ -115,10 +140,7 @@ async fn dispatch(req: Request) -> Reply {
             Ok(info) => Reply::Credentials { info },
             Err(message) => Reply::Error { message },
         },
-        Request::Check { target } => {
-            let table = target.table.clone();
-            call(&target, |c| async move { dynamo::check(&c, &table).await }).await
-        }
+        Request::Check { target } => check(&target).await,
         Request::CreateTable { target } => {
             let table = target.table.clone();
             call(&target, |c| async move {
@@ -173,10 +195,11 @@ async fn dispatch(req: Request) -> Reply {
             Err(message) => Reply::Error { message },
         },
         Request::Enqueue {
+            target,
             user,
             invoice_id,
             kind,
-        } => match queue::add(&user, &invoice_id, kind).await {
+        } => match store::add(&scope(&user, &target), &invoice_id, kind).await {
             Ok(pending) => Reply::Queued {
                 pending: pending as u32,
             },
@@ -195,37 +218,66 @@ async fn dispatch(req: Request) -> Reply {
                 Err(message) => return Reply::Error { message },
             };
             let table = target.table.clone();
+            let scope = scope(&user, &target);
             let run = async move {
-                match ledgerline_cloud::pull::pull(&client, &table, &user, &local, &damaged).await {
+                match ledgerline_cloud::pull::pull(&client, &table, &user, &scope, &local, &damaged)
+                    .await
+                {
                     Ok(Ok(p)) => Reply::Pulled {
-                        items: p.items,
-                        removed: p.removed,
+                        take: p.take,
                         conflicts: p.conflicts,
                         round_trips: p.round_trips,
-                        unsynced: p.unsynced,
-                        deleted_here: p.deleted_here,
+                        upload: p.upload,
+                        reuploaded: p.reuploaded,
+                        review: p.review,
                         repaired: p.repaired,
                         damaged_remote: p.damaged_remote,
+                        started_at: p.started_at,
                     },
-                    Ok(Err(f)) => Reply::Failed {
-                        class: classify(&f, worked),
-                        ms: 0.0,
-                    },
+                    Ok(Err(f)) => failed(&f, worked, 0.0),
                     Err(message) => Reply::Error { message },
                 }
             };
             // the same lock as replays: a pull and a replay never interleave
             ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
         }
-        Request::Conflicts { user } => match queue::conflicts(&user).await {
-            Ok(items) => Reply::Conflicts { items },
-            Err(message) => Reply::Error { message },
-        },
+        Request::Conflicts { target, user } => {
+            let scope = scope(&user, &target);
+            if let Err(message) = store::migrate_legacy(&user, &scope).await {
+                return Reply::Error { message };
+            }
+            match store::conflicts(&scope).await {
+                Ok(items) => Reply::Conflicts { items },
+                Err(message) => Reply::Error { message },
+            }
+        }
+        Request::Ack {
+            target,
+            user,
+            acks,
+            pulled_at,
+        } => {
+            counts(
+                &scope(&user, &target),
+                store::ack(&scope(&user, &target), &acks, pulled_at).await,
+            )
+            .await
+        }
+        Request::KeepConflicts {
+            target,
+            user,
+            items,
+        } => {
+            let scope = scope(&user, &target);
+            let kept = store::keep_conflicts(&scope, items).await.map(|k| k.len());
+            counts(&scope, kept).await
+        }
         Request::DropConflict {
+            target,
             user,
             invoice_id,
             at,
-        } => match queue::drop_conflict(&user, &invoice_id, at).await {
+        } => match store::drop_conflict(&scope(&user, &target), &invoice_id, at).await {
             Ok(()) => done(),
             Err(message) => Reply::Error { message },
         },
@@ -285,6 +337,20 @@ async fn dispatch(req: Request) -> Reply {
     }
 }
 
+/// The queue's length and the conflicts kept, after `step` (its error, if it failed).
+async fn counts(scope: &str, step: Result<usize, String>) -> Reply {
+    if let Err(message) = step {
+        return Reply::Error { message };
+    }
+    match (store::pending(scope).await, store::conflicts(scope).await) {
+        (Ok(pending), Ok(c)) => Reply::Counts {
+            pending: pending as u32,
+            conflicts: c.len() as u32,
+        },
+        (Err(message), _) | (_, Err(message)) => Reply::Error { message },
+    }
+}
+
 fn done() -> Reply {
     Reply::Ok {
         detail: String::new(),
@@ -327,16 +393,22 @@ async fn replay(target: &Target, user: &str) -> Reply {
     };
     let table = target.table.clone();
     let user = user.to_string();
+    let scope = scope(&user, target);
     let run = async move {
-        match queue::replay(&client, &table, &user, worked).await {
+        if let Err(message) = store::migrate_legacy(&user, &scope).await {
+            return Reply::Error { message };
+        }
+        match replayer::replay(&client, &table, &user, &scope, worked).await {
             Ok(r) => {
                 if r.sent > 0 {
                     let _ = vault::mark_worked().await;
                 }
+                LAST_DETAIL.with(|d| *d.borrow_mut() = r.detail.clone());
                 Reply::Replayed {
                     sent: r.sent as u32,
                     pending: r.pending as u32,
                     conflicts: r.conflicts,
+                    take: r.take,
                     failed: r.failed,
                     refused: r.refused,
                 }
@@ -368,6 +440,16 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         Request::DropConflict {
             user, invoice_id, ..
         } => Some(("conflict.resolve", user.clone(), Some(invoice_id.clone()))),
+        Request::Ack { user, acks, .. } => Some((
+            "sync.ack",
+            user.clone(),
+            (acks.len() == 1).then(|| acks[0].invoice_id.clone()),
+        )),
+        Request::KeepConflicts { user, items, .. } => Some((
+            "conflict.keep",
+            user.clone(),
+            (items.len() == 1).then(|| items[0].invoice_id.clone()),
+        )),
         Request::Backup { user, .. } => Some(("local.backup", user.clone(), None)),
         Request::ReadBackup { user, .. } => Some(("local.readBackup", user.clone(), None)),
         Request::CredentialsInfo
@@ -384,7 +466,14 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
     let (kind, user, invoice_id) = what;
     let (outcome, class, detail) = match reply {
         Reply::Ok { detail, .. } => ("ok", None, detail.clone()),
-        Reply::Failed { class, .. } => ("failed", Some(*class), class.label().to_string()),
+        Reply::Failed { class, .. } => (
+            "failed",
+            Some(*class),
+            match LAST_DETAIL.with(|d| d.borrow_mut().take()) {
+                Some(m) => format!("{}: {m}", class.label()),
+                None => class.label().to_string(),
+            },
+        ),
         Reply::NoCredentials => ("failed", None, "no credentials stored".to_string()),
         Reply::Invalid { message } => ("refused", None, message.clone()),
         Reply::Error { message } => ("failed", None, message.clone()),
@@ -420,20 +509,27 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
         | Reply::Backup { .. } => ("ok", None, String::new()),
         Reply::Queued { pending } => ("ok", None, format!("{pending} pending")),
         Reply::Pulled {
-            items,
-            removed,
+            take,
             conflicts,
             round_trips,
+            upload,
+            reuploaded,
             ..
         } => (
             "ok",
             None,
             format!(
-                "{} updated, {} removed, {} conflicts, {round_trips} round trips",
-                items.len(),
-                removed.len(),
+                "{} to store, {} removed there, {} to upload ({reuploaded} missing there), {} conflicts, {round_trips} round trips",
+                take.iter().filter(|t| t.remote.is_some()).count(),
+                take.iter().filter(|t| t.remote.is_none()).count(),
+                upload.len(),
                 conflicts.len()
             ),
+        ),
+        Reply::Counts { pending, conflicts } => (
+            "ok",
+            None,
+            format!("{pending} pending, {conflicts} conflicts"),
         ),
         Reply::Replayed {
             sent,
@@ -445,8 +541,12 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             if failed.is_some() { "failed" } else { "ok" },
             *failed,
             format!(
-                "{sent} sent, {pending} pending, {} conflicts",
-                conflicts.len()
+                "{sent} sent, {pending} pending, {} conflicts{}",
+                conflicts.len(),
+                LAST_DETAIL
+                    .with(|d| d.borrow_mut().take())
+                    .map(|m| format!("; {m}"))
+                    .unwrap_or_default()
             ),
         ),
     };

@@ -1,75 +1,71 @@
 //! Pulling DynamoDB's changes of one partition: versions first (a Query with a
-//! projection, paginated), then only the changed items (BatchGetItem, 100 keys a call).
-//! Decisions are `ledgerline_core::sync::on_pull`'s.
+//! projection, paginated: ids, versions, tombstones, checksums), then only the items to
+//! take (BatchGetItem, 100 keys a call). Each invoice is decided by
+//! `ledgerline_core::sync::pull::plan`; nothing here takes an absence for a deletion.
+//! What changes localStorage goes back to the page as [`Take`]s, marked synced only
+//! when the page acknowledges them (`store::ack`).
 
 use crate::dynamo::failure;
-use crate::queue::{decode, forget_queued_and_set_synced, queued_and_synced, record_conflict};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use crate::item;
+use crate::store::{self, WorkerStep};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use ledgerline_core::errors::Failure;
-use ledgerline_core::model::Invoice;
-use ledgerline_core::sync::{on_pull, Conflict, OpKind, PullAction};
-use std::collections::HashMap;
+use ledgerline_core::protocol::Take;
+use ledgerline_core::sync::pull::{plan, LocalCopy, Loser, PullCase, PullStep};
+use ledgerline_core::sync::replay::loser;
+use ledgerline_core::sync::{sent_mark, Conflict, RemoteItem, RemoteMeta, TOMBSTONE_LIFETIME_SECS};
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Default)]
 pub struct Pulled {
-    pub items: Vec<Invoice>,
-    pub removed: Vec<String>,
+    /// DynamoDB's versions to store here (or tombstones: remove here), then acknowledge.
+    pub take: Vec<Take>,
+    /// Conflicts the worker kept (queued changes that lost).
     pub conflicts: Vec<Conflict>,
     pub round_trips: u32,
-    /// Local invoices DynamoDB lacks or has older, with nothing queued: their queued
-    /// change was lost (the tab closed before it was stored). The page queues them again.
-    pub unsynced: Vec<String>,
-    /// Invoices deleted here whose queued delete was lost: the page queues it again.
-    pub deleted_here: Vec<String>,
-    /// Damaged local invoices for which DynamoDB's intact copy is in `items`.
+    /// Local invoices to queue again (DynamoDB lacks them or has them older).
+    pub upload: Vec<String>,
+    /// How many of those DynamoDB had before and lacks now (a lab reset, a new table).
+    pub reuploaded: u32,
+    /// Missing in DynamoDB after a pull gap longer than a tombstone lives: kept for review.
+    pub review: Vec<String>,
+    /// Damaged local invoices for which DynamoDB's intact copy is in `take`.
     pub repaired: Vec<String>,
-    /// Items damaged in DynamoDB (failing their checksum) that this device has intact:
-    /// the page uploads its copy as a new version. Their synced version is DynamoDB's.
+    /// Items damaged in DynamoDB that this device has intact: the page uploads its copy
+    /// as the next version after DynamoDB's (the synced version is DynamoDB's).
     pub damaged_remote: Vec<(String, u64)>,
+    /// When this pull read DynamoDB (milliseconds), for the page's final acknowledgement.
+    pub started_at: f64,
 }
 
-fn key(user: &str, id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("userId".to_string(), AttributeValue::S(user.to_string())),
-        ("invoiceId".to_string(), AttributeValue::S(id.to_string())),
-    ])
-}
-
-/// Every (id, version) in the partition.
+/// Every (id, state) in the partition.
 async fn versions(
     client: &Client,
     table: &str,
     user: &str,
     trips: &mut u32,
-) -> Result<Vec<(String, u64)>, Failure> {
+) -> Result<Vec<(String, RemoteMeta)>, Failure> {
     let mut out = Vec::new();
-    let mut start: Option<HashMap<String, AttributeValue>> = None;
+    let mut start: Option<item::Item> = None;
     loop {
-        let page = client
+        let mut q = client
             .query()
             .table_name(table)
             .key_condition_expression("userId = :u")
-            .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
-            .projection_expression("invoiceId, version")
+            .expression_attribute_values(
+                ":u",
+                aws_sdk_dynamodb::types::AttributeValue::S(user.to_string()),
+            )
+            .projection_expression(item::META_PROJECTION)
             .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| failure(&e))?;
-        *trips += 1;
-        for it in page.items() {
-            let id = it.get("invoiceId").and_then(|v| v.as_s().ok()).cloned();
-            let v = it
-                .get("version")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok());
-            // an item with an unreadable version is still there: counted as version 0
-            // (older than anything here), never mistaken for a deletion
-            if let Some(id) = id {
-                out.push((id, v.unwrap_or(0)));
-            }
+            .set_exclusive_start_key(start.take());
+        for (k, v) in item::META_NAMES {
+            q = q.expression_attribute_names(k, v);
         }
+        let page = q.send().await.map_err(|e| failure(&e))?;
+        *trips += 1;
+        out.extend(page.items().iter().filter_map(item::meta));
         match page.last_evaluated_key() {
             Some(k) if !k.is_empty() => start = Some(k.clone()),
             _ => break,
@@ -78,20 +74,17 @@ async fn versions(
     Ok(out)
 }
 
-/// The full items of `ids`, 100 keys per call, unprocessed keys retried; and the ids of
-/// items that came back damaged (failing their checksum), which are never stored.
+/// The full items of `ids`, 100 keys per call, unprocessed keys retried.
 async fn fetch(
     client: &Client,
     table: &str,
     user: &str,
     ids: &[String],
     trips: &mut u32,
-) -> Result<(Vec<Invoice>, Vec<String>), Failure> {
-    let mut out = Vec::new();
-    let mut damaged = Vec::new();
+) -> Result<HashMap<String, RemoteItem>, Failure> {
+    let mut out = HashMap::new();
     for chunk in ids.chunks(100) {
-        let mut keys: Vec<HashMap<String, AttributeValue>> =
-            chunk.iter().map(|id| key(user, id)).collect();
+        let mut keys: Vec<item::Item> = chunk.iter().map(|id| item::key(user, id)).collect();
         for _attempt in 0..10 {
             if keys.is_empty() {
                 break;
@@ -112,13 +105,8 @@ async fn fetch(
             *trips += 1;
             if let Some(items) = got.responses().and_then(|r| r.get(table)) {
                 for it in items {
-                    match decode(it) {
-                        Some(inv) => out.push(inv),
-                        None => {
-                            if let Some(id) = it.get("invoiceId").and_then(|v| v.as_s().ok()) {
-                                damaged.push(id.clone());
-                            }
-                        }
+                    if let Some(id) = item::id_of(it) {
+                        out.insert(id, item::decode(Some(it)));
                     }
                 }
             }
@@ -129,103 +117,152 @@ async fn fetch(
                 .unwrap_or_default();
         }
     }
-    Ok((out, damaged))
+    Ok(out)
 }
 
-/// `local`: this device's intact invoices and versions; `damaged`: ids of local invoices
-/// that failed their checksum (DynamoDB's copy repairs them, if it has one).
+/// `local`: this device's intact invoices (id, version, checksum); `damaged`: ids of
+/// local invoices failing their checksum (DynamoDB's copy repairs them, if it has one).
 pub async fn pull(
     client: &Client,
     table: &str,
     user: &str,
-    local: &[(String, u64)],
+    scope: &str,
+    local: &[(String, u64, String)],
     damaged: &[String],
 ) -> Result<Result<Pulled, Failure>, String> {
-    let mut out = Pulled::default();
+    store::migrate_legacy(user, scope).await?;
+    let mut out = Pulled {
+        started_at: js_sys::Date::now(),
+        ..Default::default()
+    };
     let remote = match versions(client, table, user, &mut out.round_trips).await {
         Ok(v) => v,
         Err(f) => return Ok(Err(f)),
     };
-    let (queued, synced) = queued_and_synced(user).await?;
-    let local: HashMap<&str, u64> = local.iter().map(|(id, v)| (id.as_str(), *v)).collect();
-    let mut take: Vec<String> = Vec::new();
-    let mut conflicted: Vec<String> = Vec::new();
-    let remote_map: HashMap<&str, u64> = remote.iter().map(|(id, v)| (id.as_str(), *v)).collect();
-    for (id, lv) in &local {
-        match queued.get(*id).map(|q| &q.kind) {
-            // the queued write is older than the local copy: its newer op was lost
-            Some(OpKind::Put(inv)) if inv.version < *lv => out.unsynced.push((*id).to_string()),
-            // a delete is queued but the invoice exists here again (restored)
-            Some(OpKind::Delete) => out.unsynced.push((*id).to_string()),
-            Some(_) => {}
-            None => {
-                let deleted_there = !remote_map.contains_key(id) && synced.contains_key(*id);
-                if !deleted_there && remote_map.get(id).is_none_or(|rv| rv < lv) {
-                    out.unsynced.push((*id).to_string());
+    let (queued, synced) = store::queued_and_synced(scope).await?;
+    let stale = store::last_pull(scope)
+        .await?
+        .is_some_and(|at| out.started_at - at > (TOMBSTONE_LIFETIME_SECS * 1000) as f64);
+    let local: HashMap<&str, LocalCopy> = local
+        .iter()
+        .map(|(id, v, sum)| {
+            (
+                id.as_str(),
+                LocalCopy {
+                    version: *v,
+                    checksum: sum.clone(),
+                },
+            )
+        })
+        .collect();
+    let remote: HashMap<&str, &RemoteMeta> =
+        remote.iter().map(|(id, m)| (id.as_str(), m)).collect();
+    let mut ids: BTreeSet<&str> = local.keys().copied().collect();
+    ids.extend(remote.keys().copied());
+    ids.extend(queued.keys().map(String::as_str));
+    ids.extend(damaged.iter().map(String::as_str));
+    let mut worker: Vec<(String, Option<u64>, WorkerStep)> = Vec::new();
+    let mut takes: Vec<(String, Loser)> = Vec::new();
+    for id in ids {
+        let q = queued.get(id);
+        let step = plan(PullCase {
+            local: local.get(id),
+            damaged_local: damaged.iter().any(|d| d == id),
+            queued: q,
+            synced: synced.get(id).copied(),
+            remote: remote.get(id).copied(),
+            stale,
+        });
+        match step {
+            PullStep::Keep => {}
+            PullStep::Synced(v) => worker.push((id.to_string(), Some(v), WorkerStep::Record)),
+            PullStep::Rebase(v) => worker.push((id.to_string(), Some(v), WorkerStep::Rebase(v))),
+            PullStep::Done(v) => {
+                if let Some(q) = q {
+                    worker.push((
+                        id.to_string(),
+                        Some(v),
+                        WorkerStep::Drop(sent_mark(&q.kind)),
+                    ));
                 }
             }
-        }
-    }
-    for (id, rv) in &remote {
-        let pending = queued.get(id);
-        if damaged.contains(id) {
-            // the local copy is unreadable: DynamoDB's repairs it; a change of it still
-            // queued here (intact in IndexedDB) is kept for review, not dropped
-            out.repaired.push(id.clone());
-            take.push(id.clone());
-            if matches!(pending.map(|p| &p.kind), Some(OpKind::Put(_))) {
-                conflicted.push(id.clone());
+            PullStep::Upload { missing } => {
+                out.upload.push(id.to_string());
+                if missing {
+                    out.reuploaded += 1;
+                    // DynamoDB has nothing: the upload is conditional on that
+                    worker.push((id.to_string(), None, WorkerStep::Record));
+                }
             }
-            continue;
-        }
-        if pending.is_none() && !local.contains_key(id.as_str()) && synced.get(id) == Some(rv) {
-            // this device had exactly DynamoDB's version and deleted it
-            out.deleted_here.push(id.clone());
-            continue;
-        }
-        match on_pull(local.get(id.as_str()).copied(), pending, *rv) {
-            PullAction::Keep => {}
-            PullAction::TakeRemote => take.push(id.clone()),
-            PullAction::TakeRemoteKeepLocalAsConflict => {
-                take.push(id.clone());
-                conflicted.push(id.clone());
-            }
+            PullStep::Review => out.review.push(id.to_string()),
+            PullStep::Take(l) | PullStep::Remove(l) => takes.push((id.to_string(), l)),
         }
     }
-    // deleted in DynamoDB: this device saw it there, nothing of ours is waiting
-    let remote_ids: std::collections::HashSet<&str> =
-        remote.iter().map(|(id, _)| id.as_str()).collect();
-    for id in local.keys() {
-        if !remote_ids.contains(id) && synced.contains_key(*id) && !queued.contains_key(*id) {
-            out.removed.push((*id).to_string());
-            forget_queued_and_set_synced(user, id, None, None).await?;
-        }
-    }
-    let (items, broken) = match fetch(client, table, user, &take, &mut out.round_trips).await {
-        Ok(i) => i,
+    store::apply_worker_steps(scope, &worker).await?;
+    let wanted: Vec<String> = takes
+        .iter()
+        .filter(|(id, _)| remote.get(id.as_str()).is_some_and(|m| !m.deleted))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let fetched = match fetch(client, table, user, &wanted, &mut out.round_trips).await {
+        Ok(f) => f,
         Err(f) => return Ok(Err(f)),
     };
-    out.repaired.retain(|id| items.iter().any(|i| &i.id == id));
-    for id in broken {
-        if let (Some(rv), true) = (remote_map.get(id.as_str()), local.contains_key(id.as_str())) {
-            // the local copy replaces the damaged one, based on the version DynamoDB has
-            forget_queued_and_set_synced(user, &id, Some(*rv), queued.get(&id)).await?;
-            out.damaged_remote.push((id, *rv));
-        }
-    }
-    for inv in &items {
-        if conflicted.contains(&inv.id) {
-            if let Some(op) = queued.get(&inv.id) {
-                let local = match &op.kind {
-                    OpKind::Put(i) => Some((**i).clone()),
-                    OpKind::Delete => None,
-                };
-                out.conflicts
-                    .push(record_conflict(user, &inv.id, local, Some(inv.clone())).await?);
+    let mut lost: Vec<Conflict> = Vec::new();
+    let mut rebased: Vec<(String, Option<u64>, WorkerStep)> = Vec::new();
+    for (id, l) in takes {
+        let Some(meta) = remote.get(id.as_str()) else {
+            continue;
+        };
+        let state = if meta.deleted {
+            RemoteItem::Tombstone(meta.version)
+        } else {
+            fetched.get(&id).cloned().unwrap_or(RemoteItem::Absent)
+        };
+        let (remote_inv, version) = match state {
+            RemoteItem::Live(inv) => (Some(inv.clone()), inv.version),
+            RemoteItem::Tombstone(v) => (None, v),
+            RemoteItem::Damaged(v) => {
+                // never stored here: this device's intact copy goes up over it
+                if local.contains_key(id.as_str()) {
+                    if let Some(v) = v {
+                        rebased.push((id.clone(), Some(v), WorkerStep::Rebase(v)));
+                        out.damaged_remote.push((id.clone(), v));
+                    }
+                }
+                continue;
+            }
+            // deleted meanwhile by hand: the next pull decides again
+            RemoteItem::Absent => continue,
+        };
+        let q = queued.get(&id);
+        if l == Loser::Queued {
+            if let Some(q) = q {
+                lost.push(Conflict {
+                    invoice_id: id.clone(),
+                    local: loser(&q.kind),
+                    remote: remote_inv.clone(),
+                    remote_version: remote_inv.is_none().then_some(version),
+                    at: js_sys::Date::now() as u64,
+                });
             }
         }
-        forget_queued_and_set_synced(user, &inv.id, Some(inv.version), queued.get(&inv.id)).await?;
+        if damaged.contains(&id) && remote_inv.is_some() {
+            out.repaired.push(id.clone());
+        }
+        out.take.push(Take {
+            invoice_id: id.clone(),
+            version,
+            remote: remote_inv,
+            seen: q.map(|q| sent_mark(&q.kind)),
+            expected: local
+                .get(id.as_str())
+                .map(|l| (l.version, l.checksum.clone())),
+            keep_local: l == Loser::Local,
+        });
     }
-    out.items = items;
+    store::apply_worker_steps(scope, &rebased).await?;
+    // the losers are kept before the page overwrites anything
+    out.conflicts = store::keep_conflicts(scope, lost).await?;
     Ok(Ok(out))
 }

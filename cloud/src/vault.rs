@@ -220,14 +220,16 @@ pub async fn info() -> Result<Option<CredentialsInfo>, String> {
         .and_then(|m| serde_json::from_str(&m).ok()))
 }
 
-/// The stored credentials, decrypted, with whether they have worked before.
-pub async fn load() -> Result<Option<(Credentials, bool)>, String> {
+/// The stored credentials, decrypted: with whether they have worked before, and their
+/// generation (when they were entered: every save makes a new one, so a worker that
+/// cached a client for older credentials of the same shape knows to make a new one).
+pub async fn load() -> Result<Option<(Credentials, bool, f64)>, String> {
     let Some((p, meta)) = get_sealed::<Plain>(RECORD).await? else {
         return Ok(None);
     };
-    let worked = serde_json::from_str::<CredentialsInfo>(&meta)
-        .map(|m| m.worked)
-        .unwrap_or(false);
+    let info = serde_json::from_str::<CredentialsInfo>(&meta).ok();
+    let worked = info.as_ref().map(|m| m.worked).unwrap_or(false);
+    let generation = info.map(|m| m.entered_at).unwrap_or(0.0);
     Ok(Some((
         Credentials {
             access_key_id: p.id,
@@ -235,6 +237,7 @@ pub async fn load() -> Result<Option<(Credentials, bool)>, String> {
             session_token: p.token.map(Secret::new),
         },
         worked,
+        generation,
     )))
 }
 

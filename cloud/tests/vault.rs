@@ -24,17 +24,22 @@ async fn store_load_mark_forget() {
     assert_eq!(info.masked_key_id, "ASIA…MPLE");
     assert!(info.temporary);
     assert!(!info.worked);
-    let (loaded, worked) = vault::load().await.unwrap().unwrap();
+    let (loaded, worked, generation) = vault::load().await.unwrap().unwrap();
     assert_eq!(loaded, creds);
     assert!(!worked);
+    assert_eq!(generation, info.entered_at);
 
     vault::mark_worked().await.unwrap();
     assert!(vault::info().await.unwrap().unwrap().worked);
     assert!(vault::load().await.unwrap().unwrap().1);
 
-    // storing again replaces, and resets "worked"
+    // storing again replaces, resets "worked" and makes a new generation, even for the
+    // very same credentials (a worker's cached client is keyed by it)
+    gloo_timers::future::sleep(std::time::Duration::from_millis(5)).await;
     let info2 = vault::store(&creds).await.unwrap();
     assert!(!info2.worked);
+    let (_, _, generation2) = vault::load().await.unwrap().unwrap();
+    assert!(generation2 > generation);
 
     vault::forget().await.unwrap();
     assert!(vault::load().await.unwrap().is_none());

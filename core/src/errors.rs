@@ -9,6 +9,9 @@ pub struct Failure {
     pub http_status: Option<u16>,
     /// The service error code: the `__type` after '#' or the `x-amzn-ErrorType` header.
     pub code: Option<String>,
+    /// The service's own message (never holds a secret: AWS does not echo them), kept
+    /// for the log and read for the clock offset of a skewed signature.
+    pub message: Option<String>,
 }
 
 impl Failure {
@@ -27,7 +30,32 @@ impl Failure {
             transport: false,
             http_status: Some(status),
             code: (!code.is_empty()).then(|| code.to_string()),
+            message: None,
         }
+    }
+
+    pub fn with_message(mut self, message: Option<&str>) -> Self {
+        self.message = message.map(str::to_string);
+        self
+    }
+
+    /// How far this device's clock is behind AWS's (milliseconds; negative: ahead), when
+    /// the failure is a signature refused for its time: "Signature expired: <request> is
+    /// now earlier than <t> (<server now> - 5 min.)" or "Signature not yet current:
+    /// <request> is still later than <t> (<server now> + 5 min.)".
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        let m = self.message.as_deref()?;
+        if !(m.contains("Signature expired") || m.contains("Signature not yet current")) {
+            return None;
+        }
+        let request = m.split(':').nth(1)?.split_whitespace().next()?;
+        let server = m.split('(').nth(1)?.split_whitespace().next()?;
+        let at = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis())
+        };
+        Some(at(server)? - at(request)?)
     }
 }
 
@@ -44,6 +72,9 @@ pub enum ErrorClass {
     RequestInvalid,
     /// A conditional write failed: someone else changed the item (the sync's conflict path).
     Conflict,
+    /// The request's signature time is more than 5 minutes off DynamoDB's clock: this
+    /// device's clock is wrong (new credentials cannot help).
+    ClockSkew,
 }
 
 /// Classifies a failure. `worked_before`: these credentials have succeeded at least once
@@ -52,6 +83,9 @@ pub fn classify(f: &Failure, worked_before: bool) -> ErrorClass {
     use ErrorClass::*;
     if f.transport {
         return NetworkUnreachable;
+    }
+    if f.clock_offset_ms().is_some() {
+        return ClockSkew;
     }
     if let Some(code) = f.code.as_deref() {
         match code {
@@ -126,6 +160,7 @@ impl ErrorClass {
             ErrorClass::ServiceUnavailable => "service unavailable",
             ErrorClass::RequestInvalid => "request invalid",
             ErrorClass::Conflict => "conflict",
+            ErrorClass::ClockSkew => "clock wrong",
         }
     }
 
@@ -142,6 +177,7 @@ impl ErrorClass {
             ErrorClass::ServiceUnavailable => "DynamoDB answered with a server error (5xx): the service is having trouble.",
             ErrorClass::RequestInvalid => "DynamoDB rejected the request as invalid (for example an item over 400 KB).",
             ErrorClass::Conflict => "The item was changed elsewhere since this device last saw it.",
+            ErrorClass::ClockSkew => "This device's clock is more than 5 minutes off, so AWS refuses its signed requests (\"Signature expired\").",
         }
     }
 
@@ -159,6 +195,7 @@ impl ErrorClass {
             ErrorClass::ServiceUnavailable => "Nothing to do: the app retries. If it lasts, check the AWS Health Dashboard.",
             ErrorClass::RequestInvalid => "The affected invoice is marked; shorten it (fewer lines, smaller notes) and save again.",
             ErrorClass::Conflict => "Review it under Conflicts: keep DynamoDB's version or restore yours.",
+            ErrorClass::ClockSkew => "Set this device's date and time (turn on automatic time). The app corrects its requests by the measured offset meanwhile; your credentials are fine.",
         }
     }
 
@@ -242,6 +279,25 @@ mod tests {
             ),
             CredentialsExpired
         );
+    }
+
+    #[test]
+    fn a_skewed_clock_is_not_a_credentials_problem() {
+        let expired = Failure::service(400, "com.amazon.coral.service#InvalidSignatureException")
+            .with_message(Some("Signature expired: 20261202T020000Z is now earlier than 20261202T021500Z (20261202T022000Z - 5 min.)"));
+        assert_eq!(classify(&expired, true), ClockSkew);
+        assert_eq!(expired.clock_offset_ms(), Some(20 * 60 * 1000));
+        let ahead = Failure::service(400, "InvalidSignatureException")
+            .with_message(Some("Signature not yet current: 20261202T024000Z is still later than 20261202T022500Z (20261202T022000Z + 5 min.)"));
+        assert_eq!(classify(&ahead, false), ClockSkew);
+        assert_eq!(ahead.clock_offset_ms(), Some(-20 * 60 * 1000));
+        let wrong_secret = Failure::service(400, "InvalidSignatureException").with_message(Some(
+            "The request signature we calculated does not match the signature you provided.",
+        ));
+        assert_eq!(classify(&wrong_secret, false), CredentialsInvalid);
+        assert_eq!(wrong_secret.clock_offset_ms(), None);
+        assert!(ClockSkew.action().contains("date and time"));
+        assert!(!ClockSkew.retryable());
     }
 
     #[test]

@@ -75,18 +75,19 @@ pub enum Request {
     ReadLog {
         user: String,
     },
-    /// Queue a change of one invoice of `user` (coalesced with what is queued).
+    /// Queue a change of one invoice of `user` for `target` (coalesced with what is queued).
     Enqueue {
+        target: Target,
         user: String,
         invoice_id: String,
         kind: crate::sync::OpKind,
     },
-    /// Bring DynamoDB's changes of `user`'s partition: `local` lists the (id, version)
-    /// of every invoice this device has.
+    /// Bring DynamoDB's changes of `user`'s partition: `local` lists the (id, version,
+    /// checksum) of every invoice this device has.
     Pull {
         target: Target,
         user: String,
-        local: Vec<(String, u64)>,
+        local: Vec<(String, u64, String)>,
         /// Local invoices failing their checksum, to repair from DynamoDB.
         damaged: Vec<String>,
     },
@@ -95,12 +96,30 @@ pub enum Request {
         target: Target,
         user: String,
     },
+    /// localStorage now holds DynamoDB's versions of these invoices (or no longer holds
+    /// the deleted ones): mark them synced. `pulled_at`: the start of a pull whose every
+    /// change is now stored here.
+    Ack {
+        target: Target,
+        user: String,
+        acks: Vec<crate::sync::Ack>,
+        pulled_at: Option<f64>,
+    },
+    /// Keep these local versions for review (before the page overwrites them, or a
+    /// stale editor's draft).
+    KeepConflicts {
+        target: Target,
+        user: String,
+        items: Vec<crate::sync::Conflict>,
+    },
     /// The local versions set aside when DynamoDB's won.
     Conflicts {
+        target: Target,
         user: String,
     },
     /// The user has decided about this conflict.
     DropConflict {
+        target: Target,
         user: String,
         invoice_id: String,
         /// Which conflict of the invoice (`Conflict::at`).
@@ -121,6 +140,24 @@ pub enum Request {
         user: String,
         at: f64,
     },
+}
+
+/// DynamoDB's state of one invoice for the page to store (None: a tombstone, remove the
+/// local copy), then acknowledge with an [`crate::sync::Ack`] carrying `seen`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Take {
+    pub invoice_id: String,
+    pub version: u64,
+    pub remote: Option<crate::model::Invoice>,
+    /// The queued change the decision saw (its sent mark).
+    pub seen: Option<(u64, String)>,
+    /// The local copy the decision was made on (version, checksum; None: not here). A
+    /// copy that changed since is left alone: the next pull decides again.
+    pub expected: Option<(u64, String)>,
+    /// The local copy loses and must be kept as a conflict before it is overwritten.
+    #[serde(default)]
+    pub keep_local: bool,
 }
 
 /// Told to every tab during a replay (BroadcastChannel `ledgerline-sync`): `done` of
@@ -194,22 +231,32 @@ pub enum Reply {
         sent: u32,
         pending: u32,
         conflicts: Vec<crate::sync::Conflict>,
+        /// DynamoDB's versions to store here and acknowledge.
+        take: Vec<Take>,
         failed: Option<ErrorClass>,
         refused: Vec<String>,
     },
-    /// A pull ran: `items` are DynamoDB's newer versions to store locally, `removed`
-    /// the invoices deleted in DynamoDB, `conflicts` where DynamoDB won over unsent changes.
+    /// A pull ran: `take` are DynamoDB's versions (or tombstones) to store here and
+    /// acknowledge; `conflicts` the queued changes that lost (already kept).
     Pulled {
-        items: Vec<crate::model::Invoice>,
-        removed: Vec<String>,
+        take: Vec<Take>,
         conflicts: Vec<crate::sync::Conflict>,
         round_trips: u32,
-        /// Local changes whose queued operation was lost: queue them again.
-        unsynced: Vec<String>,
-        deleted_here: Vec<String>,
+        /// Local invoices to queue again: DynamoDB lacks them or has them older.
+        upload: Vec<String>,
+        /// How many of those DynamoDB had before and lacks now (lab reset, new table).
+        reuploaded: u32,
+        /// Missing in DynamoDB after a long gap: the local copy goes to review.
+        review: Vec<String>,
         repaired: Vec<String>,
         /// (id, DynamoDB's version) of items damaged there that this device has intact.
         damaged_remote: Vec<(String, u64)>,
+        started_at: f64,
+    },
+    /// How many changes are queued and conflicts kept (after an acknowledgement).
+    Counts {
+        pending: u32,
+        conflicts: u32,
     },
     /// The signed-in user (None: signed out).
     Session {

@@ -56,7 +56,8 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::Log { .. }
         | Reply::Queued { .. }
         | Reply::Replayed { .. }
-        | Reply::Pulled { .. } => {}
+        | Reply::Pulled { .. }
+        | Reply::Counts { .. } => {}
     }
 }
 

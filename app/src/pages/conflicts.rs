@@ -3,7 +3,7 @@
 //! theirs as a new version (which is queued for DynamoDB like any save).
 
 use crate::cloud::call;
-use crate::state::{delete_invoice, save_invoice, Action, Store};
+use crate::state::{delete_invoice, restore_invoice, Action, Store};
 use ledgerline_core::diff::diff;
 use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::Conflict;
@@ -21,18 +21,16 @@ pub fn conflicts_page() -> Html {
     let store = use_context::<Store>().expect("store context");
     let list = use_state(|| Loaded::Loading);
     let note = use_state(|| None::<String>);
-    let user = store.session.as_ref().map(|s| s.sub.clone());
+    // conflicts belong to (user, target); anonymous mode has its own (stale editors)
+    let user = crate::oplog::user_of(&store);
+    let target = store.config.target.clone();
     {
         let list = list.clone();
         let store = store.clone();
-        use_effect_with(user.clone(), move |user| {
-            let user = user.clone();
+        use_effect_with((user.clone(), target), move |(user, target)| {
+            let (user, target) = (user.clone(), target.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let Some(user) = user else {
-                    list.set(Loaded::List(Vec::new()));
-                    return;
-                };
-                match call(Request::Conflicts { user }).await {
+                match call(Request::Conflicts { target, user }).await {
                     Reply::Conflicts { mut items } => {
                         items.sort_by_key(|c| std::cmp::Reverse(c.at));
                         store.dispatch(Action::SetConflicts(items.len() as u32));
@@ -54,9 +52,7 @@ pub fn conflicts_page() -> Html {
             let list = list.clone();
             let note = note.clone();
             Callback::from(move |_| {
-                let Some(user) = store.session.as_ref().map(|s| s.sub.clone()) else {
-                    return;
-                };
+                let user = crate::oplog::user_of(&store);
                 let number = c
                     .local
                     .as_ref()
@@ -66,8 +62,12 @@ pub fn conflicts_page() -> Html {
                 let text = if !restore {
                     format!("Kept DynamoDB's version of {number}.")
                 } else if let Some(mine) = &c.local {
-                    // a new version on top of what is here now, queued like any save
-                    match save_invoice(&store, Some(&c.invoice_id), mine.content.clone()) {
+                    // a new version after both this copy and DynamoDB's (a tombstone's
+                    // version included), queued like any save: never a version another
+                    // device could take for the one it replaces
+                    let theirs = c.remote.as_ref().map(|r| r.version).or(c.remote_version);
+                    let after = ledgerline_core::sync::restored_version(mine.version, theirs) - 1;
+                    match restore_invoice(&store, &c.invoice_id, mine.content.clone(), after) {
                         Ok(r) => format!(
                             "Restored your version of {number} as version {}; it is on its way to DynamoDB.",
                             r.version
@@ -88,6 +88,7 @@ pub fn conflicts_page() -> Html {
                 let note = note.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     let reply = call(Request::DropConflict {
+                        target: store.config.target.clone(),
                         user,
                         invoice_id: id.clone(),
                         at,

@@ -156,7 +156,11 @@ pub fn data_page() -> Html {
             <div class="card danger-zone">
                 <h2>{ "Delete local data" }</h2>
                 if *confirm_clear {
-                    <p>{ "This removes every invoice, client and setting from this browser. Export first if you may need them." }</p>
+                    <p data-testid="clear-explain">{ if store.session.is_some() {
+                        "This removes every invoice, client and setting from this browser only. Invoices already in DynamoDB stay there and come back here at the next sync; changes not uploaded yet are lost. Export first if you may need them."
+                    } else {
+                        "This removes every invoice, client and setting from this browser. Export first if you may need them."
+                    } }</p>
                     <button class="danger" data-testid="clear-confirm" onclick={do_clear}>{ "Delete everything" }</button>
                     <button onclick={keep}>{ "Keep my data" }</button>
                 } else {

@@ -35,6 +35,12 @@ pub fn editor_page(props: &EditorProps) -> Html {
         }
     };
     let form = use_reducer(initial);
+    // the copy the draft was built on: saving over a copy that moved on since (a pull,
+    // another tab) takes the conflict path instead of overwriting it
+    let loaded = {
+        let existing = existing.clone();
+        use_state(move || existing.map(|i| (i.version, i.checksum)))
+    };
     let errors = use_state(Vec::<FieldError>::new);
     let save_error = use_state(|| None::<SaveError>);
 
@@ -66,6 +72,7 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let save_error = save_error.clone();
         let nav = nav.clone();
         let id = props.id.clone();
+        let loaded = loaded.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let taken = |n: &str| {
@@ -86,6 +93,24 @@ pub fn editor_page(props: &EditorProps) -> Html {
                 }
                 Ok(content) => {
                     errors.set(vec![]);
+                    if let Some(id) = &id {
+                        let now = crate::platform::with_kv(|kv| {
+                            ledgerline_core::store::load_invoice(kv, &store.ns, id)
+                        });
+                        let was = (*loaded).as_ref().map(|(v, sum)| (*v, sum.as_str()));
+                        if ledgerline_core::sync::edited_copy_moved_on(was, now.as_ref()) {
+                            keep_stale_draft(
+                                &store,
+                                id,
+                                content,
+                                &loaded,
+                                now,
+                                nav.clone(),
+                                save_error.clone(),
+                            );
+                            return;
+                        }
+                    }
                     crate::platform::mark("ll-save-start");
                     let saved = save_invoice(&store, id.as_deref(), content);
                     crate::platform::mark("ll-save-end");
@@ -270,4 +295,52 @@ pub fn totals_table(t: &ledgerline_core::totals::Totals, code: &str) -> Html {
             <tr class="grand"><th>{ "Total" }</th><td data-testid="total-grand">{ m(t.total) }</td></tr>
         </table>
     }
+}
+
+/// The invoice changed (or was deleted) while the editor was open: the draft is kept for
+/// review as a conflict against the current version, which stays; the user is taken to
+/// the conflicts screen, where both versions are side by side with both choices.
+fn keep_stale_draft(
+    store: &Store,
+    id: &str,
+    content: ledgerline_core::model::InvoiceContent,
+    loaded: &UseStateHandle<Option<(u64, String)>>,
+    now: Option<ledgerline_core::model::Invoice>,
+    nav: Option<Navigator>,
+    save_error: UseStateHandle<Option<SaveError>>,
+) {
+    let base = (**loaded).as_ref().map(|(v, _)| {
+        let mut b = ledgerline_core::store::next_record(id, content.clone(), None, "");
+        b.version = *v;
+        b
+    });
+    let draft = ledgerline_core::store::next_record(
+        id,
+        content,
+        base.as_ref(),
+        &crate::platform::now_rfc3339(),
+    );
+    let number = draft.content.number.clone();
+    let conflict = ledgerline_core::sync::Conflict {
+        invoice_id: id.to_string(),
+        local: Some(draft),
+        remote_version: None,
+        remote: now,
+        at: js_sys::Date::now() as u64,
+    };
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if crate::sync::keep_conflicts(&store, vec![conflict]).await {
+            store.dispatch(Action::Toast(format!(
+                "Invoice {number} changed while you edited it (in another tab or on another device). Nothing was overwritten: your version is kept here under Conflicts, next to the current one. Choose which to keep."
+            )));
+            if let Some(n) = &nav {
+                n.push(&Route::Conflicts);
+            }
+        } else {
+            save_error.set(Some(SaveError::Other(
+                "this invoice changed while you edited it, and your version could not be kept for review".into(),
+            )));
+        }
+    });
 }

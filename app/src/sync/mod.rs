@@ -1,0 +1,233 @@
+//! The page's side of staying connected: the connection manager's checks, handing saved
+//! changes to the cloud worker's queue, and storing what DynamoDB sends back. Anonymous
+//! mode never calls DynamoDB. The decisions are `ledgerline_core::sync`'s; this is I/O.
+//!
+//! - `runner`: the one value holding this page's sync state (retries, one replay and one
+//!   pull at a time, the outbox drained once per start) and the backoff scheduler;
+//! - `apply`: DynamoDB's versions into localStorage, two-phase (losers kept first, then
+//!   stored, then acknowledged);
+//! - `pull`, `replay`: the two jobs.
+
+mod apply;
+mod pull;
+mod repair;
+mod replay;
+mod runner;
+
+use crate::cloud::call;
+use crate::platform::with_kv;
+use crate::state::{Action, Connection, Store};
+use ledgerline_core::outbox::{self, Pending};
+use ledgerline_core::protocol::{Reply, Request, SessionInfo};
+use ledgerline_core::sync::{Conflict, OpKind};
+
+pub use apply::backup;
+use runner::{with_state, RETRY_CHECK};
+
+// Everything here takes the `Store` handle, never a copy of the state: a handle reads the
+// state as it is now, so a reply arriving after the user edited, deleted, switched
+// account or changed the endpoint acts on what is current.
+
+/// Whether `sub` is still the signed-in user (a reply for a previous user is dropped).
+fn still(store: &Store, sub: &str) -> bool {
+    store.session.as_ref().map(|s| s.sub.as_str()) == Some(sub)
+}
+
+/// What a reply says about the connection (None: it says nothing about it).
+pub fn connection_of(reply: &Reply) -> Option<Connection> {
+    match reply {
+        Reply::Ok { ms, .. } => Some(Connection::Connected { ms: *ms }),
+        Reply::Failed { class, .. } => Some(Connection::Failed { class: *class }),
+        Reply::NoCredentials => Some(Connection::NoCredentials),
+        _ => None,
+    }
+}
+
+/// Hands one change to the worker's durable queue; once it is there, the outbox note
+/// written with the save is dropped. Returns the queue's length if it was queued.
+async fn hand_over(
+    store: &Store,
+    user: &str,
+    invoice_id: &str,
+    kind: OpKind,
+    token: u64,
+) -> Option<u32> {
+    let reply = call(Request::Enqueue {
+        target: store.config.target.clone(),
+        user: user.to_string(),
+        invoice_id: invoice_id.to_string(),
+        kind,
+    })
+    .await;
+    match reply {
+        Reply::Queued { pending } => {
+            with_kv(|kv| outbox::confirm(kv, user, invoice_id, token));
+            Some(pending)
+        }
+        _ => None,
+    }
+}
+
+/// Queues again what the outbox still holds: changes saved here whose queued operation
+/// never reached IndexedDB (the tab closed first, or the worker failed). Once per page
+/// start and user, before the first check: later, the outbox only holds this page's own
+/// changes in flight, which must not be handed over a second time out of order.
+async fn drain_outbox(store: &Store) {
+    let Some(user) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
+    if !with_state(|s| s.first_drain(&user)) {
+        return;
+    }
+    let noted = with_kv(|kv| outbox::pending(kv, &user));
+    for (id, what, token) in noted {
+        if !still(store, &user) {
+            return;
+        }
+        // the note says which invoice changed; what to send is its state now
+        let current = with_kv(|kv| ledgerline_core::store::load_invoice(kv, &store.ns, &id));
+        let kind = match (what, current) {
+            (_, Some(inv)) => OpKind::Put(Box::new(inv)),
+            (Pending::Delete, None) => OpKind::Delete,
+            // a put of an invoice no longer here (local data cleared): nothing to send
+            (Pending::Put, None) => {
+                with_kv(|kv| outbox::confirm(kv, &user, &id, token));
+                continue;
+            }
+        };
+        if let Some(pending) = hand_over(store, &user, &id, kind, token).await {
+            if still(store, &user) {
+                store.dispatch(Action::SetPending(pending));
+            }
+        }
+    }
+}
+
+/// Queues a change of a signed-in user's invoice, then tries to send the queue. The
+/// local save is already done: nothing here blocks the user.
+pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpKind) {
+    let user = session.sub.clone();
+    let id = invoice_id.to_string();
+    let what = match &kind {
+        OpKind::Put(_) => Pending::Put,
+        OpKind::Delete => Pending::Delete,
+    };
+    let token = with_state(|s| s.next_token());
+    // synchronously, in the same turn as the local save: no navigation can come between.
+    // If even this note cannot be written (storage full), the pull at the next start
+    // still finds the change by comparing versions.
+    let _ = with_kv(|kv| outbox::add(kv, &user, &id, what, token));
+    // the status never says "connected" with a change not yet handed over
+    store.dispatch(Action::SetPending(store.pending.saturating_add(1)));
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Some(pending) = hand_over(&store, &user, &id, kind, token).await {
+            if still(&store, &user) {
+                store.dispatch(Action::SetPending(pending));
+            }
+        }
+        // sent at once only while DynamoDB answers; otherwise the connection manager
+        // replays when it comes back (no request per save against a dead endpoint)
+        if matches!(store.connection, Connection::Connected { .. }) {
+            replay::replay_now(&store).await;
+        }
+    });
+}
+
+/// Keeps local versions for review in the conflicts store (a stale editor's draft, a
+/// local copy DynamoDB's version replaces). True once they are durably kept.
+pub async fn keep_conflicts(store: &Store, items: Vec<Conflict>) -> bool {
+    let user = crate::oplog::user_of(store);
+    let reply = call(Request::KeepConflicts {
+        target: store.config.target.clone(),
+        user: user.clone(),
+        items,
+    })
+    .await;
+    match reply {
+        Reply::Counts { pending, conflicts } => {
+            if still(store, &user) || store.session.is_none() {
+                store.dispatch(Action::SetConflicts(conflicts));
+                if store.session.is_some() {
+                    store.dispatch(Action::SetPending(pending));
+                }
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// How many conflicts wait for review and changes for DynamoDB, from IndexedDB (online
+/// or not).
+pub async fn count(store: &Store) {
+    let user = crate::oplog::user_of(store);
+    let reply = call(Request::Ack {
+        target: store.config.target.clone(),
+        user: user.clone(),
+        acks: Vec::new(),
+        pulled_at: None,
+    })
+    .await;
+    if let Reply::Counts { pending, conflicts } = reply {
+        if crate::oplog::user_of(store) == user {
+            store.dispatch(Action::SetConflicts(conflicts));
+            if store.session.is_some() {
+                store.dispatch(Action::SetPending(pending));
+            }
+        }
+    }
+}
+
+/// One connection check (DescribeTable), only for a signed-in user.
+pub fn check(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
+    let target = store.config.target.clone();
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        drain_outbox(&store).await;
+        if with_state(|s| s.first_count(&ledgerline_core::sync::scope(&sub, &target))) {
+            count(&store).await;
+        }
+        let reply = call(Request::Check {
+            target: target.clone(),
+        })
+        .await;
+        if !still(&store, &sub) {
+            return;
+        }
+        let ok = matches!(reply, Reply::Ok { .. });
+        if let Some(c) = connection_of(&reply) {
+            store.dispatch(Action::SetConnection(c));
+        }
+        match reply {
+            Reply::Failed { class, .. } if class.retryable() => {
+                let again = store.clone();
+                runner::after_backoff(RETRY_CHECK, move || check(&again));
+            }
+            _ => with_state(|s| s.reset_retries(RETRY_CHECK)),
+        }
+        // DynamoDB answers: bring its changes once, then send whatever waits
+        if ok {
+            pull::pull_then_replay(&store).await;
+        }
+    });
+}
+
+/// Renews the Cognito session at start-up; an expired one asks to sign in again.
+pub fn refresh_session(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
+    let cognito = store.config.cognito.clone();
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Reply::SessionExpired { message } = call(Request::RefreshSession { cognito }).await {
+            if still(&store, &sub) {
+                store.dispatch(Action::SessionExpired(message));
+            }
+        }
+    });
+}

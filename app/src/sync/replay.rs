@@ -1,0 +1,102 @@
+//! Sending the queue: one replay at a time from this page; a request while one runs asks
+//! for one more round after it (changes queued meanwhile), never for a pile of them.
+
+use super::apply::apply;
+use super::runner::{after_backoff, with_state, RETRY_REPLAY};
+use super::{connection_of, still};
+use crate::cloud::call;
+use crate::state::{Action, Connection, Store};
+use ledgerline_core::protocol::{Reply, Request};
+
+pub async fn replay_now(store: &Store) {
+    if with_state(|s| std::mem::replace(&mut s.replaying, true)) {
+        with_state(|s| s.again = true);
+        return;
+    }
+    loop {
+        replay_once(store).await;
+        if !with_state(|s| std::mem::replace(&mut s.again, false)) {
+            break;
+        }
+    }
+    with_state(|s| s.replaying = false);
+}
+
+/// Throttled, 5xx or network: the replay runs again by itself after a capped exponential
+/// backoff with full jitter (1 s doubling up to 60 s), besides the connection manager's
+/// regular checks. Expired or invalid credentials and a wrong clock are not retried:
+/// they wait for the user.
+fn retry_later(store: &Store) {
+    let store = store.clone();
+    after_backoff(RETRY_REPLAY, move || {
+        wasm_bindgen_futures::spawn_local(async move { replay_now(&store).await })
+    });
+}
+
+async fn replay_once(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
+    let reply = call(Request::Replay {
+        target: store.config.target.clone(),
+        user: sub.clone(),
+    })
+    .await;
+    // whatever happened, no replay of this page runs now: no progress bar left behind
+    store.dispatch(Action::Progress(None));
+    if !still(store, &sub) {
+        return;
+    }
+    let Reply::Replayed {
+        sent,
+        pending,
+        conflicts,
+        take,
+        failed,
+        refused,
+    } = reply
+    else {
+        if let Some(c) = connection_of(&reply) {
+            store.dispatch(Action::SetConnection(c));
+        }
+        return;
+    };
+    store.dispatch(Action::SetPending(pending));
+    store.dispatch(Action::SetRefused(refused.clone()));
+    // only what went over the network says something about the connection: an empty
+    // queue sends nothing, and must not mark an offline browser connected
+    match failed {
+        Some(class) => store.dispatch(Action::SetConnection(Connection::Failed { class })),
+        None if sent > 0 || !take.is_empty() => {
+            store.dispatch(Action::SetConnection(Connection::Connected { ms: 0.0 }))
+        }
+        None => {}
+    }
+    if !take.is_empty() {
+        apply(store, &sub, take, conflicts.len(), None).await;
+    }
+    match failed {
+        Some(class) if class.retryable() && pending > 0 => retry_later(store),
+        _ => with_state(|s| s.reset_retries(RETRY_REPLAY)),
+    }
+    let new_refusal = with_state(|s| {
+        let changed = s.refused != refused;
+        s.refused.clone_from(&refused);
+        changed
+    });
+    if !refused.is_empty() && new_refusal {
+        let numbers: Vec<String> = refused
+            .iter()
+            .map(|id| {
+                store
+                    .invoice(id)
+                    .map(|i| i.content.number.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect();
+        store.dispatch(Action::Toast(format!(
+            "DynamoDB refused invoice {} (too large, over 400 KB, or invalid): it stays in this browser only. Shorten its notes or lines and save it again; the other invoices are sent as usual.",
+            numbers.join(", ")
+        )));
+    }
+}

@@ -1,0 +1,156 @@
+//! How an invoice is written in DynamoDB and read back: a live item carries the content,
+//! a tombstone (`deleted: true`, no content, `expiresAt` for DynamoDB's TTL) marks a
+//! deletion at its version. Readers never take a missing item for a deleted one.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use ledgerline_core::checksum::verify;
+use ledgerline_core::model::Invoice;
+use ledgerline_core::sync::{RemoteItem, RemoteMeta, TOMBSTONE_LIFETIME_SECS};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The TTL attribute of tombstones (epoch seconds). "Create table" turns TTL on for it.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+/// The key of one invoice of one user.
+pub fn key(user: &str, id: &str) -> Item {
+    HashMap::from([
+        ("userId".to_string(), AttributeValue::S(user.to_string())),
+        ("invoiceId".to_string(), AttributeValue::S(id.to_string())),
+    ])
+}
+
+/// The live item of an invoice.
+pub fn live(user: &str, inv: &Invoice) -> Item {
+    let content = serde_json::to_string(&inv.content).unwrap_or_default();
+    let mut it = key(user, &inv.id);
+    it.extend([
+        (
+            "version".to_string(),
+            AttributeValue::N(inv.version.to_string()),
+        ),
+        (
+            "updatedAt".to_string(),
+            AttributeValue::S(inv.updated_at.clone()),
+        ),
+        (
+            "checksum".to_string(),
+            AttributeValue::S(inv.checksum.clone()),
+        ),
+        (
+            "number".to_string(),
+            AttributeValue::S(inv.content.number.clone()),
+        ),
+        ("content".to_string(), AttributeValue::S(content)),
+    ]);
+    it
+}
+
+/// The tombstone of an invoice deleted at `version`, kept by DynamoDB until `now_ms` +
+/// the tombstone lifetime (its TTL removes it then).
+pub fn tombstone(user: &str, id: &str, version: u64, now_ms: f64) -> Item {
+    let expires = (now_ms / 1000.0) as u64 + TOMBSTONE_LIFETIME_SECS;
+    let mut it = key(user, id);
+    it.extend([
+        (
+            "version".to_string(),
+            AttributeValue::N(version.to_string()),
+        ),
+        ("deleted".to_string(), AttributeValue::Bool(true)),
+        (
+            "updatedAt".to_string(),
+            AttributeValue::S(String::from(
+                js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(now_ms)).to_iso_string(),
+            )),
+        ),
+        (
+            TTL_ATTRIBUTE.to_string(),
+            AttributeValue::N(expires.to_string()),
+        ),
+    ]);
+    it
+}
+
+fn version_of(it: &Item) -> Option<u64> {
+    it.get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}
+
+fn is_tombstone(it: &Item) -> bool {
+    it.get("deleted")
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
+}
+
+/// The invoice id of an item, if readable.
+pub fn id_of(it: &Item) -> Option<String> {
+    it.get("invoiceId").and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// What an item (from GetItem or BatchGetItem) is: an intact invoice, a tombstone, or
+/// damaged (failing its checksum, unreadable).
+pub fn decode(it: Option<&Item>) -> RemoteItem {
+    let Some(it) = it else {
+        return RemoteItem::Absent;
+    };
+    let version = version_of(it);
+    if is_tombstone(it) {
+        return match version {
+            Some(v) => RemoteItem::Tombstone(v),
+            None => RemoteItem::Damaged(None),
+        };
+    }
+    let s = |k: &str| it.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let inv = (|| {
+        Some(Invoice {
+            id: s("invoiceId")?,
+            content: serde_json::from_str(&s("content")?).ok()?,
+            version: version?,
+            updated_at: s("updatedAt").unwrap_or_default(),
+            checksum: s("checksum").unwrap_or_default(),
+        })
+    })();
+    match inv {
+        Some(inv) if verify(&inv) => RemoteItem::Live(inv),
+        _ => RemoteItem::Damaged(version),
+    }
+}
+
+/// The projection a versions Query asks for, with its attribute names.
+pub const META_PROJECTION: &str = "invoiceId, #v, #d, #c";
+pub const META_NAMES: [(&str, &str); 3] =
+    [("#v", "version"), ("#d", "deleted"), ("#c", "checksum")];
+
+/// One row of a versions Query: the id and what DynamoDB has (an unreadable version is
+/// 0, older than anything: never mistaken for a deletion).
+pub fn meta(it: &Item) -> Option<(String, RemoteMeta)> {
+    let id = id_of(it)?;
+    let deleted = is_tombstone(it);
+    Some((
+        id,
+        RemoteMeta {
+            version: version_of(it).unwrap_or(0),
+            deleted,
+            checksum: if deleted {
+                None
+            } else {
+                it.get("checksum").and_then(|v| v.as_s().ok()).cloned()
+            },
+        },
+    ))
+}
+
+/// The condition of a write based on `base`: nothing there yet, or DynamoDB still at
+/// `base` (a tombstone's version counts like any other).
+pub fn condition(base: Option<u64>) -> (String, Option<(String, AttributeValue)>) {
+    match base {
+        None => ("attribute_not_exists(invoiceId)".into(), None),
+        Some(v) => (
+            "version = :base".into(),
+            Some((":base".into(), AttributeValue::N(v.to_string()))),
+        ),
+    }
+}

@@ -1,0 +1,494 @@
+//! The sync state in IndexedDB (`ledgerline-sync`), per (user, target): every key starts
+//! with the scope `<user>|<endpoint>~<region>~<table>` (`ledgerline_core::sync::scope`).
+//! - `queue`: one pending [`QueueOp`] per invoice (`<scope>|<id>`);
+//! - `synced`: DynamoDB's version when this device last knew it (`<scope>|<id>`), and
+//!   the time of the last complete pull (`<scope>#lastPull`);
+//! - `conflicts`: local versions set aside when DynamoDB won (`<scope>|<id>|<at>`).
+//!
+//! Every change of one invoice's entries is one IndexedDB transaction, so a replay
+//! finishing, a pull being acknowledged and a new save never overwrite each other.
+
+use crate::idb::user_range;
+use ledgerline_core::sync::{base_for, enqueue, on_ack, Ack, Conflict, Enqueued, OpKind, QueueOp};
+use rexie::{Rexie, TransactionMode};
+use serde::Serialize;
+use std::collections::HashMap;
+use wasm_bindgen::JsValue;
+
+pub(crate) const DB: &str = "ledgerline-sync";
+pub(crate) const QUEUE: &str = "queue";
+pub(crate) const SYNCED: &str = "synced";
+pub(crate) const CONFLICTS: &str = "conflicts";
+
+pub(crate) fn err(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+pub(crate) fn key(scope: &str, id: &str) -> JsValue {
+    JsValue::from_str(&format!("{scope}|{id}"))
+}
+
+pub(crate) async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+    crate::idb::open(DB, &[(QUEUE, false), (SYNCED, false), (CONFLICTS, false)]).await
+}
+
+/// How many operations wait in `scope` (counted by IndexedDB, nothing parsed).
+pub(crate) async fn count(db: &Rexie, scope: &str) -> Result<usize, String> {
+    let range = user_range(scope)?;
+    let tx = db
+        .transaction(&[QUEUE], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let n = tx
+        .store(QUEUE)
+        .map_err(err)?
+        .count(Some(range))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(n as usize)
+}
+
+pub(crate) async fn put_json<T: Serialize>(
+    db: &Rexie,
+    store: &str,
+    k: &JsValue,
+    v: Option<&T>,
+) -> Result<(), String> {
+    let tx = db
+        .transaction(&[store], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let s = tx.store(store).map_err(err)?;
+    match v {
+        Some(v) => {
+            let text = serde_json::to_string(v).map_err(err)?;
+            s.put(&JsValue::from_str(&text), Some(k))
+                .await
+                .map_err(err)?;
+        }
+        None => s.delete(k.clone()).await.map_err(err)?,
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+pub(crate) async fn all_of<T: serde::de::DeserializeOwned>(
+    db: &Rexie,
+    store: &str,
+    scope: &str,
+) -> Result<Vec<T>, String> {
+    let range = user_range(scope)?;
+    let tx = db
+        .transaction(&[store], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let all = tx
+        .store(store)
+        .map_err(err)?
+        .get_all(Some(range), None)
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|v| v.as_string())
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect())
+}
+
+/// A change of one invoice's queue entry and synced version, decided from their current
+/// values: (new entry, Some(new synced version) or None to leave it).
+pub(crate) type Change = (Option<QueueOp>, Option<Option<u64>>);
+
+/// Reads and rewrites one invoice's queue entry (and optionally its synced version) in
+/// a single IndexedDB transaction.
+pub(crate) async fn update<F>(db: &Rexie, scope: &str, id: &str, f: F) -> Result<(), String>
+where
+    F: FnOnce(Option<QueueOp>, Option<u64>) -> Change,
+{
+    let tx = db
+        .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    update_in(&queue, &synced, scope, id, f).await?;
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// [`update`] inside a transaction the caller holds.
+pub(crate) async fn update_in<F>(
+    queue: &rexie::Store,
+    synced: &rexie::Store,
+    scope: &str,
+    id: &str,
+    f: F,
+) -> Result<(), String>
+where
+    F: FnOnce(Option<QueueOp>, Option<u64>) -> Change,
+{
+    let k = key(scope, id);
+    let parse = |v: Option<JsValue>| v.and_then(|v| v.as_string());
+    let current: Option<QueueOp> =
+        parse(queue.get(k.clone()).await.map_err(err)?).and_then(|s| serde_json::from_str(&s).ok());
+    let base: Option<u64> =
+        parse(synced.get(k.clone()).await.map_err(err)?).and_then(|s| s.parse().ok());
+    let (next, new_synced) = f(current, base);
+    match next {
+        Some(op) => {
+            let text = serde_json::to_string(&op).map_err(err)?;
+            queue
+                .put(&JsValue::from_str(&text), Some(&k))
+                .await
+                .map_err(err)?;
+        }
+        None => queue.delete(k.clone()).await.map_err(err)?,
+    }
+    match new_synced {
+        Some(Some(v)) => {
+            synced
+                .put(&JsValue::from_str(&v.to_string()), Some(&k))
+                .await
+                .map_err(err)?;
+        }
+        Some(None) => synced.delete(k).await.map_err(err)?,
+        None => {}
+    }
+    Ok(())
+}
+
+/// Rewrites the entries of many invoices in one IndexedDB transaction, with every read
+/// issued at once and then every write at once (one request after the other costs an
+/// event-loop turn each: a 100-action batch paid hundreds of them). `f(op, current)`
+/// gives the entry's new state and synced change.
+pub(crate) async fn update_many<F>(
+    db: &Rexie,
+    scope: &str,
+    ops: &[&QueueOp],
+    f: F,
+) -> Result<(), String>
+where
+    F: Fn(&QueueOp, Option<QueueOp>) -> Change,
+{
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let tx = db
+        .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    let keys: Vec<JsValue> = ops.iter().map(|op| key(scope, &op.invoice_id)).collect();
+    let currents = futures_util::future::join_all(keys.iter().map(|k| queue.get(k.clone()))).await;
+    type Write<'a> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), rexie::Error>> + 'a>>;
+    let mut writes: Vec<Write> = Vec::new();
+    for ((op, k), current) in ops.iter().zip(&keys).zip(currents) {
+        let current: Option<QueueOp> = current
+            .map_err(err)?
+            .and_then(|v| v.as_string())
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let (next, new_synced) = f(op, current);
+        let (queue, synced) = (&queue, &synced);
+        match next {
+            Some(next) => {
+                let text = serde_json::to_string(&next).map_err(err)?;
+                let k = k.clone();
+                writes.push(Box::pin(async move {
+                    queue
+                        .put(&JsValue::from_str(&text), Some(&k))
+                        .await
+                        .map(|_| ())
+                }));
+            }
+            None => {
+                let k = k.clone();
+                writes.push(Box::pin(async move { queue.delete(k).await }));
+            }
+        }
+        let k = k.clone();
+        match new_synced {
+            Some(Some(v)) => writes.push(Box::pin(async move {
+                synced
+                    .put(&JsValue::from_str(&v.to_string()), Some(&k))
+                    .await
+                    .map(|_| ())
+            })),
+            Some(None) => writes.push(Box::pin(async move { synced.delete(k).await })),
+            None => {}
+        }
+    }
+    for r in futures_util::future::join_all(writes).await {
+        r.map_err(err)?;
+    }
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// Queues a change of one invoice in `scope`, coalesced with what is already queued (the
+/// newer version wins whatever the arrival order). A same-version change of other
+/// content (two tabs saving over one copy) is queued and the replaced one kept as a
+/// conflict. Returns how many changes wait.
+pub async fn add(scope: &str, invoice_id: &str, kind: OpKind) -> Result<usize, String> {
+    let db = open().await?;
+    let id = invoice_id.to_string();
+    let displaced = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let keep = displaced.clone();
+    update(&db, scope, invoice_id, move |current, synced| {
+        let mut one: Vec<QueueOp> = current.into_iter().collect();
+        let outcome = enqueue(
+            &mut one,
+            QueueOp {
+                invoice_id: id,
+                base_version: base_for(&kind, synced),
+                kind,
+                queued_at: js_sys::Date::now() as u64,
+                attempts: 0,
+                last_error: None,
+                sent: None,
+            },
+        );
+        if let Enqueued::Displaced(old) = outcome {
+            *keep.borrow_mut() = Some(*old);
+        }
+        (one.pop(), None)
+    })
+    .await?;
+    let displaced = displaced.borrow_mut().take();
+    if let Some(old) = displaced {
+        let c = Conflict {
+            invoice_id: invoice_id.to_string(),
+            local: Some(old),
+            remote: None,
+            remote_version: None,
+            at: js_sys::Date::now() as u64,
+        };
+        keep_conflicts(scope, vec![c]).await?;
+    }
+    count(&db, scope).await
+}
+
+pub async fn pending(scope: &str) -> Result<usize, String> {
+    let db = open().await?;
+    count(&db, scope).await
+}
+
+pub async fn conflicts(scope: &str) -> Result<Vec<Conflict>, String> {
+    let db = open().await?;
+    all_of(&db, CONFLICTS, scope).await
+}
+
+/// Conflicts are kept per invoice and time: a second conflict on the same invoice never
+/// overwrites a first one the user has not reviewed yet.
+pub(crate) fn conflict_key(scope: &str, c: &Conflict) -> JsValue {
+    JsValue::from_str(&format!("{scope}|{}|{:015}", c.invoice_id, c.at))
+}
+
+pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> Result<(), String> {
+    let db = open().await?;
+    let c = Conflict {
+        invoice_id: invoice_id.to_string(),
+        local: None,
+        remote: None,
+        remote_version: None,
+        at,
+    };
+    put_json::<Conflict>(&db, CONFLICTS, &conflict_key(scope, &c), None).await
+}
+
+/// Keeps local versions aside (DynamoDB's won, or a stale editor's draft), unless the
+/// same loss is already kept (a pull or replay interrupted and run again). Returns the
+/// ones newly kept.
+pub async fn keep_conflicts(scope: &str, items: Vec<Conflict>) -> Result<Vec<Conflict>, String> {
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let db = open().await?;
+    let existing: Vec<Conflict> = all_of(&db, CONFLICTS, scope).await?;
+    let mut kept = Vec::new();
+    for c in items {
+        if existing.iter().chain(kept.iter()).any(|k| k.same_as(&c)) {
+            continue;
+        }
+        put_json(&db, CONFLICTS, &conflict_key(scope, &c), Some(&c)).await?;
+        kept.push(c);
+    }
+    Ok(kept)
+}
+
+/// The page's acknowledgements: localStorage holds DynamoDB's versions now (or no longer
+/// holds the deleted invoices). Only now are they marked synced, and the queued changes
+/// the decisions saw dropped. `pulled_at`: a complete pull that started then.
+pub async fn ack(scope: &str, acks: &[Ack], pulled_at: Option<f64>) -> Result<usize, String> {
+    let db = open().await?;
+    let ops: Vec<QueueOp> = acks
+        .iter()
+        .map(|a| QueueOp {
+            invoice_id: a.invoice_id.clone(),
+            kind: OpKind::Delete,
+            base_version: None,
+            queued_at: 0,
+            attempts: 0,
+            last_error: None,
+            sent: None,
+        })
+        .collect();
+    let refs: Vec<&QueueOp> = ops.iter().collect();
+    update_many(&db, scope, &refs, |op, current| {
+        match acks.iter().find(|a| a.invoice_id == op.invoice_id) {
+            Some(a) => {
+                let (next, synced) = on_ack(current, a);
+                (next, Some(Some(synced)))
+            }
+            None => (current, None),
+        }
+    })
+    .await?;
+    if let Some(at) = pulled_at {
+        put_json(&db, SYNCED, &last_pull_key(scope), Some(&at)).await?;
+    }
+    count(&db, scope).await
+}
+
+fn last_pull_key(scope: &str) -> JsValue {
+    JsValue::from_str(&format!("{scope}#lastPull"))
+}
+
+/// When this device last completed a pull of `scope` (milliseconds since the epoch).
+pub async fn last_pull(scope: &str) -> Result<Option<f64>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[SYNCED], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let v = tx
+        .store(SYNCED)
+        .map_err(err)?
+        .get(last_pull_key(scope))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(v.and_then(|v| v.as_string())
+        .and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// The queued operations and synced versions of `scope`, by invoice id.
+pub async fn queued_and_synced(
+    scope: &str,
+) -> Result<(HashMap<String, QueueOp>, HashMap<String, u64>), String> {
+    let db = open().await?;
+    let queued: Vec<QueueOp> = all_of(&db, QUEUE, scope).await?;
+    let prefix = format!("{scope}|");
+    let synced = crate::idb::user_entries(&db, SYNCED, scope)
+        .await?
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let id = k.as_string()?.strip_prefix(&prefix)?.to_string();
+            let v = v.as_string()?.parse().ok()?;
+            Some((id, v))
+        })
+        .collect();
+    Ok((
+        queued
+            .into_iter()
+            .map(|q| (q.invoice_id.clone(), q))
+            .collect(),
+        synced,
+    ))
+}
+
+/// Sets DynamoDB's version of some invoices as synced and, where the queued change is
+/// still the one a decision saw (`seen`), applies `change` to it; for decisions that do
+/// not wait for the page (this device already holds DynamoDB's version, or only the
+/// queue's base moves).
+pub async fn apply_worker_steps(
+    scope: &str,
+    steps: &[(String, Option<u64>, WorkerStep)],
+) -> Result<(), String> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let db = open().await?;
+    let ops: Vec<QueueOp> = steps
+        .iter()
+        .map(|(id, _, _)| QueueOp {
+            invoice_id: id.clone(),
+            kind: OpKind::Delete,
+            base_version: None,
+            queued_at: 0,
+            attempts: 0,
+            last_error: None,
+            sent: None,
+        })
+        .collect();
+    let refs: Vec<&QueueOp> = ops.iter().collect();
+    update_many(&db, scope, &refs, |op, current| {
+        let Some((_, synced, step)) = steps.iter().find(|(id, _, _)| *id == op.invoice_id) else {
+            return (current, None);
+        };
+        let next = match step {
+            WorkerStep::Record => current,
+            WorkerStep::Rebase(v) => current.map(|mut c| {
+                c.base_version = Some(*v);
+                c.sent = None;
+                c
+            }),
+            WorkerStep::Drop(seen) => {
+                current.filter(|c| ledgerline_core::sync::sent_mark(&c.kind) != *seen)
+            }
+        };
+        (next, Some(*synced))
+    })
+    .await
+}
+
+/// What [`apply_worker_steps`] does to a queue entry.
+#[derive(Debug, Clone)]
+pub enum WorkerStep {
+    /// Leave it; only the synced version changes.
+    Record,
+    /// Its base becomes DynamoDB's version (our own earlier write landed).
+    Rebase(u64),
+    /// Drop it if it is still this change (its sent mark): DynamoDB has it already.
+    Drop((u64, String)),
+}
+
+thread_local! {
+    static MIGRATED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sync state written before it was kept per target (keys `<user>|<id>`, conflicts
+/// `<user>|<id>|<at>`) moves under `scope`, once per user and worker: nothing queued or
+/// kept for review by an older version of the app is left behind.
+pub async fn migrate_legacy(user: &str, scope: &str) -> Result<(), String> {
+    if MIGRATED.with(|m| m.borrow().iter().any(|u| u == user)) {
+        return Ok(());
+    }
+    let db = open().await?;
+    let prefix = format!("{user}|");
+    for store in [QUEUE, SYNCED, CONFLICTS] {
+        let entries = crate::idb::user_entries(&db, store, user).await?;
+        let legacy: Vec<(JsValue, String, JsValue)> = entries
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let rest = k.as_string()?.strip_prefix(&prefix)?.to_string();
+                // scoped keys always hold the target's '~'
+                (!rest.contains('~')).then_some((k, rest, v))
+            })
+            .collect();
+        if legacy.is_empty() {
+            continue;
+        }
+        let tx = db
+            .transaction(&[store], TransactionMode::ReadWrite)
+            .map_err(err)?;
+        let s = tx.store(store).map_err(err)?;
+        for (old, rest, v) in legacy {
+            let new = JsValue::from_str(&format!("{scope}|{rest}"));
+            if s.get(new.clone()).await.map_err(err)?.is_none() {
+                s.put(&v, Some(&new)).await.map_err(err)?;
+            }
+            s.delete(old).await.map_err(err)?;
+        }
+        tx.done().await.map_err(err)?;
+    }
+    MIGRATED.with(|m| m.borrow_mut().push(user.to_string()));
+    Ok(())
+}

@@ -1,0 +1,992 @@
+//! A model-based property test of the sync contract. It drives the app's own decision
+//! functions (enqueue, base_for, plan_batches, pull::plan, on_failed_condition, on_ack,
+//! tombstone_version, edited_copy_moved_on, restored_version) against an in-memory
+//! DynamoDB with conditional writes, transactions with per-item cancellation,
+//! tombstones, TTL expiry and table wipes, and two devices of one user, each with its
+//! local store, outbox, and per-(user, target) queue, synced versions and conflicts.
+//! Random interleavings include saves, edits, deletes, undo, a stale editor saved late,
+//! hand-overs out of order, pulls and replays interrupted at every step (answers lost),
+//! local wipes, a damaged entry removed, target changes, lab resets, remote edits and
+//! time passing. After every step, every version a user saved (and did not replace or
+//! delete themselves) is somewhere: localStorage, an outbox, a queue, DynamoDB or the
+//! conflicts store. DynamoDB only ever gets a tombstone for an invoice a user deleted
+//! (I1). After a quiet period both devices and DynamoDB hold the same invoices.
+
+use super::pull::{plan, LocalCopy, Loser, PullCase, PullStep};
+use super::replay::{loser, on_failed_condition, AfterFailedCondition};
+use super::*;
+use crate::testing::invoice;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+const IDS: u8 = 5;
+
+/// DynamoDB's state of an invoice for the page to store, and the local copy (version,
+/// checksum) the decision expects there.
+type ToApply = (String, RemoteItem, Option<(u64, String)>);
+const DAY: u64 = 24 * 3600;
+
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Live(Invoice),
+    Tomb { version: u64, expires: u64 },
+}
+
+#[derive(Debug, Clone, Default)]
+struct Table {
+    items: BTreeMap<String, Item>,
+}
+
+impl Table {
+    fn version(&self, id: &str) -> Option<u64> {
+        self.items.get(id).map(|i| match i {
+            Item::Live(inv) => inv.version,
+            Item::Tomb { version, .. } => *version,
+        })
+    }
+    fn item(&self, id: &str) -> RemoteItem {
+        match self.items.get(id) {
+            None => RemoteItem::Absent,
+            Some(Item::Live(inv)) => RemoteItem::Live(inv.clone()),
+            Some(Item::Tomb { version, .. }) => RemoteItem::Tombstone(*version),
+        }
+    }
+    fn meta(&self, id: &str) -> Option<RemoteMeta> {
+        self.items.get(id).map(|i| match i {
+            Item::Live(inv) => RemoteMeta {
+                version: inv.version,
+                deleted: false,
+                checksum: Some(inv.checksum.clone()),
+            },
+            Item::Tomb { version, .. } => RemoteMeta {
+                version: *version,
+                deleted: true,
+                checksum: None,
+            },
+        })
+    }
+    fn condition_holds(&self, op: &QueueOp) -> bool {
+        self.version(&op.invoice_id) == op.base_version
+    }
+    fn apply(&mut self, op: &QueueOp, now: u64) {
+        let item = match &op.kind {
+            OpKind::Put(inv) => Item::Live((**inv).clone()),
+            OpKind::Delete => Item::Tomb {
+                version: tombstone_version(op.base_version),
+                expires: now + TOMBSTONE_LIFETIME_SECS,
+            },
+        };
+        self.items.insert(op.invoice_id.clone(), item);
+    }
+    fn live(&self) -> BTreeMap<String, String> {
+        self.items
+            .iter()
+            .filter_map(|(id, i)| match i {
+                Item::Live(inv) => Some((id.clone(), inv.checksum.clone())),
+                Item::Tomb { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Sync state of one (user, target).
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    queue: Vec<QueueOp>,
+    synced: BTreeMap<String, u64>,
+    last_pull: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Device {
+    local: BTreeMap<String, Invoice>,
+    /// Changes saved but not yet in the queue, as handed over at save time.
+    outbox: Vec<(String, OpKind, u64)>,
+    /// The localStorage outbox: the latest note of each invoice (is it a delete, token).
+    notes: BTreeMap<String, (bool, u64)>,
+    tokens: u64,
+    target: usize,
+    scopes: [Scope; 2],
+    conflicts: Vec<Conflict>,
+    /// An editor open on (id, version, checksum it loaded).
+    editor: Option<(String, u64, String)>,
+    last_deleted: Option<Invoice>,
+    deleted_by_user: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Save {
+        dev: u8,
+        id: u8,
+    },
+    Delete {
+        dev: u8,
+        id: u8,
+    },
+    Undo {
+        dev: u8,
+    },
+    OpenEditor {
+        dev: u8,
+        id: u8,
+    },
+    SaveEditor {
+        dev: u8,
+    },
+    /// One outbox entry reaches the queue (in any order).
+    HandOver {
+        dev: u8,
+        which: u8,
+    },
+    /// A page start: the outbox is drained with the invoices' current state.
+    Restart {
+        dev: u8,
+    },
+    /// Replay: the connection fails after `fail_after` writes; the answer of write
+    /// `lose` is lost (it landed, nothing recorded); transactions or single writes.
+    Replay {
+        dev: u8,
+        fail_after: u8,
+        lose: u8,
+        tx: bool,
+    },
+    /// A pull interrupted after phase `cut` (4: complete).
+    Pull {
+        dev: u8,
+        cut: u8,
+    },
+    LocalWipe {
+        dev: u8,
+    },
+    RemoveOne {
+        dev: u8,
+        id: u8,
+    },
+    TargetChange {
+        dev: u8,
+    },
+    LabReset {
+        table: u8,
+    },
+    RemoteEdit {
+        id: u8,
+    },
+    Advance {
+        days: u8,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let dev = 0u8..2;
+    let id = 0u8..IDS;
+    prop_oneof![
+        6 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::Save { dev, id }),
+        2 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::Delete { dev, id }),
+        1 => dev.clone().prop_map(|dev| Step::Undo { dev }),
+        1 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::OpenEditor { dev, id }),
+        1 => dev.clone().prop_map(|dev| Step::SaveEditor { dev }),
+        4 => (dev.clone(), 0u8..8).prop_map(|(dev, which)| Step::HandOver { dev, which }),
+        2 => dev.clone().prop_map(|dev| Step::Restart { dev }),
+        4 => (dev.clone(), 0u8..12, 0u8..16, any::<bool>())
+            .prop_map(|(dev, fail_after, lose, tx)| Step::Replay { dev, fail_after, lose, tx }),
+        4 => (dev.clone(), 0u8..5).prop_map(|(dev, cut)| Step::Pull { dev, cut }),
+        1 => dev.clone().prop_map(|dev| Step::LocalWipe { dev }),
+        1 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::RemoveOne { dev, id }),
+        1 => dev.clone().prop_map(|dev| Step::TargetChange { dev }),
+        1 => (0u8..2).prop_map(|table| Step::LabReset { table }),
+        2 => id.clone().prop_map(|id| Step::RemoteEdit { id }),
+        1 => (0u8..120).prop_map(|days| Step::Advance { days }),
+    ]
+}
+
+struct World {
+    tables: [Table; 2],
+    devices: [Device; 2],
+    now: u64,
+    counter: u64,
+    created: BTreeSet<String>,
+    /// Checksums of every saved content not replaced or deleted by a user since.
+    alive: BTreeSet<String>,
+    /// Which devices' users deleted a content (an undo on one device does not overrule
+    /// a delete made on the other).
+    deleted_by: BTreeMap<String, BTreeSet<usize>>,
+}
+
+fn sealed(id: &str, version: u64, token: u64) -> Invoice {
+    let mut inv = invoice(id, &format!("N-{id}"), "c");
+    inv.version = version;
+    inv.content.notes = format!("content {token}");
+    crate::exchange::reseal(&mut inv);
+    inv
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            tables: [Table::default(), Table::default()],
+            devices: [Device::default(), Device::default()],
+            now: 1_000_000,
+            counter: 0,
+            created: BTreeSet::new(),
+            alive: BTreeSet::new(),
+            deleted_by: BTreeMap::new(),
+        }
+    }
+
+    fn fresh(&mut self, id: &str, version: u64) -> Invoice {
+        self.counter += 1;
+        let inv = sealed(id, version, self.counter);
+        self.alive.insert(inv.checksum.clone());
+        inv
+    }
+
+    fn record_conflict(dev: &mut Device, c: Conflict) {
+        if !dev.conflicts.iter().any(|k| k.same_as(&c)) {
+            dev.conflicts.push(c);
+        }
+    }
+
+    /// A local save of `inv` (replacing the local copy, whose content the user replaced).
+    fn save_local(&mut self, d: usize, inv: Invoice) {
+        let dev = &mut self.devices[d];
+        if let Some(old) = dev.local.insert(inv.id.clone(), inv.clone()) {
+            if old.checksum != inv.checksum {
+                self.alive.remove(&old.checksum);
+            }
+        }
+        dev.tokens += 1;
+        dev.notes.insert(inv.id.clone(), (false, dev.tokens));
+        dev.outbox
+            .push((inv.id.clone(), OpKind::Put(Box::new(inv)), dev.tokens));
+    }
+
+    fn hand_over(dev: &mut Device, id: &str, kind: OpKind, now: u64) {
+        let t = dev.target;
+        let synced = dev.scopes[t].synced.get(id).copied();
+        let op = QueueOp {
+            invoice_id: id.to_string(),
+            base_version: base_for(&kind, synced),
+            kind,
+            queued_at: now,
+            attempts: 0,
+            last_error: None,
+            sent: None,
+        };
+        if let Enqueued::Displaced(old) = enqueue(&mut dev.scopes[t].queue, op) {
+            let current = dev.local.get(id).cloned();
+            Self::record_conflict(
+                dev,
+                Conflict {
+                    invoice_id: id.to_string(),
+                    local: Some(*old),
+                    remote: current,
+                    remote_version: None,
+                    at: now,
+                },
+            );
+        }
+    }
+
+    fn run(&mut self, s: &Step) {
+        self.now += 1;
+        let now = self.now;
+        match *s {
+            Step::Save { dev, id } => {
+                let d = dev as usize;
+                let id = format!("i{id}");
+                let version = match self.devices[d].local.get(&id) {
+                    Some(inv) => inv.version + 1,
+                    // a new invoice: ids are UUIDs, never made twice
+                    None if self.created.contains(&id) => return,
+                    None => 1,
+                };
+                self.created.insert(id.clone());
+                let inv = self.fresh(&id, version);
+                self.save_local(d, inv);
+            }
+            Step::Delete { dev, id } => {
+                let d = dev as usize;
+                let dev = &mut self.devices[d];
+                let id = format!("i{id}");
+                if let Some(old) = dev.local.remove(&id) {
+                    self.alive.remove(&old.checksum);
+                    self.deleted_by
+                        .entry(old.checksum.clone())
+                        .or_default()
+                        .insert(d);
+                    dev.deleted_by_user.insert(id.clone());
+                    dev.last_deleted = Some(old);
+                    dev.tokens += 1;
+                    dev.notes.insert(id.clone(), (true, dev.tokens));
+                    dev.outbox.push((id, OpKind::Delete, dev.tokens));
+                }
+            }
+            Step::Undo { dev } => {
+                let d = dev as usize;
+                let Some(mut inv) = self.devices[d].last_deleted.take() else {
+                    return;
+                };
+                if self.devices[d].local.contains_key(&inv.id) {
+                    return;
+                }
+                // the app's undo: the deleted record comes back as a new version after
+                // any tombstone its delete may have written
+                inv.version = restored_version(inv.version + 1, None);
+                // the restored content is not tracked again: the user deleted it once
+                // (here or elsewhere), and a later local wipe may take the undo with it
+                self.save_local(d, inv);
+            }
+            Step::OpenEditor { dev, id } => {
+                let dev = &mut self.devices[dev as usize];
+                let id = format!("i{id}");
+                dev.editor = dev
+                    .local
+                    .get(&id)
+                    .map(|i| (id.clone(), i.version, i.checksum.clone()));
+            }
+            Step::SaveEditor { dev } => {
+                let d = dev as usize;
+                let Some((id, v, sum)) = self.devices[d].editor.take() else {
+                    return;
+                };
+                let current = self.devices[d].local.get(&id).cloned();
+                let draft = self.fresh(&id, v + 1);
+                if edited_copy_moved_on(Some((v, &sum)), current.as_ref()) {
+                    // the draft is kept for review; the newer copy stays
+                    let dev = &mut self.devices[d];
+                    Self::record_conflict(
+                        dev,
+                        Conflict {
+                            invoice_id: id,
+                            local: Some(draft),
+                            remote: current,
+                            remote_version: None,
+                            at: now,
+                        },
+                    );
+                } else {
+                    self.save_local(d, draft);
+                }
+            }
+            Step::HandOver { dev, which } => {
+                let dev = &mut self.devices[dev as usize];
+                if dev.outbox.is_empty() {
+                    return;
+                }
+                let (id, kind, token) = dev.outbox.remove(which as usize % dev.outbox.len());
+                Self::hand_over(dev, &id, kind, now);
+                // confirmed: the note goes if it is still this change's
+                if dev.notes.get(&id).map(|n| n.1) == Some(token) {
+                    dev.notes.remove(&id);
+                }
+            }
+            Step::Restart { dev } => {
+                let dev = &mut self.devices[dev as usize];
+                // in-flight hand-overs die with the page; the localStorage note of each
+                // invoice (the latest) names what to send, from the current local state
+                dev.outbox.clear();
+                for (id, (delete, _)) in std::mem::take(&mut dev.notes) {
+                    let kind = match (delete, dev.local.get(&id)) {
+                        (_, Some(inv)) => OpKind::Put(Box::new(inv.clone())),
+                        (true, None) => OpKind::Delete,
+                        (false, None) => continue,
+                    };
+                    Self::hand_over(dev, &id, kind, now);
+                }
+                dev.editor = None;
+            }
+            Step::Replay {
+                dev,
+                fail_after,
+                lose,
+                tx,
+            } => self.replay(
+                dev as usize,
+                Some(fail_after as usize),
+                Some(lose as usize),
+                tx,
+            ),
+            Step::Pull { dev, cut } => self.pull(dev as usize, cut),
+            Step::LocalWipe { dev } => {
+                let d = dev as usize;
+                // the click comes after the page's earlier hand-overs were taken
+                self.deliver_all(d);
+                self.devices[d].local.clear();
+                self.devices[d].editor = None;
+                self.forget_lost();
+            }
+            Step::RemoveOne { dev, id } => {
+                self.deliver_all(dev as usize);
+                self.devices[dev as usize].local.remove(&format!("i{id}"));
+                self.forget_lost();
+            }
+            Step::TargetChange { dev } => {
+                let dev = &mut self.devices[dev as usize];
+                dev.target = 1 - dev.target;
+            }
+            Step::LabReset { table } => {
+                self.tables[table as usize].items.clear();
+                self.forget_lost();
+            }
+            Step::RemoteEdit { id } => {
+                let id = format!("i{id}");
+                if let Some(Item::Live(inv)) = self.tables[0].items.get(&id).cloned() {
+                    let next = self.fresh(&id, inv.version + 1);
+                    self.alive.remove(&inv.checksum);
+                    self.tables[0].items.insert(id, Item::Live(next));
+                }
+            }
+            Step::Advance { days } => {
+                self.now += u64::from(days) * DAY;
+                let now = self.now;
+                for t in &mut self.tables {
+                    t.items
+                        .retain(|_, i| !matches!(i, Item::Tomb { expires, .. } if *expires <= now));
+                }
+            }
+        }
+    }
+
+    /// Every hand-over on its way reaches the queue.
+    fn deliver_all(&mut self, d: usize) {
+        let now = self.now;
+        let dev = &mut self.devices[d];
+        for (id, kind, token) in std::mem::take(&mut dev.outbox) {
+            Self::hand_over(dev, &id, kind, now);
+            if dev.notes.get(&id).map(|n| n.1) == Some(token) {
+                dev.notes.remove(&id);
+            }
+        }
+    }
+
+    /// Everything that holds content now (with the outbox's in-flight hand-overs, or
+    /// without them: a user clearing local data destroys what was only on its way).
+    fn holders(&self) -> BTreeSet<String> {
+        self.holders_with(true)
+    }
+
+    fn holders_with(&self, in_flight: bool) -> BTreeSet<String> {
+        let mut h = BTreeSet::new();
+        for (n, t) in self.tables.iter().enumerate() {
+            // when a user clears local data, a copy in DynamoDB that a user's queued
+            // delete is about to replace does not count as kept
+            let doomed = |id: &String| {
+                !in_flight
+                    && self.devices.iter().any(|d| {
+                        d.scopes[n]
+                            .queue
+                            .iter()
+                            .any(|q| &q.invoice_id == id && q.kind == OpKind::Delete)
+                    })
+            };
+            h.extend(
+                t.live()
+                    .into_iter()
+                    .filter(|(id, _)| !doomed(id))
+                    .map(|(_, c)| c),
+            );
+        }
+        for d in &self.devices {
+            h.extend(d.local.values().map(|i| i.checksum.clone()));
+            for (_, k, _) in d.outbox.iter().filter(|_| in_flight) {
+                if let OpKind::Put(i) = k {
+                    h.insert(i.checksum.clone());
+                }
+            }
+            for s in &d.scopes {
+                for q in &s.queue {
+                    if let OpKind::Put(i) = &q.kind {
+                        h.insert(i.checksum.clone());
+                    }
+                }
+            }
+            for c in &d.conflicts {
+                for i in c.local.iter().chain(c.remote.iter()) {
+                    h.insert(i.checksum.clone());
+                }
+            }
+        }
+        h
+    }
+
+    /// What the environment destroyed (a table wiped, local data cleared by the user)
+    /// is not the app's loss.
+    fn forget_lost(&mut self) {
+        let h = self.holders_with(false);
+        self.alive.retain(|c| h.contains(c));
+    }
+
+    fn check(&self, after: &Step) -> Result<(), TestCaseError> {
+        let h = self.holders();
+        for c in &self.alive {
+            prop_assert!(h.contains(c), "content {c} lost after {after:?}");
+        }
+        for d in &self.devices {
+            for s in &d.scopes {
+                let mut ids: Vec<_> = s.queue.iter().map(|q| &q.invoice_id).collect();
+                ids.sort();
+                let n = ids.len();
+                ids.dedup();
+                prop_assert_eq!(n, ids.len(), "one queue entry per invoice");
+            }
+        }
+        Ok(())
+    }
+
+    /// The bookkeeping after DynamoDB confirmed `op` (mirrors `done_all`).
+    fn done(scope: &mut Scope, op: &QueueOp) {
+        let written = match &op.kind {
+            OpKind::Put(inv) => inv.version,
+            OpKind::Delete => tombstone_version(op.base_version),
+        };
+        let i = scope
+            .queue
+            .iter()
+            .position(|q| q.invoice_id == op.invoice_id);
+        if let Some(i) = i {
+            if scope.queue[i].kind != op.kind {
+                scope.queue[i].base_version = Some(written);
+                scope.queue[i].sent = None;
+            } else {
+                scope.queue.remove(i);
+            }
+        }
+        scope.synced.insert(op.invoice_id.clone(), written);
+    }
+
+    /// A write whose condition failed (mirrors the cloud worker's `conflict`); returns
+    /// what the page is to apply: (id, DynamoDB's state) and whether it must be acked.
+    fn failed_condition(&mut self, d: usize, op: &QueueOp) -> Option<ToApply> {
+        let t = self.devices[d].target;
+        let remote = self.tables[t].item(&op.invoice_id);
+        let dev = &mut self.devices[d];
+        let scope = &mut dev.scopes[t];
+        let i = scope
+            .queue
+            .iter()
+            .position(|q| q.invoice_id == op.invoice_id)?;
+        match on_failed_condition(op, &remote) {
+            AfterFailedCondition::Landed { version, adopt } => {
+                let mut confirmed = op.clone();
+                if let OpKind::Delete = op.kind {
+                    confirmed.base_version = version.checked_sub(1);
+                }
+                Self::done(scope, &confirmed);
+                scope.synced.insert(op.invoice_id.clone(), version);
+                adopt.map(|a| {
+                    let ours = Some(sent_mark(&op.kind));
+                    (op.invoice_id.clone(), RemoteItem::Live(*a), ours)
+                })
+            }
+            AfterFailedCondition::Rebase(base) => {
+                scope.queue[i].base_version = base;
+                scope.queue[i].sent = None;
+                match base {
+                    Some(b) => scope.synced.insert(op.invoice_id.clone(), b),
+                    None => scope.synced.remove(&op.invoice_id),
+                };
+                None
+            }
+            AfterFailedCondition::Conflict => {
+                // one transaction: the entry goes, the conflict is kept; synced waits
+                // for the page's ack
+                let current = scope.queue.remove(i);
+                let (remote_inv, remote_version) = match &remote {
+                    RemoteItem::Live(r) => (Some(r.clone()), None),
+                    RemoteItem::Tombstone(v) => (None, Some(*v)),
+                    _ => (None, None),
+                };
+                Self::record_conflict(
+                    dev,
+                    Conflict {
+                        invoice_id: op.invoice_id.clone(),
+                        local: loser(&current.kind),
+                        remote: remote_inv,
+                        remote_version,
+                        at: self.now,
+                    },
+                );
+                let expected = match &current.kind {
+                    OpKind::Put(inv) => Some((inv.version, inv.checksum.clone())),
+                    OpKind::Delete => None,
+                };
+                Some((op.invoice_id.clone(), remote, expected))
+            }
+            AfterFailedCondition::SetApart => {
+                scope.queue[i].last_error = Some(crate::errors::ErrorClass::RequestInvalid);
+                None
+            }
+        }
+    }
+
+    /// The page stores DynamoDB's state and acknowledges it.
+    fn page_apply(
+        &mut self,
+        d: usize,
+        id: &str,
+        remote: &RemoteItem,
+        seen: Option<(u64, String)>,
+        expected: Option<(u64, String)>,
+    ) {
+        let dev = &mut self.devices[d];
+        if !still_as_decided(expected.as_ref(), dev.local.get(id)) {
+            return;
+        }
+        let version = match remote {
+            RemoteItem::Live(r) => {
+                dev.local.insert(id.to_string(), r.clone());
+                r.version
+            }
+            RemoteItem::Tombstone(v) => {
+                dev.local.remove(id);
+                *v
+            }
+            _ => return,
+        };
+        let t = dev.target;
+        let scope = &mut dev.scopes[t];
+        let ack = Ack {
+            invoice_id: id.to_string(),
+            version,
+            seen,
+        };
+        let i = scope.queue.iter().position(|q| q.invoice_id == id);
+        let current = i.map(|i| scope.queue.remove(i));
+        let (next, synced) = on_ack(current, &ack);
+        if let Some(n) = next {
+            scope.queue.push(n);
+        }
+        scope.synced.insert(id.to_string(), synced);
+    }
+
+    fn replay(&mut self, d: usize, fail_after: Option<usize>, lose: Option<usize>, tx: bool) {
+        let t = self.devices[d].target;
+        let mut writes = 0usize;
+        let mut to_apply: Vec<ToApply> = Vec::new();
+        for _round in 0..200 {
+            let scope = &mut self.devices[d].scopes[t];
+            let (batches, _apart) = plan_batches(&scope.queue);
+            let Some(batch) = batches.first() else { break };
+            let batch: Vec<QueueOp> = batch.iter().map(|i| scope.queue[*i].clone()).collect();
+            for op in &batch {
+                if let Some(q) = scope
+                    .queue
+                    .iter_mut()
+                    .find(|q| q.invoice_id == op.invoice_id)
+                {
+                    if q.sent.is_none() {
+                        q.sent = Some(sent_mark(&op.kind));
+                    }
+                }
+            }
+            if fail_after.is_some_and(|f| writes >= f) {
+                break; // the connection went: nothing sent
+            }
+            let answer_lost = lose.is_some_and(|l| (writes..writes + batch.len()).contains(&l));
+            if tx {
+                writes += batch.len();
+                let failing: Vec<&QueueOp> = batch
+                    .iter()
+                    .filter(|op| !self.tables[t].condition_holds(op))
+                    .collect();
+                if failing.is_empty() {
+                    for op in &batch {
+                        self.tables[t].apply(op, self.now);
+                    }
+                    if answer_lost {
+                        break;
+                    }
+                    for op in &batch {
+                        Self::done(&mut self.devices[d].scopes[t], op);
+                    }
+                } else {
+                    if answer_lost {
+                        break;
+                    }
+                    let failing: Vec<QueueOp> = failing.into_iter().cloned().collect();
+                    for op in &failing {
+                        to_apply.extend(self.failed_condition(d, op));
+                    }
+                }
+            } else {
+                for op in &batch {
+                    writes += 1;
+                    let ok = self.tables[t].condition_holds(op);
+                    if ok {
+                        self.tables[t].apply(op, self.now);
+                    }
+                    if answer_lost && lose == Some(writes - 1) {
+                        continue; // this answer never came: nothing recorded for it
+                    }
+                    if ok {
+                        Self::done(&mut self.devices[d].scopes[t], op);
+                    } else {
+                        to_apply.extend(self.failed_condition(d, op));
+                    }
+                }
+                if answer_lost {
+                    break;
+                }
+            }
+        }
+        // the page stores DynamoDB's versions that won, then acknowledges them; an
+        // interrupted replay (fail_after hit) may lose this too: the next pull repeats it
+        if fail_after.is_none_or(|f| writes < f) {
+            for (id, remote, expected) in to_apply {
+                self.page_apply(d, &id, &remote, None, expected);
+            }
+        }
+    }
+
+    fn pull(&mut self, d: usize, cut: u8) {
+        let t = self.devices[d].target;
+        let now = self.now;
+        let dev = &self.devices[d];
+        let scope = &dev.scopes[t];
+        let table = &self.tables[t];
+        let stale = scope
+            .last_pull
+            .is_some_and(|p| now.saturating_sub(p) > TOMBSTONE_LIFETIME_SECS);
+        let mut ids: BTreeSet<String> = dev.local.keys().cloned().collect();
+        ids.extend(table.items.keys().cloned());
+        ids.extend(scope.queue.iter().map(|q| q.invoice_id.clone()));
+        // phase 1, the worker: decide every invoice, record the queued losers
+        #[allow(clippy::type_complexity)]
+        let mut page: Vec<(
+            String,
+            PullStep,
+            Option<(u64, String)>,
+            Option<(u64, String)>,
+        )> = Vec::new();
+        let mut worker: Vec<(String, PullStep)> = Vec::new();
+        for id in &ids {
+            let local = dev.local.get(id).map(|i| LocalCopy {
+                version: i.version,
+                checksum: i.checksum.clone(),
+            });
+            let queued = scope.queue.iter().find(|q| &q.invoice_id == id);
+            let remote = table.meta(id);
+            let step = plan(PullCase {
+                local: local.as_ref(),
+                damaged_local: false,
+                queued,
+                synced: scope.synced.get(id).copied(),
+                remote: remote.as_ref(),
+                stale,
+            });
+            let seen = queued.map(|q| sent_mark(&q.kind));
+            let expected = local.as_ref().map(|l| (l.version, l.checksum.clone()));
+            match step {
+                PullStep::Take(_)
+                | PullStep::Remove(_)
+                | PullStep::Upload { .. }
+                | PullStep::Review => page.push((id.clone(), step, seen, expected)),
+                _ => worker.push((id.clone(), step)),
+            }
+        }
+        let dev = &mut self.devices[d];
+        for (id, step) in &worker {
+            let scope = &mut dev.scopes[t];
+            match *step {
+                PullStep::Synced(v) => {
+                    scope.synced.insert(id.clone(), v);
+                }
+                PullStep::Rebase(v) => {
+                    if let Some(q) = scope.queue.iter_mut().find(|q| &q.invoice_id == id) {
+                        q.base_version = Some(v);
+                        q.sent = None;
+                    }
+                    scope.synced.insert(id.clone(), v);
+                }
+                PullStep::Done(v) => {
+                    scope.queue.retain(|q| &q.invoice_id != id);
+                    scope.synced.insert(id.clone(), v);
+                }
+                _ => {}
+            }
+        }
+        for (id, step, _, _) in &page {
+            let scope = &mut dev.scopes[t];
+            let queued = scope.queue.iter().find(|q| &q.invoice_id == id).cloned();
+            let remote = self.tables[t].item(id);
+            let (remote_inv, remote_version) = match &remote {
+                RemoteItem::Live(r) => (Some(r.clone()), None),
+                RemoteItem::Tombstone(v) => (None, Some(*v)),
+                _ => (None, None),
+            };
+            match step {
+                PullStep::Take(Loser::Queued) | PullStep::Remove(Loser::Queued) => {
+                    if let Some(q) = queued {
+                        Self::record_conflict(
+                            dev,
+                            Conflict {
+                                invoice_id: id.clone(),
+                                local: loser(&q.kind),
+                                remote: remote_inv,
+                                remote_version,
+                                at: now,
+                            },
+                        );
+                    }
+                }
+                PullStep::Upload { missing: true } => {
+                    scope.synced.remove(id);
+                }
+                _ => {}
+            }
+        }
+        if cut == 0 {
+            return;
+        }
+        // phase 2, the page: local losers are kept before anything is overwritten
+        for (id, step, _, _) in &page {
+            let remote = self.tables[t].item(id);
+            let dev = &mut self.devices[d];
+            let (remote_inv, remote_version) = match &remote {
+                RemoteItem::Live(r) => (Some(r.clone()), None),
+                RemoteItem::Tombstone(v) => (None, Some(*v)),
+                _ => (None, None),
+            };
+            if matches!(
+                step,
+                PullStep::Take(Loser::Local) | PullStep::Remove(Loser::Local) | PullStep::Review
+            ) {
+                if let Some(l) = dev.local.get(id).cloned() {
+                    Self::record_conflict(
+                        dev,
+                        Conflict {
+                            invoice_id: id.clone(),
+                            local: Some(l),
+                            remote: remote_inv,
+                            remote_version,
+                            at: now,
+                        },
+                    );
+                }
+            }
+        }
+        if cut == 1 {
+            return;
+        }
+        // phase 3: localStorage takes DynamoDB's versions; uploads are queued again
+        let mut acks = Vec::new();
+        for (id, step, seen, expected) in &page {
+            let remote = self.tables[t].item(id);
+            let dev = &mut self.devices[d];
+            match step {
+                PullStep::Take(_) | PullStep::Remove(_) => {
+                    if !still_as_decided(expected.as_ref(), dev.local.get(id)) {
+                        continue;
+                    }
+                    match &remote {
+                        RemoteItem::Live(r) => {
+                            dev.local.insert(id.clone(), r.clone());
+                        }
+                        RemoteItem::Tombstone(_) => {
+                            dev.local.remove(id);
+                        }
+                        _ => continue,
+                    }
+                    acks.push((id.clone(), remote, seen.clone()));
+                }
+                PullStep::Upload { .. } => {
+                    if let Some(l) = dev.local.get(id).cloned() {
+                        Self::hand_over(dev, id, OpKind::Put(Box::new(l)), now);
+                    }
+                }
+                PullStep::Review => {
+                    dev.local.remove(id);
+                }
+                _ => {}
+            }
+        }
+        if cut == 2 {
+            return;
+        }
+        // phase 4: the acknowledgement
+        for (id, remote, seen) in acks {
+            let dev = &mut self.devices[d];
+            let version = match &remote {
+                RemoteItem::Live(r) => r.version,
+                RemoteItem::Tombstone(v) => *v,
+                _ => continue,
+            };
+            let scope = &mut dev.scopes[t];
+            let i = scope.queue.iter().position(|q| q.invoice_id == id);
+            let current = i.map(|i| scope.queue.remove(i));
+            let (next, synced) = on_ack(
+                current,
+                &Ack {
+                    invoice_id: id.clone(),
+                    version,
+                    seen,
+                },
+            );
+            if let Some(n) = next {
+                scope.queue.push(n);
+            }
+            scope.synced.insert(id, synced);
+        }
+        if cut >= 4 {
+            self.devices[d].scopes[t].last_pull = Some(now);
+        }
+    }
+
+    /// Every tombstone in DynamoDB is of an invoice some device's user deleted (I1).
+    fn deletes_are_explicit(&self) -> Result<(), TestCaseError> {
+        for t in &self.tables {
+            for (id, item) in &t.items {
+                if matches!(item, Item::Tomb { .. }) {
+                    prop_assert!(
+                        self.devices.iter().any(|d| d.deleted_by_user.contains(id)),
+                        "a tombstone for {id} nobody deleted"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("MODEL_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000),
+        max_shrink_iters: 20_000,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn two_devices_never_lose_a_version_and_converge(steps in proptest::collection::vec(step(), 1..40)) {
+        let mut w = World::new();
+        for s in &steps {
+            w.run(s);
+            w.check(s)?;
+            w.deletes_are_explicit()?;
+        }
+        // a quiet period: both devices on the first table, every outbox drained, pulls
+        // and replays complete with no faults
+        for d in &mut w.devices {
+            d.target = 0;
+            d.editor = None;
+        }
+        let quiet = Step::Restart { dev: 0 };
+        for _ in 0..4 {
+            for d in 0..2u8 {
+                w.run(&Step::Restart { dev: d });
+                w.pull(d as usize, 4);
+                w.replay(d as usize, None, None, d == 0);
+                w.check(&quiet)?;
+            }
+        }
+        let dynamo = w.tables[0].live();
+        for (n, d) in w.devices.iter().enumerate() {
+            prop_assert!(d.scopes[0].queue.is_empty(), "device {n}'s queue: {:?}", d.scopes[0].queue);
+            let local: BTreeMap<String, String> =
+                d.local.iter().map(|(k, v)| (k.clone(), v.checksum.clone())).collect();
+            prop_assert_eq!(&local, &dynamo, "device {} differs from DynamoDB", n);
+        }
+        w.deletes_are_explicit()?;
+    }
+}
