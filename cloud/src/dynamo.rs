@@ -48,8 +48,8 @@ pub fn failure<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failur
         SdkError::ServiceError(s) => {
             let f = Failure::service(s.raw().status().as_u16(), s.err().code().unwrap_or(""))
                 .with_message(s.err().message());
-            if let Some(offset) = f.clock_offset_ms() {
-                crate::http::correct_clock(offset);
+            if let Some(server_now) = f.server_time_ms() {
+                crate::http::correct_clock(server_now);
             }
             f
         }

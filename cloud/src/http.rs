@@ -120,10 +120,11 @@ thread_local! {
     static CLOCK_OFFSET_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
-/// Learns a clock offset from a refused signature (relative to the time the request was
-/// signed with, which already carried the previous offset).
-pub fn correct_clock(measured_ms: i64) {
-    CLOCK_OFFSET_MS.with(|c| c.set(c.get() + measured_ms as f64));
+/// Learns the offset from DynamoDB's time as a refused signature told it: absolute
+/// (its time minus this device's now), so that several requests refused at once do not
+/// add their corrections up.
+pub fn correct_clock(server_time_ms: i64) {
+    CLOCK_OFFSET_MS.with(|c| c.set(server_time_ms as f64 - js_sys::Date::now()));
 }
 
 /// The current correction, in milliseconds.

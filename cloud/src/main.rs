@@ -324,9 +324,12 @@ async fn dispatch(req: Request) -> Reply {
                             e.invoice_id.clone().unwrap_or_default(),
                             e.outcome.clone(),
                             format!("{}", e.ms.round() as i64),
-                            e.class
-                                .map(|c| c.label().to_string())
-                                .unwrap_or_else(|| e.detail.clone()),
+                            // the class, with the service's own words where kept
+                            match e.class {
+                                Some(c) if e.detail.starts_with(c.label()) => e.detail.clone(),
+                                Some(c) => c.label().to_string(),
+                                None => e.detail.clone(),
+                            },
                         ]
                     })
                     .collect(),

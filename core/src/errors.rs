@@ -49,14 +49,25 @@ impl Failure {
             return None;
         }
         let request = m.split(':').nth(1)?.split_whitespace().next()?;
-        let server = m.split('(').nth(1)?.split_whitespace().next()?;
-        let at = |s: &str| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
-                .ok()
-                .map(|t| t.and_utc().timestamp_millis())
-        };
-        Some(at(server)? - at(request)?)
+        Some(self.server_time_ms()? - stamp_ms(request)?)
     }
+
+    /// DynamoDB's own time (milliseconds since the epoch) as a refused signature's
+    /// message tells it (the time in parentheses).
+    pub fn server_time_ms(&self) -> Option<i64> {
+        let m = self.message.as_deref()?;
+        if !(m.contains("Signature expired") || m.contains("Signature not yet current")) {
+            return None;
+        }
+        stamp_ms(m.split('(').nth(1)?.split_whitespace().next()?)
+    }
+}
+
+/// "20261202T022108Z" as milliseconds since the epoch.
+fn stamp_ms(s: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -287,6 +298,7 @@ mod tests {
             .with_message(Some("Signature expired: 20261202T020000Z is now earlier than 20261202T021500Z (20261202T022000Z - 5 min.)"));
         assert_eq!(classify(&expired, true), ClockSkew);
         assert_eq!(expired.clock_offset_ms(), Some(20 * 60 * 1000));
+        assert_eq!(expired.server_time_ms(), Some(1_796_178_000_000));
         let ahead = Failure::service(400, "InvalidSignatureException")
             .with_message(Some("Signature not yet current: 20261202T024000Z is still later than 20261202T022500Z (20261202T022000Z + 5 min.)"));
         assert_eq!(classify(&ahead, false), ClockSkew);

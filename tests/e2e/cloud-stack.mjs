@@ -105,8 +105,9 @@ export function kit(getStack) {
   const status = (page, state, timeout = 20000) =>
     page.waitForSelector(`[data-testid="storage-status"][data-state="${state}"]`, { timeout });
 
-  /** Every item of `sub`'s partition, read with an independent client (the JS SDK). */
-  async function remote(sub) {
+  /** Every raw item of `sub`'s partition (invoices and tombstones), read with an
+   * independent client (the JS SDK). */
+  async function rawItems(sub) {
     const items = [];
     let start;
     do {
@@ -114,7 +115,27 @@ export function kit(getStack) {
       items.push(...r.Items);
       start = r.LastEvaluatedKey;
     } while (start);
-    return items.map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S), checksum: i.checksum.S }));
+    return items;
+  }
+
+  /** The invoices of `sub`'s partition (tombstones left out). */
+  async function remote(sub) {
+    return (await rawItems(sub)).filter((i) => !i.deleted?.BOOL)
+      .map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S), checksum: i.checksum.S }));
+  }
+
+  /** The tombstones of `sub`'s partition: deletions made in Ledgerline. */
+  async function tombstones(sub) {
+    return (await rawItems(sub)).filter((i) => i.deleted?.BOOL)
+      .map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), expiresAt: Number(i.expiresAt?.N), content: i.content }));
+  }
+
+  /** Writes a tombstone straight into DynamoDB, as another device deleting the invoice. */
+  async function putTombstone(sub, id, version) {
+    await s().db.send(new PutItemCommand({ TableName: TABLE, Item: {
+      userId: { S: sub }, invoiceId: { S: id }, version: { N: String(version) }, deleted: { BOOL: true },
+      updatedAt: { S: new Date().toISOString() }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 90 * 86400) },
+    } }));
   }
 
   /** Writes an invoice straight into DynamoDB, as another device would: `version` and
@@ -219,7 +240,7 @@ export function kit(getStack) {
     fs.rmSync(file, { force: true });
   }
 
-  return { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf };
+  return { signedIn, status, remote, rawItems, tombstones, putTombstone, putRemote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf };
 }
 
 /** The app's checksum: FNV-1a 64 over the content's JSON. The content came from

@@ -3,7 +3,6 @@
 // queued, conflicts reviewed by the user, damaged data repaired, backups restored.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
 import { appErrors, recordErrors } from '../support/browser.mjs';
 import { ready, tid, nav, addClient, download } from './helpers.mjs';
@@ -20,7 +19,7 @@ after(async () => {
 beforeEach(async () => {
   await stack?.reset();
 });
-const { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
+const { signedIn, status, remote, putRemote, putTombstone, tombstones, until, quickInvoice, editNotes, deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
 
 /** Signed in, connected, with one client and one uploaded invoice; returns its export. */
 async function start(email) {
@@ -198,7 +197,7 @@ test('conflicts screen: both versions side by side; "restore mine" makes a new v
   await editNotes(page, gone.id, 'edited here, deleted there');
   const content = { ...edited.content, notes: 'their edit in DynamoDB' };
   await putRemote(sub, edited.id, 7, content);
-  await stack.db.send(new DeleteItemCommand({ TableName: TABLE, Key: { userId: { S: sub }, invoiceId: { S: gone.id } } }));
+  await putTombstone(sub, gone.id, gone.version + 1);
   await stack.proxy.set({ mode: 'pass' });
   await page.waitForSelector('[data-testid="toast"]:has-text("changed in DynamoDB meanwhile")', { timeout: 20000 });
 
@@ -224,6 +223,10 @@ test('conflicts screen: both versions side by side; "restore mine" makes a new v
     return e?.content.notes === 'my offline edit' && g?.content.notes === 'edited here, deleted there' && { e, g };
   });
   assert.equal(after.e.version, 8, 'a new version on top of DynamoDB\'s');
+  // the deleted one comes back after its tombstone (version + 1), never as a version
+  // a device holding the deleted original could take for it
+  assert.equal(after.g.version, gone.version + 2, 'restored as the tombstone\'s version + 1');
+  assert.deepEqual(await tombstones(sub), [], 'the restore replaced the tombstone');
   assert.deepEqual(await syncStore(page, 'conflicts'), []);
   assert.equal(await tid(page, 'nav').getByRole('link', { name: /Conflicts/ }).count(), 0);
   await context.close();

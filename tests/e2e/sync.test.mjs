@@ -2,7 +2,6 @@
 // batches, exactly once; conflicts keep DynamoDB's version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../support/standins.mjs';
 import { ready, tid, addClient } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
@@ -16,7 +15,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const { signedIn, status, remote, putRemote, quickInvoice, explain } = kit(() => stack);
+const { signedIn, status, remote, putRemote, putTombstone, quickInvoice, explain } = kit(() => stack);
 
 test('offline: 200 created, 20 edited, 5 deleted; DynamoDB back: the queue drains to exactly 195 items with the latest content', async () => {
   const { context, page, sub } = await signedIn('sync@ledgerline.test');
@@ -104,7 +103,7 @@ test('conflict: edited offline here and directly in DynamoDB: DynamoDB wins and 
   await context.close();
 });
 
-test('pull: another device sees the invoice; edits and deletes made in DynamoDB reach this device', async () => {
+test('pull: another device sees the invoice; its edits and deletes (tombstones) reach this device', async () => {
   const a = await signedIn('twodev@ledgerline.test');
   await status(a.page, 'connected');
   await addClient(a.page, 'Pull Client');
@@ -130,7 +129,8 @@ test('pull: another device sees the invoice; edits and deletes made in DynamoDB 
   for (let i = 0; i < 200 && (await notes()) !== 'edited in DynamoDB'; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await notes(), 'edited in DynamoDB');
 
-  await db.send(new DeleteItemCommand({ TableName: TABLE, Key: { userId: { S: a.sub }, invoiceId: { S: id } } }));
+  // another device deletes it: a tombstone after the version it saw
+  await putTombstone(a.sub, id, theirs.version + 2);
   await b.page.reload();
   await ready(b.page);
   for (let i = 0; i < 200 && (await notes()) !== null; i++) await new Promise((r) => setTimeout(r, 100));

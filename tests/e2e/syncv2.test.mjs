@@ -1,0 +1,316 @@
+// Sync v2, end to end against dynalite behind the signature-checking fault proxy: nothing
+// is ever lost. Deletes are tombstones (never inferred from an absence), pulls are
+// acknowledged before they count, sync state belongs to (user, target), a stale editor
+// takes the conflict path, a wrong clock is measured and corrected, closing the browser
+// mid-upload leaves no false conflicts, and the status says "connected" only when
+// nothing waits. Every test counts invoices in DynamoDB with an independent client
+// (the AWS SDK for JavaScript) before and after, with their versions and content.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { QueryCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { TABLE, ensureTable } from '../support/standins.mjs';
+import { ready, tid, nav, addClient, download } from './helpers.mjs';
+import { startCloudStack, kit } from './cloud-stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startCloudStack('syncv2');
+});
+after(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack?.reset();
+});
+const {
+  signedIn, status, remote, tombstones, putRemote, putTombstone, until, quickInvoice, editNotes,
+  deleteInvoice, explain, syncStore, bundleOf, importBundle,
+} = kit(() => stack);
+
+/** The invoices in this page's localStorage: id -> {version, notes, checksum}. */
+const local = (page) => page.evaluate(() => Object.fromEntries(Object.keys(localStorage)
+  .filter((k) => k.includes('/invoice/'))
+  .map((k) => {
+    try {
+      const v = JSON.parse(localStorage.getItem(k));
+      return [k.split('/').pop(), { version: v.version, notes: v.notes, checksum: v.checksum }];
+    } catch {
+      return [k.split('/').pop(), null];
+    }
+  })));
+
+/** DynamoDB's invoices as a comparable list: [id, version, checksum], sorted. */
+const fingerprint = (items) => items.map((i) => [i.id, i.version, i.checksum]).sort();
+
+const delta = (a, b, op) => (b.byTarget[op] || 0) - (a.byTarget[op] || 0);
+
+/** Signed in and connected, with a client and `n` invoices in DynamoDB. */
+async function withInvoices(email, n) {
+  const s = await signedIn(email);
+  await status(s.page, 'connected');
+  await addClient(s.page, 'V2 Client');
+  for (let i = 0; i < n; i++) await explain(s.page, () => quickInvoice(s.page, `Line ${i}`));
+  const items = await until(`${n} invoices in DynamoDB`, async () => { const r = await remote(s.sub); return r.length === n && r; });
+  await until('the queue to drain', async () => (await syncStore(s.page, 'queue')).length === 0);
+  return { ...s, items };
+}
+
+test('I1: a delete is a tombstone (version + 1, no content, a 90-day TTL), never a DeleteItem; another device drops the invoice', async () => {
+  const { context, page, sub, items } = await withInvoices('tomb@ledgerline.test', 2);
+  const stats0 = await stack.proxy.stats();
+  const [gone, kept] = items;
+  await deleteInvoice(page, gone.id);
+  const [t] = await until('the tombstone in DynamoDB', async () => { const r = await tombstones(sub); return r.length === 1 && r; });
+  assert.equal(t.id, gone.id);
+  assert.equal(t.version, gone.version + 1);
+  assert.equal(t.content, undefined, 'a tombstone carries no content');
+  const days = (t.expiresAt - Date.now() / 1000) / 86400;
+  assert.ok(days > 89 && days < 91, `expiresAt ${days} days ahead`);
+  assert.deepEqual(fingerprint(await remote(sub)), fingerprint([kept]));
+  const stats1 = await stack.proxy.stats();
+  assert.equal(delta(stats0, stats1, 'DeleteItem'), 0);
+
+  // another device of the same user: the deleted invoice is not there, the other is
+  const b = await signedIn('tomb@ledgerline.test', { create: false });
+  await b.page.goto(stack.server.url);
+  await ready(b.page);
+  await until('the kept invoice on device B', async () => Object.keys(await local(b.page)).includes(kept.id));
+  assert.deepEqual(Object.keys(await local(b.page)), [kept.id]);
+  await context.close();
+  await b.context.close();
+});
+
+test('problem 1: "Delete all local data" and "Remove" on a damaged entry touch this browser only; the invoices come back from DynamoDB', async () => {
+  const { context, page, sub, items } = await withInvoices('wipe@ledgerline.test', 3);
+  const before = fingerprint(items);
+  const stats0 = await stack.proxy.stats();
+
+  await nav(page, 'Data');
+  await tid(page, 'clear-all').click();
+  assert.match(await tid(page, 'clear-explain').textContent(), /this browser only/);
+  await tid(page, 'clear-confirm').click();
+  await until('the invoices back here', async () => Object.keys(await local(page)).length === 3, 30000);
+  // and after a restart, still nothing deleted anywhere
+  await page.reload();
+  await ready(page);
+  await status(page, 'connected');
+  await until('the queue empty', async () => (await syncStore(page, 'queue')).length === 0);
+  assert.deepEqual(fingerprint(await remote(sub)), before, 'DynamoDB unchanged: same invoices, versions, content');
+  assert.deepEqual(await tombstones(sub), []);
+
+  // a damaged entry removed while offline: back intact from DynamoDB once it answers
+  const victim = items[0].id;
+  await stack.proxy.set({ mode: 'drop' });
+  await page.evaluate((id) => {
+    const k = Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id));
+    const v = JSON.parse(localStorage.getItem(k));
+    v.notes = 'changed outside the app';
+    localStorage.setItem(k, JSON.stringify(v));
+  }, victim);
+  await page.reload();
+  await ready(page);
+  await nav(page, 'Data');
+  await tid(page, 'damaged-remove').click();
+  assert.equal((await local(page))[victim], undefined);
+  await stack.proxy.set({ mode: 'pass' });
+  await page.reload();
+  await ready(page);
+  await until('the removed invoice back from DynamoDB', async () => (await local(page))[victim]?.checksum === items[0].checksum, 30000);
+  assert.deepEqual(fingerprint(await remote(sub)), before);
+  assert.deepEqual(await tombstones(sub), []);
+  const stats1 = await stack.proxy.stats();
+  assert.equal(delta(stats0, stats1, 'DeleteItem'), 0);
+  assert.equal(delta(stats0, stats1, 'PutItem'), 0, 'nothing written to DynamoDB at all');
+  await context.close();
+});
+
+test('problem 1 (I3): a second device closed in the middle of its first pull deletes nothing; the next start completes it', async () => {
+  const { context, sub, items } = await withInvoices('midpull@ledgerline.test', 4);
+  const before = fingerprint(items);
+  const stats0 = await stack.proxy.stats();
+  // device B: every DynamoDB answer takes a while, and B is closed as soon as the pull
+  // has read the versions, before the items arrive
+  const b = await signedIn('midpull@ledgerline.test', { create: false });
+  await stack.proxy.set({ mode: 'pass', latencyMs: 1500 });
+  const queries = (await stack.proxy.stats()).byTarget.Query || 0;
+  await b.page.reload();
+  await until('B\'s pull under way', async () => ((await stack.proxy.stats()).byTarget.Query || 0) > queries);
+  await b.page.close();
+  await stack.proxy.set({ mode: 'pass', latencyMs: 0 });
+  const again = await b.context.newPage();
+  await again.goto(stack.server.url);
+  await ready(again);
+  await until('every invoice on device B', async () => Object.keys(await local(again)).length === 4, 30000);
+  await until('B\'s queue empty', async () => (await syncStore(again, 'queue')).length === 0);
+  assert.deepEqual(fingerprint(await remote(sub)), before);
+  assert.deepEqual(await tombstones(sub), []);
+  const stats1 = await stack.proxy.stats();
+  assert.equal(delta(stats0, stats1, 'PutItem'), 0, 'device B wrote nothing');
+  await context.close();
+  await b.context.close();
+});
+
+test('problem 2 (I4): another table gets everything and removes nothing here; a table recreated empty is filled again', async () => {
+  const { context, page, sub, items } = await withInvoices('tables@ledgerline.test', 2);
+  const before = fingerprint(items);
+  const other = 'ledgerline-other';
+  const inOther = async () => {
+    const r = await stack.db.send(new QueryCommand({ TableName: other, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } } })).catch(() => ({ Items: [] }));
+    return r.Items.map((i) => [i.invoiceId.S, Number(i.version.N), i.checksum.S]).sort();
+  };
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-table').fill(other);
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  await tid(page, 'cloud-test').click();
+  await tid(page, 'create-table').click();
+  await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]', { timeout: 60000 });
+  await until('both invoices in the other table', async () => JSON.stringify(await inOther()) === JSON.stringify(before), 30000);
+  assert.equal(Object.keys(await local(page)).length, 2, 'nothing removed here');
+  assert.deepEqual(fingerprint(await remote(sub)), before, 'the first table untouched');
+
+  // back to the first table, which is then recreated empty (an Academy lab reset)
+  await tid(page, 'cloud-table').fill(TABLE);
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  await stack.db.send(new DeleteTableCommand({ TableName: TABLE }));
+  await until('the table gone', async () => stack.db.send(new DescribeTableCommand({ TableName: TABLE })).then(() => false, () => true));
+  await ensureTable(stack.dynamo.endpoint);
+  assert.equal((await remote(sub)).length, 0);
+  await page.reload();
+  await ready(page);
+  await page.waitForSelector('[data-testid="toast"]:has-text("missing in DynamoDB")', { timeout: 30000 });
+  await until('both invoices uploaded again', async () => JSON.stringify(fingerprint(await remote(sub))) === JSON.stringify(before), 30000);
+  assert.equal(Object.keys(await local(page)).length, 2);
+  assert.deepEqual(await syncStore(page, 'conflicts'), []);
+  await context.close();
+});
+
+test('problem 3: a stale editor never overwrites a newer version: the draft becomes a conflict, DynamoDB keeps the other tab\'s save', async () => {
+  const { context, page, sub, items } = await withInvoices('stale@ledgerline.test', 1);
+  const [inv] = items;
+  await page.goto(stack.server.url + 'invoices/' + inv.id);
+  await ready(page);
+  await tid(page, 'inv-notes').fill('tab one draft');
+  // meanwhile a second tab saves the same invoice
+  const two = await context.newPage();
+  await two.goto(stack.server.url);
+  await ready(two);
+  await editNotes(two, inv.id, 'tab two saved');
+  await until('tab two\'s version in DynamoDB', async () => (await remote(sub))[0]?.content.notes === 'tab two saved');
+  await tid(page, 'inv-save').click();
+  await page.waitForSelector('[data-testid="toast"]:has-text("changed while you edited it")', { timeout: 20000 });
+  const card = page.locator(`[data-testid="conflict"][data-id="${inv.id}"]`);
+  await card.waitFor();
+  const notes = card.locator('[data-testid="conflict-field"][data-field="Notes"]');
+  assert.equal(await notes.locator('.mine').textContent(), 'tab one draft');
+  assert.equal(await notes.locator('.theirs').textContent(), 'tab two saved');
+  const after = await remote(sub);
+  assert.equal(after.length, 1);
+  assert.equal(after[0].content.notes, 'tab two saved');
+  assert.equal(after[0].version, inv.version + 1);
+  assert.equal((await local(page))[inv.id].notes, 'tab two saved');
+  await context.close();
+});
+
+test('problem 4: a queued delete meeting a newer edit from another device: the invoice comes back, the delete is kept for review', async () => {
+  const { context, page, sub, items } = await withInvoices('delconf@ledgerline.test', 1);
+  const [inv] = items;
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await deleteInvoice(page, inv.id);
+  await until('the delete queued', async () => (await syncStore(page, 'queue')).some((q) => q.kind === 'delete'));
+  await putRemote(sub, inv.id, inv.version + 1, { ...inv.content, notes: 'edited on another device' });
+  await page.reload();
+  await ready(page);
+  await stack.proxy.set({ mode: 'pass' });
+  await until('the invoice back here', async () => (await local(page))[inv.id]?.notes === 'edited on another device', 30000);
+  const conflicts = await syncStore(page, 'conflicts');
+  assert.equal(conflicts.length, 1);
+  assert.equal(conflicts[0].local, null, 'the losing change was a delete');
+  await until('the queue empty', async () => (await syncStore(page, 'queue')).length === 0);
+  const after = await remote(sub);
+  assert.equal(after.length, 1);
+  assert.equal(after[0].version, inv.version + 1);
+  assert.equal(after[0].content.notes, 'edited on another device');
+  assert.deepEqual(await tombstones(sub), []);
+  await tid(page, 'nav').getByRole('link', { name: 'Conflicts (1)' }).waitFor();
+  await context.close();
+});
+
+test('problem 7: a clock 20 minutes off is measured from DynamoDB\'s refusal and corrected; sync goes on and the log says why', async () => {
+  const { context, page, sub, items } = await withInvoices('clock@ledgerline.test', 1);
+  for (const minutes of [20, -20]) {
+    await stack.proxy.set({ mode: 'pass', clockOffsetMs: minutes * 60000 });
+    const refusedBefore = (await stack.proxy.stats()).refused?.InvalidSignatureException || 0;
+    await explain(page, () => quickInvoice(page, `With the clock ${minutes} min off`));
+    await until(`the invoice made with the clock ${minutes} min off in DynamoDB`,
+      async () => (await remote(sub)).some((i) => i.content.lines[0].description === `With the clock ${minutes} min off`), 30000);
+    const refused = (await stack.proxy.stats()).refused?.InvalidSignatureException || 0;
+    assert.ok(refused > refusedBefore, 'DynamoDB (the proxy) did refuse the skewed signature first');
+    await status(page, 'connected');
+  }
+  assert.equal((await remote(sub)).length, items.length + 2);
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  const skew = tid(page, 'log-row').filter({ hasText: /clock wrong: Signature (expired|not yet current)/ });
+  assert.ok(await skew.count() >= 1, 'the log names the clock, with DynamoDB\'s message');
+  assert.equal(await tid(page, 'log-table').filter({ hasText: 'credentials invalid' }).count(), 0);
+  await stack.proxy.set({ mode: 'pass', clockOffsetMs: 0 });
+  await context.close();
+});
+
+test('problem 8: the browser closed in the middle of an upload: everything arrives once, and no false conflicts', async () => {
+  const { context, page, sub, items } = await withInvoices('closed@ledgerline.test', 1);
+  await nav(page, 'Data');
+  const exported = JSON.parse((await download(page, 'export-json')).text);
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await importBundle(page, bundleOf(exported, 150, 'C'), 'closed');
+  await until('150 changes queued', async () => (await syncStore(page, 'queue')).length === 150);
+  await stack.proxy.set({ mode: 'pass', latencyMs: 40 });
+  await until('an upload under way', async () => (await remote(sub)).length >= 40, 60000);
+  await page.close();
+  await stack.proxy.set({ mode: 'pass', latencyMs: 0 });
+  const again = await context.newPage();
+  await again.goto(stack.server.url);
+  await ready(again);
+  await until('all 151 in DynamoDB', async () => (await remote(sub)).length === 151, 60000);
+  await until('the queue empty', async () => (await syncStore(again, 'queue')).length === 0, 30000);
+  await status(again, 'connected');
+  assert.deepEqual(await syncStore(again, 'conflicts'), [], 'a write whose answer was lost is not a conflict');
+  assert.equal(await tid(again, 'nav').getByRole('link', { name: /Conflicts/ }).count(), 0);
+  const versions = new Set((await remote(sub)).map((i) => i.version));
+  assert.deepEqual([...versions], [1], 'each written once, as version 1');
+  assert.ok(items.length === 1);
+  await context.close();
+});
+
+test('problem 9: "connected" only once nothing waits: after a restart with changes queued the status says pending first', async () => {
+  const { context, page, sub } = await withInvoices('status@ledgerline.test', 1);
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  for (let i = 0; i < 12; i++) await explain(page, () => quickInvoice(page, `Queued ${i}`));
+  await until('12 queued', async () => (await syncStore(page, 'queue')).length === 12);
+  // every state the status shows from the next start on, with the time
+  await page.addInitScript(() => {
+    window.__states = [];
+    new MutationObserver(() => {
+      const s = document.querySelector('[data-testid="storage-status"]')?.getAttribute('data-state');
+      if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+    }).observe(document, { subtree: true, childList: true, attributes: true });
+  });
+  await stack.proxy.set({ mode: 'pass', latencyMs: 150 });
+  await page.reload();
+  await ready(page);
+  await status(page, 'connected', 60000);
+  const remoteAtConnected = (await remote(sub)).length;
+  const queueAtConnected = (await syncStore(page, 'queue')).length;
+  const states = await page.evaluate(() => window.__states);
+  assert.ok(states.includes('hybrid'), `states: ${states}`);
+  assert.ok(states.indexOf('connected') > states.lastIndexOf('hybrid'), `connected before the queue drained: ${states}`);
+  assert.equal(queueAtConnected, 0);
+  assert.equal(remoteAtConnected, 13);
+  await stack.proxy.set({ mode: 'pass', latencyMs: 0 });
+  await context.close();
+});
