@@ -24,7 +24,7 @@ beforeEach(async () => {
 });
 const {
   signedIn, status, remote, tombstones, putRemote, putTombstone, until, quickInvoice, editNotes,
-  deleteInvoice, explain, syncStore, bundleOf, importBundle,
+  deleteInvoice, explain, syncStore, bundleOf, importBundle, checksumOf,
 } = kit(() => stack);
 
 /** The invoices in this page's localStorage: id -> {version, notes, checksum}. */
@@ -150,6 +150,54 @@ test('problem 1 (I3): a second device closed in the middle of its first pull del
   await b.context.close();
 });
 
+test('problem 1 (I3): signing out in the middle of a pull, and a new invoice that browser storage refused, delete nothing; both arrive later', async () => {
+  const { context, page, sub, items } = await withInvoices('signout@ledgerline.test', 2);
+  const stats0 = await stack.proxy.stats();
+  // another device made a third invoice
+  const extra = { ...items[0].content, number: 'INV-9001', notes: 'made on another device' };
+  await putRemote(sub, 'made-elsewhere-0001', 1, extra);
+  const before = fingerprint(await remote(sub));
+  // device B signs out while its first pull is under way
+  const b = await signedIn('signout@ledgerline.test', { create: false });
+  await stack.proxy.set({ mode: 'pass', latencyMs: 1500 });
+  const queries = (await stack.proxy.stats()).byTarget.Query || 0;
+  await b.page.reload();
+  await until('B\'s pull under way', async () => ((await stack.proxy.stats()).byTarget.Query || 0) > queries);
+  await nav(b.page, 'Account');
+  await tid(b.page, 'auth-signout').click();
+  await stack.proxy.set({ mode: 'pass', latencyMs: 0 });
+  await new Promise((r) => setTimeout(r, 4000));
+  // device A: the new invoice arrives while this browser's storage is full
+  await page.evaluate(() => {
+    let size = 1 << 20, i = 0;
+    while (size >= 16) {
+      try { localStorage.setItem('other-app-' + i++, 'x'.repeat(size)); } catch { size = Math.floor(size / 2); }
+    }
+  });
+  await page.reload();
+  await ready(page);
+  await page.waitForSelector('[data-testid="toast"]:has-text("Browser storage is full")', { timeout: 20000 });
+  assert.equal((await local(page))['made-elsewhere-0001'], undefined);
+  // room again: the next start brings it, nothing was deleted meanwhile
+  await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('other-app-')).forEach((k) => localStorage.removeItem(k)));
+  await page.reload();
+  await ready(page);
+  await until('the new invoice here', async () => (await local(page))['made-elsewhere-0001']?.notes === 'made on another device', 30000);
+  // B signs in again and gets everything
+  await nav(b.page, 'Account');
+  await tid(b.page, 'auth-email').fill('signout@ledgerline.test');
+  await tid(b.page, 'auth-password').fill('Ledgerline-test-1');
+  await tid(b.page, 'auth-signin').click();
+  await tid(b.page, 'account-email').waitFor();
+  await until('every invoice on device B', async () => Object.keys(await local(b.page)).length === 3, 30000);
+  assert.deepEqual(fingerprint(await remote(sub)), before, 'DynamoDB unchanged');
+  assert.deepEqual(await tombstones(sub), []);
+  const stats1 = await stack.proxy.stats();
+  assert.equal(delta(stats0, stats1, 'PutItem'), 0, 'no device wrote anything');
+  await context.close();
+  await b.context.close();
+});
+
 test('problem 2 (I4): another table gets everything and removes nothing here; a table recreated empty is filled again', async () => {
   const { context, page, sub, items } = await withInvoices('tables@ledgerline.test', 2);
   const before = fingerprint(items);
@@ -235,6 +283,53 @@ test('problem 4: a queued delete meeting a newer edit from another device: the i
   assert.equal(after[0].content.notes, 'edited on another device');
   assert.deepEqual(await tombstones(sub), []);
   await tid(page, 'nav').getByRole('link', { name: 'Conflicts (1)' }).waitFor();
+  await context.close();
+});
+
+test('problem 5: an older change arriving after a newer one (an outbox drain behind a fresh save) never replaces it in the queue', async () => {
+  const { context, page, sub, items } = await withInvoices('order@ledgerline.test', 1);
+  const [inv] = items;
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await editNotes(page, inv.id, 'version 2, older');
+  await until('version 2 queued', async () => (await syncStore(page, 'queue')).some((q) => q.kind.put?.version === 2));
+  // a newer save (version 3, from another tab) reached the queue first ...
+  const [entry] = await syncStore(page, 'queue');
+  const { id, version, updatedAt, checksum, ...content } = entry.kind.put;
+  const v3content = { ...content, notes: 'version 3, newer' };
+  const v3 = { id, ...v3content, version: 3, updatedAt, checksum: checksumOf(v3content) };
+  await page.evaluate(({ entry, v3 }) => new Promise((resolve, reject) => {
+    indexedDB.open('ledgerline-sync').onsuccess = (e) => {
+      const tx = e.target.result.transaction('queue', 'readwrite');
+      const store = tx.objectStore('queue');
+      store.openCursor().onsuccess = (c) => {
+        const cur = c.target.result;
+        if (!cur) return;
+        if (JSON.parse(cur.value).invoiceId === entry.invoiceId) cur.update(JSON.stringify({ ...entry, kind: { put: v3 } }));
+        cur.continue();
+      };
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    };
+  }), { entry, v3 });
+  // ... and this browser's outbox still names the invoice: the drain at the next start
+  // hands over version 2 behind it
+  await page.evaluate(({ sub, id }) => localStorage.setItem('ledgerline/v1/outbox/' + sub, JSON.stringify({ [id]: ['p', 1] })), { sub, id: inv.id });
+  await page.reload();
+  await ready(page);
+  await until('the drain done', async () => page.evaluate((sub) => localStorage.getItem('ledgerline/v1/outbox/' + sub) === null, sub));
+  const queued = await syncStore(page, 'queue');
+  assert.equal(queued.length, 1);
+  assert.equal(queued[0].kind.put.version, 3, 'the newer version stays queued');
+  await stack.proxy.set({ mode: 'pass' });
+  await until('version 3 in DynamoDB', async () => (await remote(sub))[0]?.version === 3, 30000);
+  const [after] = await remote(sub);
+  assert.equal(after.content.notes, 'version 3, newer');
+  // this page's copy is the older one: the next start's pull brings DynamoDB's
+  await page.reload();
+  await ready(page);
+  await until('version 3 here too', async () => (await local(page))[inv.id]?.version === 3, 30000);
+  assert.equal((await remote(sub)).length, 1);
   await context.close();
 });
 
