@@ -331,7 +331,14 @@ pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
     let moved = format!("{} invoices from anonymous mode", plan.moved.len());
     crate::oplog::local(store, "local.move", None, Ok(moved), started);
     for inv in &plan.moved {
-        crate::sync::enqueue(store, &session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+        // new in this account: built on nothing
+        crate::sync::enqueue(
+            store,
+            &session,
+            &inv.id,
+            OpKind::Put(Box::new(inv.clone())),
+            crate::sync::parent_of(None),
+        );
     }
     store.dispatch(Action::Replace(plan.merged.clone()));
     store.dispatch(Action::CloseMoveOffer);
@@ -435,6 +442,11 @@ fn save_invoice_after(
         .map(str::to_string)
         .unwrap_or_else(crate::platform::new_id);
     let previous = store.invoice(&id);
+    // the copy this save is built on (a restore over a copy not held here: unknown)
+    let parent = match previous {
+        None if after > 0 => None,
+        p => crate::sync::parent_of(p),
+    };
     let mut base = previous.cloned();
     if after > 0 && base.as_ref().is_none_or(|b| b.version < after) {
         // what the new version goes after: a version this browser may not hold
@@ -472,6 +484,7 @@ fn save_invoice_after(
             session,
             &record.id,
             OpKind::Put(Box::new(record.clone())),
+            parent,
         );
     }
     Ok(record)
@@ -492,7 +505,13 @@ pub fn delete_invoice(store: &Store, id: &str) {
         started,
     );
     if let Some(session) = &store.session {
-        crate::sync::enqueue(store, session, id, OpKind::Delete);
+        crate::sync::enqueue(
+            store,
+            session,
+            id,
+            OpKind::Delete,
+            crate::sync::parent_of(Some(&inv)),
+        );
     }
     store.dispatch(Action::RemoveInvoice {
         id: id.to_string(),
@@ -510,7 +529,13 @@ pub fn undo_delete(store: &Store, inv: Invoice, toast_id: u32) {
     match with_kv(|kv| store::put_invoice(kv, &store.ns, &inv)) {
         Ok(()) => {
             if let Some(session) = &store.session {
-                crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+                crate::sync::enqueue(
+                    store,
+                    session,
+                    &inv.id,
+                    OpKind::Put(Box::new(inv.clone())),
+                    None,
+                );
             }
             store.dispatch(Action::ClearToast(toast_id));
             store.dispatch(Action::PutInvoice(inv));
@@ -601,8 +626,16 @@ pub fn import(store: &Store, text: &str) -> Result<ImportPlan, Vec<Rejection>> {
     if let Some(session) = &store.session {
         // what the import added or changed goes to DynamoDB like any save
         for inv in &plan.merged.invoices {
-            if store.invoice(&inv.id) != Some(inv) {
-                crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+            let previous = store.invoice(&inv.id);
+            if previous != Some(inv) {
+                let parent = crate::sync::parent_of(previous);
+                crate::sync::enqueue(
+                    store,
+                    session,
+                    &inv.id,
+                    OpKind::Put(Box::new(inv.clone())),
+                    parent,
+                );
             }
         }
     }
@@ -638,7 +671,16 @@ pub async fn restore_backup(store: &Store, bundle: &str) -> Result<String, Strin
     crate::oplog::local(store, "local.restore", None, Ok(text.clone()), started);
     if let Some(session) = &store.session {
         for inv in &plan.put {
-            crate::sync::enqueue(store, session, &inv.id, OpKind::Put(Box::new(inv.clone())));
+            let parent = store
+                .invoice(&inv.id)
+                .and_then(|p| crate::sync::parent_of(Some(p)));
+            crate::sync::enqueue(
+                store,
+                session,
+                &inv.id,
+                OpKind::Put(Box::new(inv.clone())),
+                parent,
+            );
         }
     }
     store.dispatch(Action::Replace(plan.merged));

@@ -21,8 +21,8 @@ pub fn key(user: &str, id: &str) -> Item {
     ])
 }
 
-/// The live item of an invoice.
-pub fn live(user: &str, inv: &Invoice) -> Item {
+/// The live item of an invoice; `built_on`: the copy the writing device built it on.
+pub fn live(user: &str, inv: &Invoice, built_on: Option<&(u64, String)>) -> Item {
     let content = serde_json::to_string(&inv.content).unwrap_or_default();
     let mut it = key(user, &inv.id);
     it.extend([
@@ -44,6 +44,12 @@ pub fn live(user: &str, inv: &Invoice) -> Item {
         ),
         ("content".to_string(), AttributeValue::S(content)),
     ]);
+    if let Some((v, sum)) = built_on {
+        it.insert(
+            "builtOn".to_string(),
+            AttributeValue::S(format!("{v}:{sum}")),
+        );
+    }
     it
 }
 
@@ -120,9 +126,13 @@ pub fn decode(it: Option<&Item>) -> RemoteItem {
 }
 
 /// The projection a versions Query asks for, with its attribute names.
-pub const META_PROJECTION: &str = "invoiceId, #v, #d, #c";
-pub const META_NAMES: [(&str, &str); 3] =
-    [("#v", "version"), ("#d", "deleted"), ("#c", "checksum")];
+pub const META_PROJECTION: &str = "invoiceId, #v, #d, #c, #b";
+pub const META_NAMES: [(&str, &str); 4] = [
+    ("#v", "version"),
+    ("#d", "deleted"),
+    ("#c", "checksum"),
+    ("#b", "builtOn"),
+];
 
 /// One row of a versions Query: the id and what DynamoDB has (an unreadable version is
 /// 0, older than anything: never mistaken for a deletion).
@@ -139,18 +149,32 @@ pub fn meta(it: &Item) -> Option<(String, RemoteMeta)> {
             } else {
                 it.get("checksum").and_then(|v| v.as_s().ok()).cloned()
             },
+            built_on: it
+                .get("builtOn")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| s.split_once(':'))
+                .and_then(|(v, sum)| Some((v.parse().ok()?, sum.to_string()))),
         },
     ))
 }
 
-/// The condition of a write based on `base`: nothing there yet, or DynamoDB still at
-/// `base` (a tombstone's version counts like any other).
-pub fn condition(base: Option<u64>) -> (String, Option<(String, AttributeValue)>) {
-    match base {
-        None => ("attribute_not_exists(invoiceId)".into(), None),
-        Some(v) => (
-            "version = :base".into(),
-            Some((":base".into(), AttributeValue::N(v.to_string()))),
+/// The condition of a write based on `base` (and DynamoDB's checksum there, when known:
+/// "" for a tombstone): nothing there yet, or DynamoDB still at exactly that version.
+/// The same rule as `ledgerline_core::sync::condition_holds`.
+pub fn condition(base: Option<u64>, sum: Option<&str>) -> (String, Vec<(String, AttributeValue)>) {
+    let Some(v) = base else {
+        return ("attribute_not_exists(invoiceId)".into(), Vec::new());
+    };
+    let at = (":base".to_string(), AttributeValue::N(v.to_string()));
+    match sum {
+        None => ("version = :base".into(), vec![at]),
+        Some("") => (
+            "version = :base AND attribute_not_exists(checksum)".into(),
+            vec![at],
+        ),
+        Some(sum) => (
+            "version = :base AND checksum = :sum".into(),
+            vec![at, (":sum".to_string(), AttributeValue::S(sum.to_string()))],
         ),
     }
 }

@@ -199,11 +199,15 @@ async fn dispatch(req: Request) -> Reply {
             user,
             invoice_id,
             kind,
-        } => match store::add(&scope(&user, &target), &invoice_id, kind).await {
-            Ok(pending) => Reply::Queued {
-                pending: pending as u32,
-            },
+            parent,
+        } => match migrated(&user, &target).await {
             Err(message) => Reply::Error { message },
+            Ok(scope) => match store::add(&scope, &invoice_id, kind, parent).await {
+                Ok(pending) => Reply::Queued {
+                    pending: pending as u32,
+                },
+                Err(message) => Reply::Error { message },
+            },
         },
         Request::Replay { target, user } => replay(&target, &user).await,
         Request::Pull {
@@ -242,10 +246,10 @@ async fn dispatch(req: Request) -> Reply {
             ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
         }
         Request::Conflicts { target, user } => {
-            let scope = scope(&user, &target);
-            if let Err(message) = store::migrate_legacy(&user, &scope).await {
-                return Reply::Error { message };
-            }
+            let scope = match migrated(&user, &target).await {
+                Ok(s) => s,
+                Err(message) => return Reply::Error { message },
+            };
             match store::conflicts(&scope).await {
                 Ok(items) => Reply::Conflicts { items },
                 Err(message) => Reply::Error { message },
@@ -256,22 +260,21 @@ async fn dispatch(req: Request) -> Reply {
             user,
             acks,
             pulled_at,
-        } => {
-            counts(
-                &scope(&user, &target),
-                store::ack(&scope(&user, &target), &acks, pulled_at).await,
-            )
-            .await
-        }
+        } => match migrated(&user, &target).await {
+            Ok(scope) => counts(&scope, store::ack(&scope, &acks, pulled_at).await).await,
+            Err(message) => Reply::Error { message },
+        },
         Request::KeepConflicts {
             target,
             user,
             items,
-        } => {
-            let scope = scope(&user, &target);
-            let kept = store::keep_conflicts(&scope, items).await.map(|k| k.len());
-            counts(&scope, kept).await
-        }
+        } => match migrated(&user, &target).await {
+            Ok(scope) => {
+                let kept = store::keep_conflicts(&scope, items).await.map(|k| k.len());
+                counts(&scope, kept).await
+            }
+            Err(message) => Reply::Error { message },
+        },
         Request::DropConflict {
             target,
             user,
@@ -338,6 +341,14 @@ async fn dispatch(req: Request) -> Reply {
             Err(message) => Reply::Error { message },
         },
     }
+}
+
+/// The scope of (user, target), with state of older app versions moved under it first:
+/// every request that reads or writes a user's sync state goes through here.
+async fn migrated(user: &str, target: &Target) -> Result<String, String> {
+    let scope = scope(user, target);
+    store::migrate_legacy(user, &scope).await?;
+    Ok(scope)
 }
 
 /// The queue's length and the conflicts kept, after `step` (its error, if it failed).

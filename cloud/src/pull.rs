@@ -14,7 +14,9 @@ use ledgerline_core::errors::Failure;
 use ledgerline_core::protocol::Take;
 use ledgerline_core::sync::pull::{plan, LocalCopy, Loser, PullCase, PullStep};
 use ledgerline_core::sync::replay::loser;
-use ledgerline_core::sync::{sent_mark, Conflict, RemoteItem, RemoteMeta, TOMBSTONE_LIFETIME_SECS};
+use ledgerline_core::sync::{
+    seen_of_meta, sent_mark, Conflict, RemoteItem, RemoteMeta, Seen, TOMBSTONE_LIFETIME_SECS,
+};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Default)]
@@ -132,7 +134,8 @@ pub async fn pull(
 ) -> Result<Result<Pulled, Failure>, String> {
     store::migrate_legacy(user, scope).await?;
     let mut out = Pulled {
-        started_at: js_sys::Date::now(),
+        // DynamoDB's time as far as this device knows it (a wrong clock corrected)
+        started_at: js_sys::Date::now() + crate::http::clock_offset_ms(),
         ..Default::default()
     };
     let remote = match versions(client, table, user, &mut out.round_trips).await {
@@ -161,27 +164,35 @@ pub async fn pull(
     ids.extend(remote.keys().copied());
     ids.extend(queued.keys().map(String::as_str));
     ids.extend(damaged.iter().map(String::as_str));
-    let mut worker: Vec<(String, Option<u64>, WorkerStep)> = Vec::new();
+    let mut worker: Vec<(String, Option<Seen>, WorkerStep)> = Vec::new();
     let mut takes: Vec<(String, Loser)> = Vec::new();
     for id in ids {
         let q = queued.get(id);
+        // what DynamoDB has at version v, as this Query read it
+        let seen = |v: u64| {
+            remote
+                .get(id)
+                .map(|m| seen_of_meta(m))
+                .filter(|s| s.0 == v)
+                .unwrap_or((v, None))
+        };
         let step = plan(PullCase {
             local: local.get(id),
             damaged_local: damaged.iter().any(|d| d == id),
             queued: q,
-            synced: synced.get(id).copied(),
+            synced: synced.get(id).map(|s| s.0),
             remote: remote.get(id).copied(),
             stale,
         });
         match step {
             PullStep::Keep => {}
-            PullStep::Synced(v) => worker.push((id.to_string(), Some(v), WorkerStep::Record)),
-            PullStep::Rebase(v) => worker.push((id.to_string(), Some(v), WorkerStep::Rebase(v))),
+            PullStep::Synced(v) => worker.push((id.to_string(), Some(seen(v)), WorkerStep::Record)),
+            PullStep::Rebase(v) => worker.push((id.to_string(), Some(seen(v)), WorkerStep::Rebase)),
             PullStep::Done(v) => {
                 if let Some(q) = q {
                     worker.push((
                         id.to_string(),
-                        Some(v),
+                        Some(seen(v)),
                         WorkerStep::Drop(sent_mark(&q.kind)),
                     ));
                 }
@@ -209,7 +220,7 @@ pub async fn pull(
         Err(f) => return Ok(Err(f)),
     };
     let mut lost: Vec<Conflict> = Vec::new();
-    let mut rebased: Vec<(String, Option<u64>, WorkerStep)> = Vec::new();
+    let mut rebased: Vec<(String, Option<Seen>, WorkerStep)> = Vec::new();
     for (id, l) in takes {
         let Some(meta) = remote.get(id.as_str()) else {
             continue;
@@ -226,7 +237,7 @@ pub async fn pull(
                 // never stored here: this device's intact copy goes up over it
                 if local.contains_key(id.as_str()) {
                     if let Some(v) = v {
-                        rebased.push((id.clone(), Some(v), WorkerStep::Rebase(v)));
+                        rebased.push((id.clone(), Some((v, None)), WorkerStep::Rebase));
                         out.damaged_remote.push((id.clone(), v));
                     }
                 }

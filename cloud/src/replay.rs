@@ -14,7 +14,8 @@ use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::protocol::Take;
 use ledgerline_core::sync::replay::{loser, on_failed_condition, AfterFailedCondition};
 use ledgerline_core::sync::{
-    plan_batches, sent_mark, tombstone_version, Conflict, OpKind, QueueOp, RemoteItem,
+    plan_batches, seen_of, sent_mark, tombstone_version, written_mark, Conflict, OpKind, QueueOp,
+    RemoteItem,
 };
 use rexie::{Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
@@ -39,23 +40,25 @@ pub struct Replayed {
 /// The item `op` writes: the invoice, or its tombstone after the base version.
 fn written(user: &str, op: &QueueOp) -> item::Item {
     match &op.kind {
-        OpKind::Put(inv) => item::live(user, inv),
+        OpKind::Put(inv) => item::live(user, inv, op.parent.as_ref()),
+        // DynamoDB's time, as far as this device knows it: a clock months off must not
+        // write a tombstone that TTL removes at once
         OpKind::Delete => item::tombstone(
             user,
             &op.invoice_id,
             tombstone_version(op.base_version),
-            js_sys::Date::now(),
+            js_sys::Date::now() + crate::http::clock_offset_ms(),
         ),
     }
 }
 
 fn action(table: &str, user: &str, op: &QueueOp) -> Option<TransactWriteItem> {
-    let (cond, value) = item::condition(op.base_version);
+    let (cond, values) = item::condition(op.base_version, op.base_checksum.as_deref());
     let mut p = Put::builder()
         .table_name(table)
         .set_item(Some(written(user, op)))
         .condition_expression(cond);
-    if let Some((k, v)) = value {
+    for (k, v) in values {
         p = p.expression_attribute_values(k, v);
     }
     Some(TransactWriteItem::builder().put(p.build().ok()?).build())
@@ -64,13 +67,13 @@ fn action(table: &str, user: &str, op: &QueueOp) -> Option<TransactWriteItem> {
 /// One conditional write (where TransactWriteItems is not available, as on dynalite):
 /// the same condition as in a transaction, one round trip per item.
 async fn write_one(client: &Client, table: &str, user: &str, op: &QueueOp) -> Result<(), Failure> {
-    let (cond, value) = item::condition(op.base_version);
+    let (cond, values) = item::condition(op.base_version, op.base_checksum.as_deref());
     let mut p = client
         .put_item()
         .table_name(table)
         .set_item(Some(written(user, op)))
         .condition_expression(cond);
-    if let Some((k, v)) = value {
+    for (k, v) in values {
         p = p.expression_attribute_values(k, v);
     }
     p.send().await.map(|_| ()).map_err(|e| failure(&e))
@@ -110,27 +113,22 @@ pub async fn remote_copy(
     Ok(item::decode(out.item()))
 }
 
-/// The version `op` writes.
-fn version_written(op: &QueueOp) -> u64 {
-    match &op.kind {
-        OpKind::Put(inv) => inv.version,
-        OpKind::Delete => tombstone_version(op.base_version),
-    }
-}
-
 /// Marks a batch done in one IndexedDB transaction: DynamoDB now has what each op
 /// wrote. A newer change queued meanwhile stays, now based on the version just written.
 async fn done_all(db: &Rexie, scope: &str, ops: &[&QueueOp]) -> Result<(), String> {
     update_many(db, scope, ops, |op, current| {
-        let v = version_written(op);
+        let mark = written_mark(op);
+        let seen = (mark.0, Some(mark.1.clone()));
         match current {
             Some(c) if c.kind != op.kind => {
                 let mut newer = c;
-                newer.base_version = Some(v);
+                newer.base_version = Some(mark.0);
+                newer.base_checksum = Some(mark.1.clone());
+                newer.parent = Some(mark);
                 newer.sent = None;
-                (Some(newer), Some(Some(v)))
+                (Some(newer), Some(Some(seen)))
             }
-            _ => (None, Some(Some(v))),
+            _ => (None, Some(Some(seen))),
         }
     })
     .await
@@ -211,14 +209,19 @@ async fn after_failed_condition(
     };
     match on_failed_condition(op, &remote) {
         AfterFailedCondition::Landed { version, adopt } => {
+            let seen = seen_of(&remote).unwrap_or((version, None));
             update(db, scope, &op.invoice_id, |current, _| match current {
                 Some(c) if c.kind != op.kind => {
                     let mut newer = c;
-                    newer.base_version = Some(version);
+                    newer.base_version = Some(seen.0);
+                    newer.base_checksum = seen.1.clone();
+                    if let Some(sum) = seen.1.clone().filter(|s| !s.is_empty()) {
+                        newer.parent = Some((seen.0, sum));
+                    }
                     newer.sent = None;
-                    (Some(newer), Some(Some(version)))
+                    (Some(newer), Some(Some(seen)))
                 }
-                _ => (None, Some(Some(version))),
+                _ => (None, Some(Some(seen))),
             })
             .await?;
             let take = adopt.map(|a| Take {
@@ -232,13 +235,24 @@ async fn after_failed_condition(
             Ok(Ok(Outcome::Landed(take)))
         }
         AfterFailedCondition::Rebase(base) => {
+            // what DynamoDB has at the new base (its checksum, when readable)
+            let seen = seen_of(&remote).filter(|s| Some(s.0) == base);
+            let parent = match &remote {
+                RemoteItem::Live(r) => Some((r.version, r.checksum.clone())),
+                _ => None,
+            };
             update(db, scope, &op.invoice_id, move |current, _| {
                 let next = current.map(|mut c| {
                     c.base_version = base;
+                    c.base_checksum = seen.as_ref().and_then(|s| s.1.clone());
+                    if parent.is_some() {
+                        c.parent = parent;
+                    }
                     c.sent = None;
                     c
                 });
-                (next, Some(base))
+                let synced = base.map(|b| seen.unwrap_or((b, None)));
+                (next, Some(synced))
             })
             .await?;
             Ok(Ok(Outcome::Rebased))

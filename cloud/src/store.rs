@@ -9,7 +9,9 @@
 //! finishing, a pull being acknowledged and a new save never overwrite each other.
 
 use crate::idb::user_range;
-use ledgerline_core::sync::{base_for, enqueue, on_ack, Ack, Conflict, Enqueued, OpKind, QueueOp};
+use ledgerline_core::sync::{
+    base_of, enqueue, on_ack, Ack, Conflict, Enqueued, OpKind, QueueOp, Seen,
+};
 use rexie::{Rexie, TransactionMode};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -96,13 +98,29 @@ pub(crate) async fn all_of<T: serde::de::DeserializeOwned>(
 
 /// A change of one invoice's queue entry and synced version, decided from their current
 /// values: (new entry, Some(new synced version) or None to leave it).
-pub(crate) type Change = (Option<QueueOp>, Option<Option<u64>>);
+pub(crate) type Change = (Option<QueueOp>, Option<Option<Seen>>);
+
+/// A synced value: `<version>` (older versions of the app) or `<version>:<checksum>`
+/// ("" for a tombstone).
+pub(crate) fn parse_seen(s: &str) -> Option<Seen> {
+    match s.split_once(':') {
+        Some((v, sum)) => Some((v.parse().ok()?, Some(sum.to_string()))),
+        None => Some((s.parse().ok()?, None)),
+    }
+}
+
+pub(crate) fn format_seen(s: &Seen) -> String {
+    match &s.1 {
+        Some(sum) => format!("{}:{sum}", s.0),
+        None => s.0.to_string(),
+    }
+}
 
 /// Reads and rewrites one invoice's queue entry (and optionally its synced version) in
 /// a single IndexedDB transaction.
 pub(crate) async fn update<F>(db: &Rexie, scope: &str, id: &str, f: F) -> Result<(), String>
 where
-    F: FnOnce(Option<QueueOp>, Option<u64>) -> Change,
+    F: FnOnce(Option<QueueOp>, Option<Seen>) -> Change,
 {
     let tx = db
         .transaction(&[QUEUE, SYNCED], TransactionMode::ReadWrite)
@@ -123,14 +141,14 @@ pub(crate) async fn update_in<F>(
     f: F,
 ) -> Result<(), String>
 where
-    F: FnOnce(Option<QueueOp>, Option<u64>) -> Change,
+    F: FnOnce(Option<QueueOp>, Option<Seen>) -> Change,
 {
     let k = key(scope, id);
     let parse = |v: Option<JsValue>| v.and_then(|v| v.as_string());
     let current: Option<QueueOp> =
         parse(queue.get(k.clone()).await.map_err(err)?).and_then(|s| serde_json::from_str(&s).ok());
-    let base: Option<u64> =
-        parse(synced.get(k.clone()).await.map_err(err)?).and_then(|s| s.parse().ok());
+    let base: Option<Seen> =
+        parse(synced.get(k.clone()).await.map_err(err)?).and_then(|s| parse_seen(&s));
     let (next, new_synced) = f(current, base);
     match next {
         Some(op) => {
@@ -145,7 +163,7 @@ where
     match new_synced {
         Some(Some(v)) => {
             synced
-                .put(&JsValue::from_str(&v.to_string()), Some(&k))
+                .put(&JsValue::from_str(&format_seen(&v)), Some(&k))
                 .await
                 .map_err(err)?;
         }
@@ -208,7 +226,7 @@ where
         match new_synced {
             Some(Some(v)) => writes.push(Box::pin(async move {
                 synced
-                    .put(&JsValue::from_str(&v.to_string()), Some(&k))
+                    .put(&JsValue::from_str(&format_seen(&v)), Some(&k))
                     .await
                     .map(|_| ())
             })),
@@ -226,31 +244,53 @@ where
 /// Queues a change of one invoice in `scope`, coalesced with what is already queued (the
 /// newer version wins whatever the arrival order). A same-version change of other
 /// content (two tabs saving over one copy) is queued and the replaced one kept as a
-/// conflict. Returns how many changes wait.
-pub async fn add(scope: &str, invoice_id: &str, kind: OpKind) -> Result<usize, String> {
+/// conflict, in the same IndexedDB transaction. `parent`: the copy the change was built
+/// on. Returns how many changes wait.
+pub async fn add(
+    scope: &str,
+    invoice_id: &str,
+    kind: OpKind,
+    parent: Option<(u64, String)>,
+) -> Result<usize, String> {
     let db = open().await?;
     let id = invoice_id.to_string();
     let displaced = std::rc::Rc::new(std::cell::RefCell::new(None));
     let keep = displaced.clone();
-    update(&db, scope, invoice_id, move |current, synced| {
-        let mut one: Vec<QueueOp> = current.into_iter().collect();
-        let outcome = enqueue(
-            &mut one,
-            QueueOp {
-                invoice_id: id,
-                base_version: base_for(&kind, synced),
-                kind,
-                queued_at: js_sys::Date::now() as u64,
-                attempts: 0,
-                last_error: None,
-                sent: None,
-            },
-        );
-        if let Enqueued::Displaced(old) = outcome {
-            *keep.borrow_mut() = Some(*old);
-        }
-        (one.pop(), None)
-    })
+    let tx = db
+        .transaction(&[QUEUE, SYNCED, CONFLICTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    let conflicts = tx.store(CONFLICTS).map_err(err)?;
+    update_in(
+        &queue,
+        &synced,
+        scope,
+        invoice_id,
+        move |current, synced| {
+            let mut one: Vec<QueueOp> = current.into_iter().collect();
+            let (base_version, base_checksum) = base_of(&kind, synced.as_ref());
+            let outcome = enqueue(
+                &mut one,
+                QueueOp {
+                    invoice_id: id,
+                    base_version,
+                    base_checksum,
+                    kind,
+                    queued_at: js_sys::Date::now() as u64,
+                    attempts: 0,
+                    last_error: None,
+                    sent: None,
+                    parent,
+                    superseded: Vec::new(),
+                },
+            );
+            if let Enqueued::Displaced(old) = outcome {
+                *keep.borrow_mut() = Some(*old);
+            }
+            (one.pop(), None)
+        },
+    )
     .await?;
     let displaced = displaced.borrow_mut().take();
     if let Some(old) = displaced {
@@ -261,8 +301,13 @@ pub async fn add(scope: &str, invoice_id: &str, kind: OpKind) -> Result<usize, S
             remote_version: None,
             at: js_sys::Date::now() as u64,
         };
-        keep_conflicts(scope, vec![c]).await?;
+        let text = serde_json::to_string(&c).map_err(err)?;
+        conflicts
+            .put(&JsValue::from_str(&text), Some(&conflict_key(scope, &c)))
+            .await
+            .map_err(err)?;
     }
+    tx.done().await.map_err(err)?;
     count(&db, scope).await
 }
 
@@ -314,23 +359,28 @@ pub async fn keep_conflicts(scope: &str, items: Vec<Conflict>) -> Result<Vec<Con
     Ok(kept)
 }
 
+/// A stand-in entry naming one invoice, for [`update_many`] over ids.
+fn naming(id: &str) -> QueueOp {
+    QueueOp {
+        invoice_id: id.to_string(),
+        kind: OpKind::Delete,
+        base_version: None,
+        base_checksum: None,
+        queued_at: 0,
+        attempts: 0,
+        last_error: None,
+        sent: None,
+        parent: None,
+        superseded: Vec::new(),
+    }
+}
+
 /// The page's acknowledgements: localStorage holds DynamoDB's versions now (or no longer
 /// holds the deleted invoices). Only now are they marked synced, and the queued changes
 /// the decisions saw dropped. `pulled_at`: a complete pull that started then.
 pub async fn ack(scope: &str, acks: &[Ack], pulled_at: Option<f64>) -> Result<usize, String> {
     let db = open().await?;
-    let ops: Vec<QueueOp> = acks
-        .iter()
-        .map(|a| QueueOp {
-            invoice_id: a.invoice_id.clone(),
-            kind: OpKind::Delete,
-            base_version: None,
-            queued_at: 0,
-            attempts: 0,
-            last_error: None,
-            sent: None,
-        })
-        .collect();
+    let ops: Vec<QueueOp> = acks.iter().map(|a| naming(&a.invoice_id)).collect();
     let refs: Vec<&QueueOp> = ops.iter().collect();
     update_many(&db, scope, &refs, |op, current| {
         match acks.iter().find(|a| a.invoice_id == op.invoice_id) {
@@ -372,7 +422,7 @@ pub async fn last_pull(scope: &str) -> Result<Option<f64>, String> {
 /// The queued operations and synced versions of `scope`, by invoice id.
 pub async fn queued_and_synced(
     scope: &str,
-) -> Result<(HashMap<String, QueueOp>, HashMap<String, u64>), String> {
+) -> Result<(HashMap<String, QueueOp>, HashMap<String, Seen>), String> {
     let db = open().await?;
     let queued: Vec<QueueOp> = all_of(&db, QUEUE, scope).await?;
     let prefix = format!("{scope}|");
@@ -381,8 +431,7 @@ pub async fn queued_and_synced(
         .into_iter()
         .filter_map(|(k, v)| {
             let id = k.as_string()?.strip_prefix(&prefix)?.to_string();
-            let v = v.as_string()?.parse().ok()?;
-            Some((id, v))
+            Some((id, parse_seen(&v.as_string()?)?))
         })
         .collect();
     Ok((
@@ -394,30 +443,19 @@ pub async fn queued_and_synced(
     ))
 }
 
-/// Sets DynamoDB's version of some invoices as synced and, where the queued change is
-/// still the one a decision saw (`seen`), applies `change` to it; for decisions that do
-/// not wait for the page (this device already holds DynamoDB's version, or only the
-/// queue's base moves).
+/// Records what DynamoDB has for some invoices (`synced`: Some(seen), or None: nothing)
+/// and applies `step` to their queue entries, for the pull's decisions that do not wait
+/// for the page (this device already holds DynamoDB's version, or only the queued
+/// change's base moves).
 pub async fn apply_worker_steps(
     scope: &str,
-    steps: &[(String, Option<u64>, WorkerStep)],
+    steps: &[(String, Option<Seen>, WorkerStep)],
 ) -> Result<(), String> {
     if steps.is_empty() {
         return Ok(());
     }
     let db = open().await?;
-    let ops: Vec<QueueOp> = steps
-        .iter()
-        .map(|(id, _, _)| QueueOp {
-            invoice_id: id.clone(),
-            kind: OpKind::Delete,
-            base_version: None,
-            queued_at: 0,
-            attempts: 0,
-            last_error: None,
-            sent: None,
-        })
-        .collect();
+    let ops: Vec<QueueOp> = steps.iter().map(|(id, _, _)| naming(id)).collect();
     let refs: Vec<&QueueOp> = ops.iter().collect();
     update_many(&db, scope, &refs, |op, current| {
         let Some((_, synced, step)) = steps.iter().find(|(id, _, _)| *id == op.invoice_id) else {
@@ -425,8 +463,14 @@ pub async fn apply_worker_steps(
         };
         let next = match step {
             WorkerStep::Record => current,
-            WorkerStep::Rebase(v) => current.map(|mut c| {
-                c.base_version = Some(*v);
+            WorkerStep::Rebase => current.map(|mut c| {
+                if let Some((v, sum)) = synced {
+                    c.base_version = Some(*v);
+                    c.base_checksum = sum.clone();
+                    if let Some(sum) = sum.as_ref().filter(|s| !s.is_empty()) {
+                        c.parent = Some((*v, sum.clone()));
+                    }
+                }
                 c.sent = None;
                 c
             }),
@@ -434,7 +478,7 @@ pub async fn apply_worker_steps(
                 current.filter(|c| ledgerline_core::sync::sent_mark(&c.kind) != *seen)
             }
         };
-        (next, Some(*synced))
+        (next, Some(synced.clone()))
     })
     .await
 }
@@ -444,8 +488,9 @@ pub async fn apply_worker_steps(
 pub enum WorkerStep {
     /// Leave it; only the synced version changes.
     Record,
-    /// Its base becomes DynamoDB's version (our own earlier write landed).
-    Rebase(u64),
+    /// Its base becomes DynamoDB's version (our own earlier write landed, or the copy it
+    /// was built on is there, or a damaged item is to be overwritten).
+    Rebase,
     /// Drop it if it is still this change (its sent mark): DynamoDB has it already.
     Drop((u64, String)),
 }
@@ -455,8 +500,10 @@ thread_local! {
 }
 
 /// Sync state written before it was kept per target (keys `<user>|<id>`, conflicts
-/// `<user>|<id>|<at>`) moves under `scope`, once per user and worker: nothing queued or
-/// kept for review by an older version of the app is left behind.
+/// `<user>|<id>|<at>`) moves under `scope`, once per user and worker, before anything
+/// else touches that user's state: nothing queued or kept for review by an older version
+/// of the app is left behind. A legacy queue entry and a newer one of the same invoice
+/// are merged by the queue's own rules (the legacy entry's base and sent mark stay).
 pub async fn migrate_legacy(user: &str, scope: &str) -> Result<(), String> {
     if MIGRATED.with(|m| m.borrow().iter().any(|u| u == user)) {
         return Ok(());
@@ -482,8 +529,17 @@ pub async fn migrate_legacy(user: &str, scope: &str) -> Result<(), String> {
         let s = tx.store(store).map_err(err)?;
         for (old, rest, v) in legacy {
             let new = JsValue::from_str(&format!("{scope}|{rest}"));
-            if s.get(new.clone()).await.map_err(err)?.is_none() {
-                s.put(&v, Some(&new)).await.map_err(err)?;
+            let existing = s.get(new.clone()).await.map_err(err)?;
+            match (store, existing) {
+                (_, None) => s.put(&v, Some(&new)).await.map(|_| ()).map_err(err)?,
+                (QUEUE, Some(newer)) => match merge_queued(&v, &newer) {
+                    Some(Some(m)) => s.put(&m, Some(&new)).await.map(|_| ()).map_err(err)?,
+                    // a delete of a put never sent: nothing left to send
+                    Some(None) => s.delete(new).await.map_err(err)?,
+                    None => {}
+                },
+                // a newer synced version or conflict under the scope wins
+                (_, Some(_)) => {}
             }
             s.delete(old).await.map_err(err)?;
         }
@@ -491,4 +547,18 @@ pub async fn migrate_legacy(user: &str, scope: &str) -> Result<(), String> {
     }
     MIGRATED.with(|m| m.borrow_mut().push(user.to_string()));
     Ok(())
+}
+
+/// A legacy queue entry with a newer one of the same invoice on top (`enqueue`'s rules):
+/// Some(the merged entry, or None if they cancel out); None when either cannot be read
+/// (the newer one then stays as it is).
+fn merge_queued(legacy: &JsValue, newer: &JsValue) -> Option<Option<JsValue>> {
+    let old: QueueOp = serde_json::from_str(&legacy.as_string()?).ok()?;
+    let new: QueueOp = serde_json::from_str(&newer.as_string()?).ok()?;
+    let mut one = vec![old];
+    let _ = enqueue(&mut one, new);
+    Some(match one.pop() {
+        Some(op) => Some(JsValue::from_str(&serde_json::to_string(&op).ok()?)),
+        None => None,
+    })
 }

@@ -81,6 +81,10 @@ pub enum Request {
         user: String,
         invoice_id: String,
         kind: crate::sync::OpKind,
+        /// The copy the change was built on (version, checksum; (0, "") for a new
+        /// invoice; None when not known).
+        #[serde(default)]
+        parent: Option<(u64, String)>,
     },
     /// Bring DynamoDB's changes of `user`'s partition: `local` lists the (id, version,
     /// checksum) of every invoice this device has.

@@ -103,7 +103,7 @@ pub fn conflicts_page() -> Html {
                     if let Loaded::List(items) = &*list {
                         let rest: Vec<Conflict> = items
                             .iter()
-                            .filter(|x| x.invoice_id != id)
+                            .filter(|x| x.invoice_id != id || x.at != at)
                             .cloned()
                             .collect();
                         store.dispatch(Action::SetConflicts(rest.len() as u32));

@@ -4,14 +4,15 @@
 //! and only those are marked synced. A copy that changed since the decision (a save in
 //! between) is left alone: the next pull decides again.
 
-use super::{keep_conflicts, still};
+use super::{keep_conflicts_for, still_on};
 use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::state::{Action, Store};
 use ledgerline_core::model::Invoice;
-use ledgerline_core::protocol::{Reply, Request, Take};
+use ledgerline_core::outbox::{self, Pending};
+use ledgerline_core::protocol::{Reply, Request, Take, Target};
 use ledgerline_core::store::{load_invoice, put_invoice, remove_invoice};
-use ledgerline_core::sync::{still_as_decided, Ack, Conflict};
+use ledgerline_core::sync::{may_store, still_as_decided, Ack, Conflict};
 
 /// Takes a backup of the local data before a sync changes it; returns whether it was kept.
 pub async fn backup(store: &Store, reason: &str) -> bool {
@@ -28,16 +29,21 @@ pub async fn backup(store: &Store, reason: &str) -> bool {
     matches!(reply, Reply::Ok { .. })
 }
 
-/// Stores `takes` and acknowledges what localStorage holds afterwards. `kept`: how many
-/// conflicts the worker recorded for them (told to the user). `pulled_at`: the pull's
-/// start, acknowledged as a complete pull only if every take was stored.
+/// Stores `takes` (read from `target`) and acknowledges what localStorage holds
+/// afterwards. `kept`: how many conflicts the worker recorded for them (told to the
+/// user). `pulled_at`: the pull's start, acknowledged as a complete pull only if every
+/// take was stored. Nothing happens if the user or the table changed meanwhile.
 pub async fn apply(
     store: &Store,
     sub: &str,
+    target: &Target,
     takes: Vec<Take>,
     kept: usize,
     pulled_at: Option<f64>,
 ) {
+    if !still_on(store, sub, target) {
+        return;
+    }
     let ns = store.ns.clone();
     let current = |id: &str| with_kv(|kv| load_invoice(kv, &ns, id));
     // 1. the local copies that lose are kept first; if they cannot be, nothing changes
@@ -57,13 +63,13 @@ pub async fn apply(
         })
         .collect();
     let local_losers = losers.len();
-    if !losers.is_empty() && !keep_conflicts(store, losers).await {
+    if !losers.is_empty() && !keep_conflicts_for(store, target, losers).await {
         store.dispatch(Action::Toast(
             "DynamoDB has newer versions of some invoices, but this browser's versions could not be kept for review first, so nothing was replaced. Export a backup (Data → Export JSON); the app tries again at the next sync.".into(),
         ));
         return;
     }
-    if !still(store, sub) {
+    if !still_on(store, sub, target) {
         return;
     }
     // 2. a backup of the local data, then localStorage takes what still stands
@@ -71,16 +77,30 @@ pub async fn apply(
         // a failed backup must not keep DynamoDB's versions out: every losing local
         // version is in the conflicts store already
         backup(store, "before sync").await;
-        if !still(store, sub) {
+        if !still_on(store, sub, target) {
             return;
         }
     }
+    // deletes made here whose hand-over has not reached the queue yet: a live remote
+    // copy must not bring those invoices back
+    let deleting: Vec<String> = with_kv(|kv| outbox::pending(kv, sub))
+        .into_iter()
+        .filter(|(_, what, _)| *what == Pending::Delete)
+        .map(|(id, _, _)| id)
+        .collect();
     let mut stored: Vec<Invoice> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let mut refused: Vec<Invoice> = Vec::new();
     let mut acks: Vec<Ack> = Vec::new();
     for t in &takes {
-        if !still_as_decided(t.expected.as_ref(), current(&t.invoice_id).as_ref()) {
+        let delete_pending = deleting.contains(&t.invoice_id);
+        let now = current(&t.invoice_id);
+        if !may_store(
+            t.expected.as_ref(),
+            now.as_ref(),
+            delete_pending,
+            t.remote.is_some(),
+        ) {
             continue;
         }
         let held = match &t.remote {
@@ -105,6 +125,12 @@ pub async fn apply(
                 invoice_id: t.invoice_id.clone(),
                 version: t.version,
                 seen: t.seen.clone(),
+                checksum: Some(
+                    t.remote
+                        .as_ref()
+                        .map(|r| r.checksum.clone())
+                        .unwrap_or_default(),
+                ),
             });
         }
     }
@@ -120,13 +146,13 @@ pub async fn apply(
     }
     // 3. the acknowledgement: only now is DynamoDB's version marked synced here
     let reply = call(Request::Ack {
-        target: store.config.target.clone(),
+        target: target.clone(),
         user: sub.to_string(),
         acks,
         pulled_at: pulled_at.filter(|_| complete),
     })
     .await;
-    if let (Reply::Counts { pending, conflicts }, true) = (reply, still(store, sub)) {
+    if let (Reply::Counts { pending, conflicts }, true) = (reply, still_on(store, sub, target)) {
         store.dispatch(Action::SetPending(pending));
         store.dispatch(Action::SetConflicts(conflicts));
     }

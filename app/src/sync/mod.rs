@@ -33,6 +33,12 @@ fn still(store: &Store, sub: &str) -> bool {
     store.session.as_ref().map(|s| s.sub.as_str()) == Some(sub)
 }
 
+/// Whether `sub` is still signed in and the app still points at `target`: what a sync
+/// job read from one table is never stored or acknowledged for another.
+fn still_on(store: &Store, sub: &str, target: &ledgerline_core::protocol::Target) -> bool {
+    still(store, sub) && store.config.target == *target
+}
+
 /// What a reply says about the connection (None: it says nothing about it).
 pub fn connection_of(reply: &Reply) -> Option<Connection> {
     match reply {
@@ -50,6 +56,7 @@ async fn hand_over(
     user: &str,
     invoice_id: &str,
     kind: OpKind,
+    parent: Option<(u64, String)>,
     token: u64,
 ) -> Option<u32> {
     let reply = call(Request::Enqueue {
@@ -57,6 +64,7 @@ async fn hand_over(
         user: user.to_string(),
         invoice_id: invoice_id.to_string(),
         kind,
+        parent,
     })
     .await;
     match reply {
@@ -95,7 +103,7 @@ async fn drain_outbox(store: &Store) {
                 continue;
             }
         };
-        if let Some(pending) = hand_over(store, &user, &id, kind, token).await {
+        if let Some(pending) = hand_over(store, &user, &id, kind, None, token).await {
             if still(store, &user) {
                 store.dispatch(Action::SetPending(pending));
             }
@@ -103,9 +111,26 @@ async fn drain_outbox(store: &Store) {
     }
 }
 
-/// Queues a change of a signed-in user's invoice, then tries to send the queue. The
-/// local save is already done: nothing here blocks the user.
-pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpKind) {
+/// The copy a change is built on, as the queue records it: (version, checksum), or
+/// (0, "") for a new invoice.
+pub fn parent_of(previous: Option<&ledgerline_core::model::Invoice>) -> Option<(u64, String)> {
+    Some(
+        previous
+            .map(|p| (p.version, p.checksum.clone()))
+            .unwrap_or((0, String::new())),
+    )
+}
+
+/// Queues a change of a signed-in user's invoice (`parent`: the copy it was built on),
+/// then tries to send the queue. The local save is already done: nothing here blocks
+/// the user.
+pub fn enqueue(
+    store: &Store,
+    session: &SessionInfo,
+    invoice_id: &str,
+    kind: OpKind,
+    parent: Option<(u64, String)>,
+) {
     let user = session.sub.clone();
     let id = invoice_id.to_string();
     let what = match &kind {
@@ -121,7 +146,7 @@ pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpK
     store.dispatch(Action::SetPending(store.pending.saturating_add(1)));
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Some(pending) = hand_over(&store, &user, &id, kind, token).await {
+        if let Some(pending) = hand_over(&store, &user, &id, kind, parent, token).await {
             if still(&store, &user) {
                 store.dispatch(Action::SetPending(pending));
             }
@@ -134,12 +159,21 @@ pub fn enqueue(store: &Store, session: &SessionInfo, invoice_id: &str, kind: OpK
     });
 }
 
-/// Keeps local versions for review in the conflicts store (a stale editor's draft, a
-/// local copy DynamoDB's version replaces). True once they are durably kept.
+/// Keeps local versions for review in the conflicts store of the current table (a stale
+/// editor's draft). True once they are durably kept.
 pub async fn keep_conflicts(store: &Store, items: Vec<Conflict>) -> bool {
+    keep_conflicts_for(store, &store.config.target.clone(), items).await
+}
+
+/// [`keep_conflicts`] for the table a sync job read (the user may have switched since).
+pub async fn keep_conflicts_for(
+    store: &Store,
+    target: &ledgerline_core::protocol::Target,
+    items: Vec<Conflict>,
+) -> bool {
     let user = crate::oplog::user_of(store);
     let reply = call(Request::KeepConflicts {
-        target: store.config.target.clone(),
+        target: target.clone(),
         user: user.clone(),
         items,
     })

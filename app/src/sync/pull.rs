@@ -3,10 +3,11 @@
 
 use super::apply::apply;
 use super::runner::with_state;
-use super::{connection_of, enqueue, keep_conflicts, replay::replay_now, still};
+use super::{connection_of, enqueue, keep_conflicts_for, replay::replay_now, still, still_on};
 use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::state::{Action, Store};
+use ledgerline_core::protocol::Target;
 use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::store::load_invoice;
 use ledgerline_core::sync::{Conflict, OpKind};
@@ -40,14 +41,16 @@ async fn pull(store: &Store) -> bool {
         .iter()
         .filter_map(|d| d.key.strip_prefix(&prefix).map(str::to_string))
         .collect();
+    let target = store.config.target.clone();
     let reply = call(Request::Pull {
-        target: store.config.target.clone(),
+        target: target.clone(),
         user: sub.clone(),
         local,
         damaged,
     })
     .await;
-    if !still(store, &sub) {
+    // another user, or another table meanwhile: what was read belongs to neither
+    if !still_on(store, &sub, &target) {
         return false;
     }
     let Reply::Pulled {
@@ -75,7 +78,7 @@ async fn pull(store: &Store) -> bool {
     // stored now (absence in DynamoDB is "not there", never "deleted")
     for id in &upload {
         if let Some(inv) = with_kv(|kv| load_invoice(kv, &store.ns, id)) {
-            enqueue(store, &session, id, OpKind::Put(Box::new(inv)));
+            enqueue(store, &session, id, OpKind::Put(Box::new(inv)), None);
         }
     }
     if reuploaded > 0 {
@@ -83,7 +86,7 @@ async fn pull(store: &Store) -> bool {
             "{reuploaded} invoice(s) were missing in DynamoDB (the table is new, or was reset with the lab): they are being uploaded again from this browser."
         )));
     }
-    let reviewed = review_missing(store, &review).await;
+    let reviewed = review_missing(store, &sub, &target, &review).await;
     super::repair::repair_remote(store, &damaged_remote);
     let numbers: Vec<String> = take
         .iter()
@@ -94,6 +97,7 @@ async fn pull(store: &Store) -> bool {
     apply(
         store,
         &sub,
+        &target,
         take,
         conflicts.len(),
         complete.then_some(started_at),
@@ -119,7 +123,7 @@ async fn pull(store: &Store) -> bool {
 /// Invoices missing in DynamoDB after this browser had not pulled for longer than a
 /// tombstone lives: they may have been deleted elsewhere, so they are not uploaded but
 /// kept for review (Conflicts: "Restore mine" uploads them). Returns how many were.
-async fn review_missing(store: &Store, ids: &[String]) -> usize {
+async fn review_missing(store: &Store, sub: &str, target: &Target, ids: &[String]) -> usize {
     let copies: Vec<_> = ids
         .iter()
         .filter_map(|id| with_kv(|kv| load_invoice(kv, &store.ns, id)))
@@ -138,10 +142,10 @@ async fn review_missing(store: &Store, ids: &[String]) -> usize {
             at: now,
         })
         .collect();
-    if !keep_conflicts(store, items).await {
+    let ns = store.ns.clone();
+    if !keep_conflicts_for(store, target, items).await || !still_on(store, sub, target) {
         return 0;
     }
-    let ns = store.ns.clone();
     let removed: Vec<String> = copies.iter().map(|i| i.id.clone()).collect();
     for id in &removed {
         with_kv(|kv| ledgerline_core::store::remove_invoice(kv, &ns, id));

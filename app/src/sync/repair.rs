@@ -39,6 +39,7 @@ pub fn repair_remote(store: &Store, damaged: &[(String, u64)]) {
             js_sys::Date::now(),
         );
         store.dispatch(Action::PutInvoice(record.clone()));
-        enqueue(store, &session, id, OpKind::Put(Box::new(record)));
+        let parent = super::parent_of(Some(&local));
+        enqueue(store, &session, id, OpKind::Put(Box::new(record)), parent);
     }
 }

@@ -37,8 +37,9 @@ async fn replay_once(store: &Store) {
     let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
     };
+    let target = store.config.target.clone();
     let reply = call(Request::Replay {
-        target: store.config.target.clone(),
+        target: target.clone(),
         user: sub.clone(),
     })
     .await;
@@ -73,7 +74,7 @@ async fn replay_once(store: &Store) {
         None => {}
     }
     if !take.is_empty() {
-        apply(store, &sub, take, conflicts.len(), None).await;
+        apply(store, &sub, &target, take, conflicts.len(), None).await;
     }
     match failed {
         Some(class) if class.retryable() && pending > 0 => retry_later(store),

@@ -28,7 +28,9 @@ mod model;
 
 pub use backoff::{backoff_ms, retry_later};
 pub use batch::{op_bytes, plan_batches, MAX_ACTIONS, MAX_ITEM_BYTES, MAX_TX_BYTES};
-pub use queue::{base_for, enqueue, sent_mark, Enqueued, OpKind, QueueOp};
+pub use queue::{
+    base_for, base_of, enqueue, sent_mark, written_mark, Enqueued, OpKind, QueueOp, Seen,
+};
 
 use crate::model::Invoice;
 use crate::protocol::Target;
@@ -96,6 +98,11 @@ pub struct RemoteMeta {
     pub deleted: bool,
     /// The content checksum DynamoDB has (None for tombstones and old items).
     pub checksum: Option<String>,
+    /// The version (and checksum) the writing device built this one on, when it said so
+    /// (item attribute `builtOn`): lets a device tell a successor of its own copy from a
+    /// version made on another branch (after a lab reset lost the history between).
+    #[serde(default)]
+    pub built_on: Option<(u64, String)>,
 }
 
 /// DynamoDB's full item for one key, as read back (GetItem / BatchGetItem).
@@ -121,17 +128,54 @@ pub struct Ack {
     pub version: u64,
     #[serde(default)]
     pub seen: Option<(u64, String)>,
+    /// DynamoDB's checksum at `version` ("" for a tombstone).
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
 /// Applies an [`Ack`] to one invoice's queue entry and synced version: the entry goes
 /// if it is still the change the decision saw; a newer one stays, on its own base.
-pub fn on_ack(current: Option<QueueOp>, ack: &Ack) -> (Option<QueueOp>, u64) {
+pub fn on_ack(current: Option<QueueOp>, ack: &Ack) -> (Option<QueueOp>, Seen) {
     let keep = match (&current, &ack.seen) {
         (Some(c), Some(seen)) => sent_mark(&c.kind) != *seen,
         (Some(_), None) => true,
         (None, _) => false,
     };
-    (current.filter(|_| keep), ack.version)
+    (
+        current.filter(|_| keep),
+        (ack.version, ack.checksum.clone()),
+    )
+}
+
+/// What this device learns DynamoDB has from reading its item back, as a base.
+pub fn seen_of(remote: &RemoteItem) -> Option<Seen> {
+    match remote {
+        RemoteItem::Live(r) => Some((r.version, Some(r.checksum.clone()))),
+        RemoteItem::Tombstone(v) => Some((*v, Some(String::new()))),
+        RemoteItem::Damaged(v) => v.map(|v| (v, None)),
+        RemoteItem::Absent => None,
+    }
+}
+
+/// What this device learns DynamoDB has from a versions Query row.
+pub fn seen_of_meta(m: &RemoteMeta) -> Seen {
+    let sum = if m.deleted {
+        Some(String::new())
+    } else {
+        m.checksum.clone()
+    };
+    (m.version, sum)
+}
+
+/// What a queue entry's condition is checked against: DynamoDB's version and checksum
+/// now (None: no item; a tombstone's checksum is ""). The model and the cloud adapter's
+/// condition expression agree on this.
+pub fn condition_holds(op: &QueueOp, remote: Option<(u64, &str)>) -> bool {
+    match (op.base_version, remote) {
+        (None, None) => true,
+        (Some(b), Some((v, sum))) => b == v && op.base_checksum.as_deref().is_none_or(|c| c == sum),
+        _ => false,
+    }
 }
 
 /// Whether an editor's draft was built on a copy that has moved on since it opened (a
@@ -155,6 +199,19 @@ pub fn still_as_decided(expected: Option<&(u64, String)>, current: Option<&Invoi
         (Some((v, sum)), Some(c)) => c.version == *v && c.checksum == *sum,
         _ => false,
     }
+}
+
+/// Whether the page may store DynamoDB's state of an invoice now: the local copy is
+/// still the one the decision was made on, and no delete of it by the user waits in the
+/// outbox (its hand-over failed or is on its way): a live remote copy must not bring
+/// back what the user just deleted; that delete goes out next.
+pub fn may_store(
+    expected: Option<&(u64, String)>,
+    current: Option<&Invoice>,
+    delete_pending: bool,
+    remote_live: bool,
+) -> bool {
+    still_as_decided(expected, current) && !(delete_pending && remote_live)
 }
 
 /// The version a local copy comes back as over DynamoDB's (a "Restore mine", an undo of

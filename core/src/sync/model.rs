@@ -24,6 +24,9 @@ const IDS: u8 = 5;
 /// DynamoDB's state of an invoice for the page to store, and the local copy (version,
 /// checksum) the decision expects there.
 type ToApply = (String, RemoteItem, Option<(u64, String)>);
+
+/// A hand-over on its way to the queue: (id, change, outbox token, parent).
+type InFlight = (String, OpKind, u64, Option<(u64, String)>);
 const DAY: u64 = 24 * 3600;
 
 #[derive(Debug, Clone)]
@@ -36,15 +39,11 @@ enum Item {
 #[derive(Debug, Clone, Default)]
 struct Table {
     items: BTreeMap<String, Item>,
+    /// The `builtOn` attribute of live items.
+    built_on: BTreeMap<String, (u64, String)>,
 }
 
 impl Table {
-    fn version(&self, id: &str) -> Option<u64> {
-        self.items.get(id).map(|i| match i {
-            Item::Live(inv) => inv.version,
-            Item::Tomb { version, .. } => *version,
-        })
-    }
     fn item(&self, id: &str) -> RemoteItem {
         match self.items.get(id) {
             None => RemoteItem::Absent,
@@ -58,16 +57,22 @@ impl Table {
                 version: inv.version,
                 deleted: false,
                 checksum: Some(inv.checksum.clone()),
+                built_on: self.built_on.get(id).cloned(),
             },
             Item::Tomb { version, .. } => RemoteMeta {
                 version: *version,
                 deleted: true,
                 checksum: None,
+                built_on: None,
             },
         })
     }
     fn condition_holds(&self, op: &QueueOp) -> bool {
-        self.version(&op.invoice_id) == op.base_version
+        let now = self.items.get(&op.invoice_id).map(|i| match i {
+            Item::Live(inv) => (inv.version, inv.checksum.as_str()),
+            Item::Tomb { version, .. } => (*version, ""),
+        });
+        condition_holds(op, now)
     }
     fn apply(&mut self, op: &QueueOp, now: u64) {
         let item = match &op.kind {
@@ -78,6 +83,10 @@ impl Table {
             },
         };
         self.items.insert(op.invoice_id.clone(), item);
+        match (&op.kind, &op.parent) {
+            (OpKind::Put(_), Some(p)) => self.built_on.insert(op.invoice_id.clone(), p.clone()),
+            _ => self.built_on.remove(&op.invoice_id),
+        };
     }
     fn live(&self) -> BTreeMap<String, String> {
         self.items
@@ -94,7 +103,7 @@ impl Table {
 #[derive(Debug, Clone, Default)]
 struct Scope {
     queue: Vec<QueueOp>,
-    synced: BTreeMap<String, u64>,
+    synced: BTreeMap<String, Seen>,
     last_pull: Option<u64>,
 }
 
@@ -102,7 +111,7 @@ struct Scope {
 struct Device {
     local: BTreeMap<String, Invoice>,
     /// Changes saved but not yet in the queue, as handed over at save time.
-    outbox: Vec<(String, OpKind, u64)>,
+    outbox: Vec<InFlight>,
     /// The localStorage outbox: the latest note of each invoice (is it a delete, token).
     notes: BTreeMap<String, (bool, u64)>,
     tokens: u64,
@@ -212,6 +221,8 @@ struct World {
     /// Which devices' users deleted a content (an undo on one device does not overrule
     /// a delete made on the other).
     deleted_by: BTreeMap<String, BTreeSet<usize>>,
+    /// Which invoice and version each content was saved as (for readable failures).
+    origin: BTreeMap<String, String>,
 }
 
 fn sealed(id: &str, version: u64, token: u64) -> Invoice {
@@ -232,12 +243,17 @@ impl World {
             created: BTreeSet::new(),
             alive: BTreeSet::new(),
             deleted_by: BTreeMap::new(),
+            origin: BTreeMap::new(),
         }
     }
 
     fn fresh(&mut self, id: &str, version: u64) -> Invoice {
         self.counter += 1;
         let inv = sealed(id, version, self.counter);
+        self.origin.insert(
+            inv.checksum.clone(),
+            format!("{id} v{version} #{}", self.counter),
+        );
         self.alive.insert(inv.checksum.clone());
         inv
     }
@@ -251,28 +267,50 @@ impl World {
     /// A local save of `inv` (replacing the local copy, whose content the user replaced).
     fn save_local(&mut self, d: usize, inv: Invoice) {
         let dev = &mut self.devices[d];
-        if let Some(old) = dev.local.insert(inv.id.clone(), inv.clone()) {
+        let old = dev.local.insert(inv.id.clone(), inv.clone());
+        // a new invoice is built on nothing: (0, "")
+        let parent = Some(
+            old.as_ref()
+                .map(|o| (o.version, o.checksum.clone()))
+                .unwrap_or((0, String::new())),
+        );
+        if let Some(old) = old {
             if old.checksum != inv.checksum {
                 self.alive.remove(&old.checksum);
             }
         }
         dev.tokens += 1;
         dev.notes.insert(inv.id.clone(), (false, dev.tokens));
-        dev.outbox
-            .push((inv.id.clone(), OpKind::Put(Box::new(inv)), dev.tokens));
+        dev.outbox.push((
+            inv.id.clone(),
+            OpKind::Put(Box::new(inv)),
+            dev.tokens,
+            parent,
+        ));
+        // a later action replaces the toast that offered "Undo"
+        dev.last_deleted = None;
     }
 
-    fn hand_over(dev: &mut Device, id: &str, kind: OpKind, now: u64) {
+    fn hand_over(
+        dev: &mut Device,
+        id: &str,
+        kind: OpKind,
+        now: u64,
+        parent: Option<(u64, String)>,
+    ) {
         let t = dev.target;
-        let synced = dev.scopes[t].synced.get(id).copied();
+        let (base_version, base_checksum) = base_of(&kind, dev.scopes[t].synced.get(id));
         let op = QueueOp {
             invoice_id: id.to_string(),
-            base_version: base_for(&kind, synced),
+            base_version,
+            base_checksum,
             kind,
             queued_at: now,
             attempts: 0,
             last_error: None,
             sent: None,
+            parent,
+            superseded: Vec::new(),
         };
         if let Enqueued::Displaced(old) = enqueue(&mut dev.scopes[t].queue, op) {
             let current = dev.local.get(id).cloned();
@@ -317,10 +355,11 @@ impl World {
                         .or_default()
                         .insert(d);
                     dev.deleted_by_user.insert(id.clone());
+                    let parent = Some((old.version, old.checksum.clone()));
                     dev.last_deleted = Some(old);
                     dev.tokens += 1;
                     dev.notes.insert(id.clone(), (true, dev.tokens));
-                    dev.outbox.push((id, OpKind::Delete, dev.tokens));
+                    dev.outbox.push((id, OpKind::Delete, dev.tokens, parent));
                 }
             }
             Step::Undo { dev } => {
@@ -375,8 +414,9 @@ impl World {
                 if dev.outbox.is_empty() {
                     return;
                 }
-                let (id, kind, token) = dev.outbox.remove(which as usize % dev.outbox.len());
-                Self::hand_over(dev, &id, kind, now);
+                let (id, kind, token, parent) =
+                    dev.outbox.remove(which as usize % dev.outbox.len());
+                Self::hand_over(dev, &id, kind, now, parent);
                 // confirmed: the note goes if it is still this change's
                 if dev.notes.get(&id).map(|n| n.1) == Some(token) {
                     dev.notes.remove(&id);
@@ -387,13 +427,14 @@ impl World {
                 // in-flight hand-overs die with the page; the localStorage note of each
                 // invoice (the latest) names what to send, from the current local state
                 dev.outbox.clear();
+                dev.last_deleted = None;
                 for (id, (delete, _)) in std::mem::take(&mut dev.notes) {
                     let kind = match (delete, dev.local.get(&id)) {
                         (_, Some(inv)) => OpKind::Put(Box::new(inv.clone())),
                         (true, None) => OpKind::Delete,
                         (false, None) => continue,
                     };
-                    Self::hand_over(dev, &id, kind, now);
+                    Self::hand_over(dev, &id, kind, now, None);
                 }
                 dev.editor = None;
             }
@@ -415,6 +456,7 @@ impl World {
                 self.deliver_all(d);
                 self.devices[d].local.clear();
                 self.devices[d].editor = None;
+                self.devices[d].last_deleted = None;
                 self.forget_lost();
             }
             Step::RemoveOne { dev, id } => {
@@ -428,6 +470,7 @@ impl World {
             }
             Step::LabReset { table } => {
                 self.tables[table as usize].items.clear();
+                self.tables[table as usize].built_on.clear();
                 self.forget_lost();
             }
             Step::RemoteEdit { id } => {
@@ -435,6 +478,9 @@ impl World {
                 if let Some(Item::Live(inv)) = self.tables[0].items.get(&id).cloned() {
                     let next = self.fresh(&id, inv.version + 1);
                     self.alive.remove(&inv.checksum);
+                    self.tables[0]
+                        .built_on
+                        .insert(id.clone(), (inv.version, inv.checksum.clone()));
                     self.tables[0].items.insert(id, Item::Live(next));
                 }
             }
@@ -453,8 +499,8 @@ impl World {
     fn deliver_all(&mut self, d: usize) {
         let now = self.now;
         let dev = &mut self.devices[d];
-        for (id, kind, token) in std::mem::take(&mut dev.outbox) {
-            Self::hand_over(dev, &id, kind, now);
+        for (id, kind, token, parent) in std::mem::take(&mut dev.outbox) {
+            Self::hand_over(dev, &id, kind, now, parent);
             if dev.notes.get(&id).map(|n| n.1) == Some(token) {
                 dev.notes.remove(&id);
             }
@@ -490,7 +536,7 @@ impl World {
         }
         for d in &self.devices {
             h.extend(d.local.values().map(|i| i.checksum.clone()));
-            for (_, k, _) in d.outbox.iter().filter(|_| in_flight) {
+            for (_, k, _, _) in d.outbox.iter().filter(|_| in_flight) {
                 if let OpKind::Put(i) = k {
                     h.insert(i.checksum.clone());
                 }
@@ -521,7 +567,11 @@ impl World {
     fn check(&self, after: &Step) -> Result<(), TestCaseError> {
         let h = self.holders();
         for c in &self.alive {
-            prop_assert!(h.contains(c), "content {c} lost after {after:?}");
+            prop_assert!(
+                h.contains(c),
+                "content {c} ({}) lost after {after:?}",
+                self.origin.get(c).map(String::as_str).unwrap_or("?")
+            );
         }
         for d in &self.devices {
             for s in &d.scopes {
@@ -537,10 +587,8 @@ impl World {
 
     /// The bookkeeping after DynamoDB confirmed `op` (mirrors `done_all`).
     fn done(scope: &mut Scope, op: &QueueOp) {
-        let written = match &op.kind {
-            OpKind::Put(inv) => inv.version,
-            OpKind::Delete => tombstone_version(op.base_version),
-        };
+        let mark = written_mark(op);
+        let written = mark.0;
         let i = scope
             .queue
             .iter()
@@ -548,12 +596,16 @@ impl World {
         if let Some(i) = i {
             if scope.queue[i].kind != op.kind {
                 scope.queue[i].base_version = Some(written);
+                scope.queue[i].base_checksum = Some(mark.1.clone());
                 scope.queue[i].sent = None;
+                scope.queue[i].parent = Some(mark.clone());
             } else {
                 scope.queue.remove(i);
             }
         }
-        scope.synced.insert(op.invoice_id.clone(), written);
+        scope
+            .synced
+            .insert(op.invoice_id.clone(), (written, Some(mark.1)));
     }
 
     /// A write whose condition failed (mirrors the cloud worker's `conflict`); returns
@@ -574,17 +626,27 @@ impl World {
                     confirmed.base_version = version.checked_sub(1);
                 }
                 Self::done(scope, &confirmed);
-                scope.synced.insert(op.invoice_id.clone(), version);
+                if let Some(seen) = seen_of(&remote) {
+                    scope.synced.insert(op.invoice_id.clone(), seen);
+                }
+                let _ = version;
                 adopt.map(|a| {
                     let ours = Some(sent_mark(&op.kind));
                     (op.invoice_id.clone(), RemoteItem::Live(*a), ours)
                 })
             }
             AfterFailedCondition::Rebase(base) => {
+                let seen = seen_of(&remote).filter(|s| Some(s.0) == base);
                 scope.queue[i].base_version = base;
+                scope.queue[i].base_checksum = seen.as_ref().and_then(|s| s.1.clone());
                 scope.queue[i].sent = None;
+                if let RemoteItem::Live(r) = &remote {
+                    scope.queue[i].parent = Some((r.version, r.checksum.clone()));
+                }
                 match base {
-                    Some(b) => scope.synced.insert(op.invoice_id.clone(), b),
+                    Some(b) => scope
+                        .synced
+                        .insert(op.invoice_id.clone(), seen.unwrap_or((b, None))),
                     None => scope.synced.remove(&op.invoice_id),
                 };
                 None
@@ -631,7 +693,9 @@ impl World {
         expected: Option<(u64, String)>,
     ) {
         let dev = &mut self.devices[d];
-        if !still_as_decided(expected.as_ref(), dev.local.get(id)) {
+        let delete_pending = dev.notes.get(id).is_some_and(|n| n.0);
+        let live = matches!(remote, RemoteItem::Live(_));
+        if !may_store(expected.as_ref(), dev.local.get(id), delete_pending, live) {
             return;
         }
         let version = match remote {
@@ -651,6 +715,7 @@ impl World {
             invoice_id: id.to_string(),
             version,
             seen,
+            checksum: seen_of(remote).and_then(|s| s.1),
         };
         let i = scope.queue.iter().position(|q| q.invoice_id == id);
         let current = i.map(|i| scope.queue.remove(i));
@@ -772,7 +837,7 @@ impl World {
                 local: local.as_ref(),
                 damaged_local: false,
                 queued,
-                synced: scope.synced.get(id).copied(),
+                synced: scope.synced.get(id).map(|s| s.0),
                 remote: remote.as_ref(),
                 stale,
             });
@@ -790,19 +855,26 @@ impl World {
         for (id, step) in &worker {
             let scope = &mut dev.scopes[t];
             match *step {
-                PullStep::Synced(v) => {
-                    scope.synced.insert(id.clone(), v);
-                }
-                PullStep::Rebase(v) => {
-                    if let Some(q) = scope.queue.iter_mut().find(|q| &q.invoice_id == id) {
-                        q.base_version = Some(v);
-                        q.sent = None;
+                PullStep::Synced(v) | PullStep::Done(v) | PullStep::Rebase(v) => {
+                    let seen = self.tables[t]
+                        .meta(id)
+                        .map(|m| seen_of_meta(&m))
+                        .filter(|s| s.0 == v)
+                        .unwrap_or((v, None));
+                    if matches!(step, PullStep::Rebase(_)) {
+                        if let Some(q) = scope.queue.iter_mut().find(|q| &q.invoice_id == id) {
+                            q.base_version = Some(v);
+                            q.base_checksum = seen.1.clone();
+                            q.sent = None;
+                            if let Some(sum) = seen.1.clone().filter(|s| !s.is_empty()) {
+                                q.parent = Some((v, sum));
+                            }
+                        }
                     }
-                    scope.synced.insert(id.clone(), v);
-                }
-                PullStep::Done(v) => {
-                    scope.queue.retain(|q| &q.invoice_id != id);
-                    scope.synced.insert(id.clone(), v);
+                    if matches!(step, PullStep::Done(_)) {
+                        scope.queue.retain(|q| &q.invoice_id != id);
+                    }
+                    scope.synced.insert(id.clone(), seen);
                 }
                 _ => {}
             }
@@ -877,7 +949,9 @@ impl World {
             let dev = &mut self.devices[d];
             match step {
                 PullStep::Take(_) | PullStep::Remove(_) => {
-                    if !still_as_decided(expected.as_ref(), dev.local.get(id)) {
+                    let delete_pending = dev.notes.get(id).is_some_and(|n| n.0);
+                    let live = matches!(remote, RemoteItem::Live(_));
+                    if !may_store(expected.as_ref(), dev.local.get(id), delete_pending, live) {
                         continue;
                     }
                     match &remote {
@@ -893,7 +967,7 @@ impl World {
                 }
                 PullStep::Upload { .. } => {
                     if let Some(l) = dev.local.get(id).cloned() {
-                        Self::hand_over(dev, id, OpKind::Put(Box::new(l)), now);
+                        Self::hand_over(dev, id, OpKind::Put(Box::new(l)), now, None);
                     }
                 }
                 PullStep::Review => {
@@ -922,6 +996,7 @@ impl World {
                     invoice_id: id.clone(),
                     version,
                     seen,
+                    checksum: seen_of(&remote).and_then(|s| s.1),
                 },
             );
             if let Some(n) = next {

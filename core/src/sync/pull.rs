@@ -65,11 +65,13 @@ pub enum PullStep {
 /// Decides what a pull does with one invoice.
 pub fn plan(c: PullCase<'_>) -> PullStep {
     use PullStep::*;
-    // the local copy is newer than what is queued (its own hand-over is still on the
-    // way, or was lost): the local copy is what goes out; a failed condition then takes
-    // the conflict path with it
+    // the local copy is not what is queued: a save whose hand-over is still on the way
+    // (or was lost), whatever its version number (a pull may have stored DynamoDB's
+    // older version of the same content here, so a later save can carry a lower
+    // number). The device's current copy is what goes out; the queue's own rules keep
+    // whatever it replaces, and a failed condition takes the conflict path with it
     let local_ahead = match (c.queued.map(|q| &q.kind), c.local) {
-        (Some(OpKind::Put(p)), Some(l)) => l.version > p.version,
+        (Some(OpKind::Put(p)), Some(l)) => l.checksum != p.checksum || l.version > p.version,
         (Some(OpKind::Delete), Some(_)) => true,
         _ => false,
     };
@@ -122,11 +124,10 @@ pub fn plan(c: PullCase<'_>) -> PullStep {
             }
         } else if q.base_version == Some(r.version) {
             Keep
-        } else if r
-            .checksum
-            .as_ref()
-            .is_some_and(|sum| ours_landed(q, (r.version, sum.clone())))
-        {
+        } else if r.checksum.as_ref().is_some_and(|sum| {
+            ours_landed(q, (r.version, sum.clone()))
+                || q.parent.as_ref() == Some(&(r.version, sum.clone()))
+        }) {
             Rebase(r.version)
         } else {
             Take(Loser::Queued)
@@ -149,7 +150,12 @@ pub fn plan(c: PullCase<'_>) -> PullStep {
     match c.synced {
         None => Take(Loser::Local),
         Some(s) if l.version <= s => {
-            if r.version > l.version {
+            if r.version > l.version && diverged(r.built_on.as_ref(), l) {
+                // a newer version, but not built on this copy or anything after it: made
+                // on another branch (the history between was lost, a lab reset): DynamoDB
+                // wins, this copy is kept
+                Take(Loser::Local)
+            } else if r.version > l.version {
                 Take(Loser::Nothing)
             } else if r.version < l.version {
                 Upload { missing: false }
@@ -161,6 +167,14 @@ pub fn plan(c: PullCase<'_>) -> PullStep {
         Some(s) if r.version <= s => Upload { missing: false },
         Some(_) => Take(Loser::Local),
     }
+}
+
+/// Whether a remote version built on `built_on` cannot descend from the local copy `l`:
+/// it was built on a version this copy is newer than, or on another copy of the same
+/// version ((0, "") is "built on nothing": a new invoice). (Versions between the two that were never uploaded exist only on the writing
+/// device, so another device holding one of them is impossible.)
+pub fn diverged(built_on: Option<&(u64, String)>, l: &LocalCopy) -> bool {
+    built_on.is_some_and(|(v, sum)| l.version > *v || (l.version == *v && l.checksum != *sum))
 }
 
 #[cfg(test)]
@@ -176,6 +190,7 @@ mod tests {
             version,
             deleted: false,
             checksum: Some(checksum.into()),
+            built_on: None,
         }
     }
     fn tomb(version: u64) -> RemoteMeta {
@@ -183,8 +198,62 @@ mod tests {
             version,
             deleted: true,
             checksum: None,
+            built_on: None,
         }
     }
+
+    #[test]
+    fn a_local_copy_ahead_of_its_queued_change_goes_out_itself() {
+        let p = put("a", 2, Some(1));
+        let r = live(1, "A");
+        // newer here than queued, or another copy under the same version: re-queued
+        let up = Upload { missing: false };
+        assert_eq!(
+            plan(case(Some(&local(3, "C")), Some(&p), Some(1), Some(&r))),
+            up
+        );
+        assert_eq!(
+            plan(case(Some(&local(2, "C")), Some(&p), Some(1), Some(&r))),
+            up
+        );
+        assert_eq!(
+            plan(case(Some(&local_of(&p)), Some(&p), Some(1), Some(&r))),
+            Keep
+        );
+    }
+
+    #[test]
+    fn a_version_from_another_branch_keeps_the_local_copy() {
+        // this device holds R v2 (synced); DynamoDB, reset in between, now has C v3 that
+        // another device built on A v1: not a successor of R
+        let r2 = local(2, "R");
+        let mut c3 = live(3, "C");
+        c3.built_on = Some((1, "A".into()));
+        assert_eq!(plan(case(Some(&r2), None, Some(2), Some(&c3))), Take(Local));
+        // built on R itself, or on A while this device still had A: a plain successor
+        c3.built_on = Some((2, "R".into()));
+        assert_eq!(
+            plan(case(Some(&r2), None, Some(2), Some(&c3))),
+            Take(Nothing)
+        );
+        let a1 = local(1, "A");
+        c3.built_on = Some((1, "A".into()));
+        assert_eq!(
+            plan(case(Some(&a1), None, Some(1), Some(&c3))),
+            Take(Nothing)
+        );
+        // another copy of the same version
+        c3.built_on = Some((1, "other".into()));
+        assert_eq!(plan(case(Some(&a1), None, Some(1), Some(&c3))), Take(Local));
+    }
+    /// The local copy a queued put was made from.
+    fn local_of(q: &QueueOp) -> LocalCopy {
+        match &q.kind {
+            OpKind::Put(p) => local(p.version, &p.checksum),
+            OpKind::Delete => unreachable!(),
+        }
+    }
+
     fn local(version: u64, checksum: &str) -> LocalCopy {
         LocalCopy {
             version,
@@ -237,7 +306,7 @@ mod tests {
             Remove(Nothing)
         );
         // edited here (queue lost) while deleted there: the edit is kept
-        let l5 = local(5, "y");
+        let l5 = local_of(&put("a", 5, Some(3)));
         assert_eq!(
             plan(case(Some(&l5), None, Some(3), Some(&t))),
             Remove(Local)
@@ -288,7 +357,7 @@ mod tests {
             crate::exchange::reseal(p);
         }
         sent.sent = Some((1, inv.checksum.clone()));
-        let l2 = local(2, "other");
+        let l2 = local_of(&sent);
         assert_eq!(plan(case(Some(&l2), Some(&sent), Some(1), Some(&r))), Keep);
         let mut moved = sent.clone();
         moved.base_version = None;
@@ -302,7 +371,7 @@ mod tests {
     #[test]
     fn unsent_changes_meeting_newer_remote_versions_are_kept() {
         let p = put("a", 5, Some(4));
-        let l = local(5, "mine");
+        let l = local_of(&p);
         assert_eq!(
             plan(case(Some(&l), Some(&p), Some(4), Some(&live(4, "old")))),
             Keep

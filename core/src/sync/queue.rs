@@ -24,6 +24,11 @@ pub struct QueueOp {
     pub kind: OpKind,
     /// DynamoDB's version when this device last saw the item (None: never there).
     pub base_version: Option<u64>,
+    /// DynamoDB's content checksum at the base version, when known ("" for a tombstone):
+    /// the write is conditional on it too, so that after a lab reset another device's
+    /// different copy under the same version number is never taken for the one seen.
+    #[serde(default)]
+    pub base_checksum: Option<String>,
     /// Milliseconds since the epoch, when first queued.
     pub queued_at: u64,
     pub attempts: u32,
@@ -34,6 +39,16 @@ pub struct QueueOp {
     /// save replaced the entry's kind.
     #[serde(default)]
     pub sent: Option<(u64, String)>,
+    /// The copy this change was built on, as this device held it (version, checksum):
+    /// DynamoDB holding exactly that copy is no conflict even if the base version lags
+    /// (a pulled version stored here whose acknowledgement never arrived). The first
+    /// change of a coalesced chain keeps its parent.
+    #[serde(default)]
+    pub parent: Option<(u64, String)>,
+    /// Saves this entry replaced, and what its saves were built on (version, checksum):
+    /// one of them arriving late is not sent again.
+    #[serde(default)]
+    pub superseded: Vec<(u64, String)>,
 }
 
 /// The condition's base for a new queue entry: the version DynamoDB had when this device
@@ -48,11 +63,34 @@ pub fn base_for(kind: &OpKind, synced: Option<u64>) -> Option<u64> {
     }
 }
 
+/// What this device last knew DynamoDB had for an invoice: its version, and its content
+/// checksum ("" for a tombstone; None when not known, as recorded by older versions).
+pub type Seen = (u64, Option<String>);
+
+/// The base of a new queue entry ([`base_for`]) and DynamoDB's checksum at that base,
+/// when `synced` knows it.
+pub fn base_of(kind: &OpKind, synced: Option<&Seen>) -> (Option<u64>, Option<String>) {
+    let base = base_for(kind, synced.map(|s| s.0));
+    let sum = synced
+        .filter(|s| Some(s.0) == base)
+        .and_then(|s| s.1.clone());
+    (base, sum)
+}
+
 /// What `op` sends, as recorded in [`QueueOp::sent`] (and in an `Ack`'s `seen`).
 pub fn sent_mark(kind: &OpKind) -> (u64, String) {
     match kind {
         OpKind::Put(inv) => (inv.version, inv.checksum.clone()),
         OpKind::Delete => (0, String::new()),
+    }
+}
+
+/// What DynamoDB holds once `op` landed (version, checksum; "" for a tombstone): the
+/// parent of the next change of the same invoice.
+pub fn written_mark(op: &QueueOp) -> (u64, String) {
+    match &op.kind {
+        OpKind::Put(inv) => (inv.version, inv.checksum.clone()),
+        OpKind::Delete => (super::tombstone_version(op.base_version), String::new()),
     }
 }
 
@@ -63,37 +101,77 @@ pub enum Enqueued {
     Queued,
     /// A delete of an invoice DynamoDB never had cancelled its pending put: nothing to send.
     Cancelled,
-    /// Older than what is queued (a late arrival): the queue already holds a newer version.
+    /// Already superseded by what is queued (a late arrival of an older save): nothing
+    /// changes.
     Stale,
-    /// Queued, replacing a different state of the *same* version (two tabs saved over the
-    /// same copy): the replaced one must be kept as a conflict, not dropped.
+    /// Two saves that neither descends from the other (two tabs saving over one copy):
+    /// one is queued, and this one is not: it must be kept as a conflict, not dropped.
     Displaced(Box<Invoice>),
 }
 
-/// Adds a change to the queue, coalescing with a pending change of the same invoice:
-/// the newer version wins (an older put arriving later never replaces a newer one), the
-/// base version, first-queued time and sent mark stay. A delete of an invoice DynamoDB
-/// never had cancels its pending put altogether, unless that put may already be on its
-/// way (sent, not confirmed): then the delete is queued, so that a put which landed is
-/// deleted after all.
+/// How many superseded saves a queue entry remembers.
+const SUPERSEDED_KEPT: usize = 16;
+
+/// Adds a change to the queue, coalescing with a pending change of the same invoice. The
+/// entry keeps its base version, first-queued time and sent mark; which state it sends:
+/// - a save already superseded (it is what is queued, or what a queued save or delete
+///   was built on: an older save arriving late) changes nothing;
+/// - a newer version replaces the queued one; so does a save built on the queued
+///   content, or one that is this device's current copy (`parent` unknown: an outbox
+///   drain, a pull's re-upload), even under a lower version number (a pull may have
+///   stored DynamoDB's older version of the same content here);
+/// - two saves of which neither descends from the other keep the newer version queued
+///   and hand the other back ([`Enqueued::Displaced`]) to be kept as a conflict;
+/// - a delete of an invoice DynamoDB never had cancels its pending put altogether,
+///   unless that put may already be on its way (sent, not confirmed): then the delete is
+///   queued, so that a put which landed is deleted after all.
 pub fn enqueue(queue: &mut Vec<QueueOp>, op: QueueOp) -> Enqueued {
     let Some(i) = queue.iter().position(|q| q.invoice_id == op.invoice_id) else {
         if op.kind == OpKind::Delete && op.base_version.is_none() {
             return Enqueued::Cancelled;
         }
+        let mut op = op;
+        op.superseded = op.parent.iter().cloned().collect();
         queue.push(op);
         return Enqueued::Queued;
     };
-    let mut outcome = Enqueued::Queued;
+    let old_mark = match &queue[i].kind {
+        OpKind::Put(old) => Some((old.version, old.checksum.clone())),
+        OpKind::Delete => None,
+    };
     match (&queue[i].kind, &op.kind) {
-        (OpKind::Put(old), OpKind::Put(new)) if new.version < old.version => {
-            return Enqueued::Stale
+        (_, OpKind::Put(new))
+            if queue[i]
+                .superseded
+                .contains(&(new.version, new.checksum.clone())) =>
+        {
+            return Enqueued::Stale;
         }
-        (OpKind::Put(old), OpKind::Put(new)) if new.version == old.version => {
-            if new.checksum == old.checksum {
-                return Enqueued::Stale;
+        (OpKind::Put(old), OpKind::Put(new))
+            if new.checksum == old.checksum && new.version <= old.version =>
+        {
+            return Enqueued::Stale;
+        }
+        (OpKind::Put(old), OpKind::Put(new)) => {
+            use std::cmp::Ordering::*;
+            // neither descends from the other?
+            let siblings = match (&op.parent, new.version.cmp(&old.version)) {
+                (_, Equal) => true,
+                (Some(p), Greater) => p.0 == old.version && p.1 != old.checksum,
+                (None, Greater) => false,
+                (Some(p), Less) => p.1 != old.checksum,
+                // this device's current copy under a lower version
+                (None, Less) => true,
+            };
+            if siblings {
+                if new.version < old.version && op.parent.is_some() {
+                    // a late save of an older branch: the queued one stays
+                    return Enqueued::Displaced(new.clone());
+                }
+                let kept = old.clone();
+                replace(&mut queue[i], op, old_mark);
+                return Enqueued::Displaced(kept);
             }
-            outcome = Enqueued::Displaced(old.clone());
         }
         (OpKind::Delete, OpKind::Delete) => return Enqueued::Stale,
         _ => {}
@@ -102,11 +180,24 @@ pub fn enqueue(queue: &mut Vec<QueueOp>, op: QueueOp) -> Enqueued {
         queue.remove(i);
         return Enqueued::Cancelled;
     }
-    let q = &mut queue[i];
+    replace(&mut queue[i], op, old_mark);
+    Enqueued::Queued
+}
+
+/// `q` sends `op`'s state now; what it sent before, and what `op` was built on, are
+/// remembered as superseded.
+fn replace(q: &mut QueueOp, op: QueueOp, old_mark: Option<(u64, String)>) {
+    q.superseded.extend(old_mark);
+    q.superseded.extend(op.parent.clone());
+    q.superseded.dedup();
+    let extra = q.superseded.len().saturating_sub(SUPERSEDED_KEPT);
+    q.superseded.drain(..extra);
+    if q.parent.is_none() {
+        q.parent = op.parent;
+    }
     q.kind = op.kind;
     q.attempts = 0;
     q.last_error = None;
-    outcome
 }
 
 #[cfg(test)]
@@ -125,6 +216,9 @@ pub(crate) mod tests {
             attempts: 0,
             last_error: None,
             sent: None,
+            parent: None,
+            base_checksum: None,
+            superseded: Vec::new(),
         }
     }
 
@@ -179,21 +273,47 @@ pub(crate) mod tests {
 
     #[test]
     fn an_older_put_arriving_later_never_replaces_a_newer_one() {
+        let sealed = |v: u64, notes: &str| {
+            let mut p = put("a", v, Some(3));
+            if let OpKind::Put(inv) = &mut p.kind {
+                inv.content.notes = notes.into();
+                crate::exchange::reseal(inv);
+            }
+            p
+        };
+        let mark = |p: &QueueOp| sent_mark(&p.kind);
+        let v4 = sealed(4, "four");
+        let mut v5 = sealed(5, "five");
+        v5.parent = Some(mark(&v4));
+        let mut v4_late = v4.clone();
+        v4_late.parent = Some((3, "three".into()));
         let mut q = vec![];
-        enqueue(&mut q, put("a", 5, Some(4)));
-        assert_eq!(enqueue(&mut q, put("a", 4, Some(3))), Enqueued::Stale);
+        assert_eq!(enqueue(&mut q, v5.clone()), Enqueued::Queued);
+        // v4 was what v5 was built on: arriving late, it changes nothing
+        assert_eq!(enqueue(&mut q, v4_late), Enqueued::Stale);
         assert!(matches!(&q[0].kind, OpKind::Put(inv) if inv.version == 5));
-        // the very same state again: nothing changes
-        assert_eq!(enqueue(&mut q, put("a", 5, Some(4))), Enqueued::Stale);
-        // the same version with other content: queued, the replaced one handed back
-        let mut other = put("a", 5, Some(4));
-        if let OpKind::Put(inv) = &mut other.kind {
-            inv.content.notes = "other tab".into();
-            crate::exchange::reseal(inv);
-        }
+        assert_eq!(enqueue(&mut q, v5.clone()), Enqueued::Stale);
+        // another tab saved over the same v4: queued, the replaced one handed back
+        let mut other = sealed(5, "other tab");
+        other.parent = Some(mark(&v4));
         match enqueue(&mut q, other) {
-            Enqueued::Displaced(old) => assert_eq!(old.content.notes, ""),
+            Enqueued::Displaced(old) => assert_eq!(old.content.notes, "five"),
             e => panic!("expected Displaced, got {e:?}"),
         }
+        // a late save of an older branch is kept aside; the queued one stays
+        let mut branch = sealed(4, "branch");
+        branch.parent = Some((3, "elsewhere".into()));
+        match enqueue(&mut q, branch) {
+            Enqueued::Displaced(b) => assert_eq!(b.content.notes, "branch"),
+            e => panic!("expected Displaced, got {e:?}"),
+        }
+        assert!(matches!(&q[0].kind, OpKind::Put(inv) if inv.content.notes == "other tab"));
+        // a save built on the queued content, under a lower version (a pull stored
+        // DynamoDB's older version of that content here): it goes
+        let mut q2 = vec![sealed(3, "A")];
+        let mut b = sealed(2, "B");
+        b.parent = Some((1, mark(&q2[0]).1));
+        assert_eq!(enqueue(&mut q2, b), Enqueued::Queued);
+        assert!(matches!(&q2[0].kind, OpKind::Put(inv) if inv.content.notes == "B"));
     }
 }

@@ -38,7 +38,11 @@ pub fn on_failed_condition(op: &QueueOp, remote: &RemoteItem) -> AfterFailedCond
             version: r.version,
             adopt: (r.version != mine.version).then(|| Box::new(r.clone())),
         },
-        (RemoteItem::Live(r), _) if ours_landed((r.version, r.checksum.clone())) => {
+        // our own earlier write, or the very copy this change was built on
+        (RemoteItem::Live(r), _)
+            if ours_landed((r.version, r.checksum.clone()))
+                || op.parent.as_ref() == Some(&(r.version, r.checksum.clone())) =>
+        {
             Rebase(Some(r.version))
         }
         (RemoteItem::Live(_), _) => Conflict,
@@ -117,8 +121,15 @@ mod tests {
         );
         op.sent = None;
         assert_eq!(
-            on_failed_condition(&op, &RemoteItem::Live(earlier)),
+            on_failed_condition(&op, &RemoteItem::Live(earlier.clone())),
             Conflict
+        );
+        // DynamoDB has the copy this change was built on (stored here by a pull whose
+        // acknowledgement was lost, so the base lags): no conflict
+        op.parent = Some((3, earlier.checksum.clone()));
+        assert_eq!(
+            on_failed_condition(&op, &RemoteItem::Live(earlier)),
+            Rebase(Some(3))
         );
     }
 
