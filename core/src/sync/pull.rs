@@ -104,8 +104,12 @@ pub fn plan(c: PullCase<'_>) -> PullStep {
             (Some(q), _) if q.base_version == Some(r.version) => Keep,
             (Some(q), _) if ours_landed(q, (0, String::new())) => Rebase(r.version),
             (Some(_), _) => Remove(Loser::Queued),
-            // this tombstone was seen already: the invoice was made again here since
-            (None, Some(_)) if c.synced == Some(r.version) => Upload { missing: false },
+            // this tombstone is not after what this device last knew (it was seen
+            // already and the invoice was made again here since, or DynamoDB lost the
+            // versions in between: a lab reset): this copy is the newer state
+            (None, Some(_)) if c.synced.is_some_and(|s| r.version <= s) => {
+                Upload { missing: false }
+            }
             (None, Some(l)) if c.synced.is_some_and(|s| l.version <= s) => Remove(Loser::Nothing),
             (None, Some(_)) => Remove(Loser::Local),
             (None, None) if c.synced != Some(r.version) => Synced(r.version),
@@ -320,6 +324,13 @@ mod tests {
         assert_eq!(plan(case(None, Some(&d), Some(3), Some(&t))), Done(4));
         assert_eq!(plan(case(None, None, Some(3), Some(&t))), Synced(4));
         assert_eq!(plan(case(None, None, Some(4), Some(&t))), Keep);
+        // a tombstone older than what this device knew (a lab reset lost the versions
+        // between): this copy is the newer state and goes up again
+        let r5 = local(5, "R");
+        assert_eq!(
+            plan(case(Some(&r5), None, Some(5), Some(&tomb(1)))),
+            Upload { missing: false }
+        );
         // restored on top of the tombstone
         let restore = put("a", 5, Some(4));
         assert_eq!(
