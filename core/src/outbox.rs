@@ -7,7 +7,9 @@
 //! synchronous turn as the save, and removes it only when the worker confirms the queued
 //! operation; at the next start the page queues again whatever the outbox still holds.
 //!
-//! Layout: `ledgerline/v1/outbox/<user>` = JSON object `{ "<invoiceId>": ["p"|"d", token] }`.
+//! Layout: `ledgerline/v1/outbox/<user>` = JSON object
+//! `{ "<invoiceId>": ["p"|"d", token, [version, checksum] | null] }`: the third element
+//! is the copy the change was built on (notes written by older versions have two).
 //! The token tells a confirmation for an older change apart from a newer one: an entry is
 //! only removed by the confirmation of the change that wrote it.
 
@@ -23,7 +25,25 @@ pub enum Pending {
     Delete,
 }
 
-type Entries = BTreeMap<String, (String, u64)>;
+/// The copy a change was built on (version, checksum).
+pub type Parent = Option<(u64, String)>;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Note {
+    WithParent(String, u64, Parent),
+    Old(String, u64),
+}
+
+impl Note {
+    fn token(&self) -> u64 {
+        match self {
+            Note::WithParent(_, t, _) | Note::Old(_, t) => *t,
+        }
+    }
+}
+
+type Entries = BTreeMap<String, Note>;
 
 fn key(user: &str) -> String {
     format!("{PREFIX}{user}")
@@ -47,20 +67,25 @@ fn write(kv: &mut dyn Kv, user: &str, entries: &Entries) -> Result<(), KvError> 
     }
 }
 
-/// Notes a change of `id` (replacing any older note of it) under `token`.
+/// Notes a change of `id` (replacing any older note of it) under `token`; `parent`: the
+/// copy it was built on.
 pub fn add(
     kv: &mut dyn Kv,
     user: &str,
     id: &str,
     what: Pending,
     token: u64,
+    parent: Parent,
 ) -> Result<(), KvError> {
     let mut e = read(kv, user);
     let tag = match what {
         Pending::Put => "p",
         Pending::Delete => "d",
     };
-    e.insert(id.to_string(), (tag.to_string(), token));
+    e.insert(
+        id.to_string(),
+        Note::WithParent(tag.to_string(), token, parent),
+    );
     write(kv, user, &e)
 }
 
@@ -68,24 +93,28 @@ pub fn add(
 /// of the same invoice was noted meanwhile.
 pub fn confirm(kv: &mut dyn Kv, user: &str, id: &str, token: u64) {
     let mut e = read(kv, user);
-    if e.get(id).map(|(_, t)| *t) == Some(token) {
+    if e.get(id).map(Note::token) == Some(token) {
         e.remove(id);
         // removing only shrinks the entry: a failure here cannot lose anything
         let _ = write(kv, user, &e);
     }
 }
 
-/// Everything noted and not confirmed, with its token.
-pub fn pending(kv: &dyn Kv, user: &str) -> Vec<(String, Pending, u64)> {
+/// Everything noted and not confirmed, with its token and the copy it was built on.
+pub fn pending(kv: &dyn Kv, user: &str) -> Vec<(String, Pending, u64, Parent)> {
     read(kv, user)
         .into_iter()
-        .map(|(id, (tag, token))| {
+        .map(|(id, note)| {
+            let (tag, token, parent) = match note {
+                Note::WithParent(tag, token, parent) => (tag, token, parent),
+                Note::Old(tag, token) => (tag, token, None),
+            };
             let what = if tag == "d" {
                 Pending::Delete
             } else {
                 Pending::Put
             };
-            (id, what, token)
+            (id, what, token, parent)
         })
         .collect()
 }
@@ -98,16 +127,16 @@ mod tests {
     #[test]
     fn a_confirmation_removes_only_its_own_change() {
         let mut kv = MemKv::default();
-        add(&mut kv, "u", "a", Pending::Put, 1).unwrap();
-        add(&mut kv, "u", "b", Pending::Delete, 2).unwrap();
+        add(&mut kv, "u", "a", Pending::Put, 1, None).unwrap();
+        add(&mut kv, "u", "b", Pending::Delete, 2, None).unwrap();
         // a newer save of `a` before the first one was confirmed
-        add(&mut kv, "u", "a", Pending::Put, 3).unwrap();
+        add(&mut kv, "u", "a", Pending::Put, 3, Some((1, "c".into()))).unwrap();
         confirm(&mut kv, "u", "a", 1);
         assert_eq!(
             pending(&kv, "u"),
             vec![
-                ("a".to_string(), Pending::Put, 3),
-                ("b".to_string(), Pending::Delete, 2)
+                ("a".to_string(), Pending::Put, 3, Some((1, "c".to_string()))),
+                ("b".to_string(), Pending::Delete, 2, None)
             ]
         );
         confirm(&mut kv, "u", "a", 3);
@@ -119,14 +148,33 @@ mod tests {
     #[test]
     fn users_are_apart_and_damage_reads_as_empty() {
         let mut kv = MemKv::default();
-        add(&mut kv, "u", "a", Pending::Put, 1).unwrap();
+        add(&mut kv, "u", "a", Pending::Put, 1, None).unwrap();
         assert!(pending(&kv, "v").is_empty());
         kv.set(&key("v"), "{not json").unwrap();
         assert!(pending(&kv, "v").is_empty());
-        add(&mut kv, "v", "x", Pending::Delete, 5).unwrap();
+        add(&mut kv, "v", "x", Pending::Delete, 5, None).unwrap();
         assert_eq!(
             pending(&kv, "v"),
-            vec![("x".to_string(), Pending::Delete, 5)]
+            vec![("x".to_string(), Pending::Delete, 5, None)]
+        );
+    }
+
+    #[test]
+    fn notes_of_older_versions_still_read() {
+        let mut kv = MemKv::default();
+        kv.set(&key("u"), r#"{"a":["p",7],"b":["d",8,[3,"c"]]}"#)
+            .unwrap();
+        assert_eq!(
+            pending(&kv, "u"),
+            vec![
+                ("a".to_string(), Pending::Put, 7, None),
+                (
+                    "b".to_string(),
+                    Pending::Delete,
+                    8,
+                    Some((3, "c".to_string()))
+                )
+            ]
         );
     }
 
@@ -136,6 +184,9 @@ mod tests {
             quota: Some(10),
             ..Default::default()
         };
-        assert_eq!(add(&mut kv, "u", "a", Pending::Put, 1), Err(KvError::Quota));
+        assert_eq!(
+            add(&mut kv, "u", "a", Pending::Put, 1, None),
+            Err(KvError::Quota)
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::state::{Action, Store};
 use ledgerline_core::model::Invoice;
-use ledgerline_core::outbox::{self, Pending};
+use ledgerline_core::outbox;
 use ledgerline_core::protocol::{Reply, Request, Take, Target};
 use ledgerline_core::store::{load_invoice, put_invoice, remove_invoice};
 use ledgerline_core::sync::{may_store, still_as_decided, Ack, Conflict};
@@ -81,25 +81,23 @@ pub async fn apply(
             return;
         }
     }
-    // deletes made here whose hand-over has not reached the queue yet: a live remote
-    // copy must not bring those invoices back
-    let deleting: Vec<String> = with_kv(|kv| outbox::pending(kv, sub))
+    // changes made here whose hand-over has not reached the queue yet: DynamoDB's copy
+    // must neither bring back a deleted invoice nor overwrite a save the queue has not
+    // taken; they go first, and the next pull decides again
+    let waiting: Vec<String> = with_kv(|kv| outbox::pending(kv, sub))
         .into_iter()
-        .filter(|(_, what, _)| *what == Pending::Delete)
-        .map(|(id, _, _)| id)
+        .map(|(id, ..)| id)
         .collect();
     let mut stored: Vec<Invoice> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let mut refused: Vec<Invoice> = Vec::new();
     let mut acks: Vec<Ack> = Vec::new();
     for t in &takes {
-        let delete_pending = deleting.contains(&t.invoice_id);
         let now = current(&t.invoice_id);
         if !may_store(
             t.expected.as_ref(),
             now.as_ref(),
-            delete_pending,
-            t.remote.is_some(),
+            waiting.contains(&t.invoice_id),
         ) {
             continue;
         }

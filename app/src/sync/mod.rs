@@ -88,7 +88,7 @@ async fn drain_outbox(store: &Store) {
         return;
     }
     let noted = with_kv(|kv| outbox::pending(kv, &user));
-    for (id, what, token) in noted {
+    for (id, what, token, parent) in noted {
         if !still(store, &user) {
             return;
         }
@@ -103,7 +103,7 @@ async fn drain_outbox(store: &Store) {
                 continue;
             }
         };
-        if let Some(pending) = hand_over(store, &user, &id, kind, None, token).await {
+        if let Some(pending) = hand_over(store, &user, &id, kind, parent, token).await {
             if still(store, &user) {
                 store.dispatch(Action::SetPending(pending));
             }
@@ -141,7 +141,7 @@ pub fn enqueue(
     // synchronously, in the same turn as the local save: no navigation can come between.
     // If even this note cannot be written (storage full), the pull at the next start
     // still finds the change by comparing versions.
-    let _ = with_kv(|kv| outbox::add(kv, &user, &id, what, token));
+    let _ = with_kv(|kv| outbox::add(kv, &user, &id, what, token, parent.clone()));
     // the status never says "connected" with a change not yet handed over
     store.dispatch(Action::SetPending(store.pending.saturating_add(1)));
     let store = store.clone();

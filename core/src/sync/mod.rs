@@ -202,16 +202,16 @@ pub fn still_as_decided(expected: Option<&(u64, String)>, current: Option<&Invoi
 }
 
 /// Whether the page may store DynamoDB's state of an invoice now: the local copy is
-/// still the one the decision was made on, and no delete of it by the user waits in the
-/// outbox (its hand-over failed or is on its way): a live remote copy must not bring
-/// back what the user just deleted; that delete goes out next.
+/// still the one the decision was made on, and no change of it by the user waits in the
+/// outbox (its hand-over is on its way, or failed and goes at the next start): a remote
+/// copy must neither bring back what the user just deleted nor overwrite a save the
+/// queue has not taken yet; that change goes out first and the next pull decides again.
 pub fn may_store(
     expected: Option<&(u64, String)>,
     current: Option<&Invoice>,
-    delete_pending: bool,
-    remote_live: bool,
+    change_pending: bool,
 ) -> bool {
-    still_as_decided(expected, current) && !(delete_pending && remote_live)
+    still_as_decided(expected, current) && !change_pending
 }
 
 /// The version a local copy comes back as over DynamoDB's (a "Restore mine", an undo of
