@@ -28,18 +28,14 @@ pub enum Pending {
 /// The copy a change was built on (version, checksum).
 pub type Parent = Option<(u64, String)>;
 
+/// One note: tag ("p" or "d"), token, and the parent (absent in notes written by older
+/// versions: a plain tuple with a defaulted last field keeps the page's code small).
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-enum Note {
-    WithParent(String, u64, Parent),
-    Old(String, u64),
-}
+struct Note(String, u64, #[serde(default)] Parent);
 
 impl Note {
     fn token(&self) -> u64 {
-        match self {
-            Note::WithParent(_, t, _) | Note::Old(_, t) => *t,
-        }
+        self.1
     }
 }
 
@@ -82,10 +78,7 @@ pub fn add(
         Pending::Put => "p",
         Pending::Delete => "d",
     };
-    e.insert(
-        id.to_string(),
-        Note::WithParent(tag.to_string(), token, parent),
-    );
+    e.insert(id.to_string(), Note(tag.to_string(), token, parent));
     write(kv, user, &e)
 }
 
@@ -104,11 +97,7 @@ pub fn confirm(kv: &mut dyn Kv, user: &str, id: &str, token: u64) {
 pub fn pending(kv: &dyn Kv, user: &str) -> Vec<(String, Pending, u64, Parent)> {
     read(kv, user)
         .into_iter()
-        .map(|(id, note)| {
-            let (tag, token, parent) = match note {
-                Note::WithParent(tag, token, parent) => (tag, token, parent),
-                Note::Old(tag, token) => (tag, token, None),
-            };
+        .map(|(id, Note(tag, token, parent))| {
             let what = if tag == "d" {
                 Pending::Delete
             } else {
