@@ -5,7 +5,7 @@
 
 use crate::dynamo::failure;
 use crate::item;
-use crate::store::{self, all_of, count, err, open, update, update_many, CONFLICTS, QUEUE, SYNCED};
+use crate::store::{self, all_of, count, open, update, update_many, QUEUE};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -17,7 +17,7 @@ use ledgerline_core::sync::{
     plan_batches, seen_of, sent_mark, tombstone_version, written_mark, Conflict, OpKind, QueueOp,
     RemoteItem,
 };
-use rexie::{Rexie, TransactionMode};
+use rexie::Rexie;
 use wasm_bindgen::JsValue;
 
 /// What one replay did.
@@ -268,38 +268,29 @@ async fn after_failed_condition(
                 _ => (None, 0),
             };
             let sent = op.kind.clone();
-            let lost = std::rc::Rc::new(std::cell::RefCell::new(None));
-            let keep = lost.clone();
-            // the queue entry goes and the conflict is recorded in one transaction: never
-            // the one without the other; the synced version waits for the page's ack
-            let tx = db
-                .transaction(&[QUEUE, SYNCED, CONFLICTS], TransactionMode::ReadWrite)
-                .map_err(err)?;
-            let queue = tx.store(QUEUE).map_err(err)?;
-            let synced = tx.store(SYNCED).map_err(err)?;
-            let conflicts = tx.store(CONFLICTS).map_err(err)?;
-            store::update_in(&queue, &synced, scope, &op.invoice_id, move |current, _| {
-                *keep.borrow_mut() = Some(current.map(|c| c.kind).unwrap_or(sent));
-                (None, None)
+            let id = op.invoice_id.clone();
+            let theirs = remote_inv.clone();
+            // the queue entry goes and the conflict is kept in one transaction; the synced
+            // version waits for the page's acknowledgement
+            let kept = store::update_keeping(db, scope, &op.invoice_id, move |current, _| {
+                let kind = current.map(|c| c.kind).unwrap_or(sent);
+                let c = Conflict {
+                    invoice_id: id,
+                    local: loser(&kind),
+                    remote_version: theirs.is_none().then_some(remote_version),
+                    remote: theirs,
+                    at: js_sys::Date::now() as u64,
+                };
+                ((None, None), Some(c))
             })
             .await?;
-            let kind = lost.borrow_mut().take().unwrap_or(OpKind::Delete);
-            let c = Conflict {
-                invoice_id: op.invoice_id.clone(),
-                local: loser(&kind),
-                remote: remote_inv.clone(),
-                remote_version: remote_inv.is_none().then_some(remote_version),
-                at: js_sys::Date::now() as u64,
+            let Some(c) = kept else {
+                return Err("the conflict could not be kept".into());
             };
-            let text = serde_json::to_string(&c).map_err(err)?;
-            conflicts
-                .put(
-                    &JsValue::from_str(&text),
-                    Some(&store::conflict_key(scope, &c)),
-                )
-                .await
-                .map_err(err)?;
-            tx.done().await.map_err(err)?;
+            let kind = match &c.local {
+                Some(inv) => OpKind::Put(Box::new(inv.clone())),
+                None => OpKind::Delete,
+            };
             let take = Take {
                 invoice_id: op.invoice_id.clone(),
                 version: remote_version,

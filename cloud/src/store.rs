@@ -241,11 +241,48 @@ where
     Ok(())
 }
 
-/// Queues a change of one invoice in `scope`, coalesced with what is already queued (the
-/// newer version wins whatever the arrival order). A same-version change of other
-/// content (two tabs saving over one copy) is queued and the replaced one kept as a
-/// conflict, in the same IndexedDB transaction. `parent`: the copy the change was built
-/// on. Returns how many changes wait.
+/// Rewrites one invoice's queue entry and synced version ([`update_in`]) and, in the same
+/// IndexedDB transaction, keeps the conflict `f` hands back, if any: never the one
+/// without the other. Returns that conflict.
+pub(crate) async fn update_keeping<F>(
+    db: &Rexie,
+    scope: &str,
+    id: &str,
+    f: F,
+) -> Result<Option<Conflict>, String>
+where
+    F: FnOnce(Option<QueueOp>, Option<Seen>) -> (Change, Option<Conflict>),
+{
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let slot = kept.clone();
+    let tx = db
+        .transaction(&[QUEUE, SYNCED, CONFLICTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let queue = tx.store(QUEUE).map_err(err)?;
+    let synced = tx.store(SYNCED).map_err(err)?;
+    let conflicts = tx.store(CONFLICTS).map_err(err)?;
+    update_in(&queue, &synced, scope, id, move |current, seen| {
+        let (change, conflict) = f(current, seen);
+        *slot.borrow_mut() = conflict;
+        change
+    })
+    .await?;
+    let conflict = kept.borrow_mut().take();
+    if let Some(c) = &conflict {
+        let text = serde_json::to_string(c).map_err(err)?;
+        conflicts
+            .put(&JsValue::from_str(&text), Some(&conflict_key(scope, c)))
+            .await
+            .map_err(err)?;
+    }
+    tx.done().await.map_err(err)?;
+    Ok(conflict)
+}
+
+/// Queues a change of one invoice in `scope`, coalesced with what is already queued
+/// (`enqueue`'s rules). A save that neither descends from the queued one nor is
+/// superseded by it is kept as a conflict, in the same IndexedDB transaction.
+/// `parent`: the copy the change was built on. Returns how many changes wait.
 pub async fn add(
     scope: &str,
     invoice_id: &str,
@@ -254,60 +291,37 @@ pub async fn add(
 ) -> Result<usize, String> {
     let db = open().await?;
     let id = invoice_id.to_string();
-    let displaced = std::rc::Rc::new(std::cell::RefCell::new(None));
-    let keep = displaced.clone();
-    let tx = db
-        .transaction(&[QUEUE, SYNCED, CONFLICTS], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    let queue = tx.store(QUEUE).map_err(err)?;
-    let synced = tx.store(SYNCED).map_err(err)?;
-    let conflicts = tx.store(CONFLICTS).map_err(err)?;
-    update_in(
-        &queue,
-        &synced,
-        scope,
-        invoice_id,
-        move |current, synced| {
-            let mut one: Vec<QueueOp> = current.into_iter().collect();
-            let (base_version, base_checksum) = base_of(&kind, synced.as_ref());
-            let outcome = enqueue(
-                &mut one,
-                QueueOp {
-                    invoice_id: id,
-                    base_version,
-                    base_checksum,
-                    kind,
-                    queued_at: js_sys::Date::now() as u64,
-                    attempts: 0,
-                    last_error: None,
-                    sent: None,
-                    parent,
-                    superseded: Vec::new(),
-                },
-            );
-            if let Enqueued::Displaced(old) = outcome {
-                *keep.borrow_mut() = Some(*old);
-            }
-            (one.pop(), None)
-        },
-    )
-    .await?;
-    let displaced = displaced.borrow_mut().take();
-    if let Some(old) = displaced {
-        let c = Conflict {
-            invoice_id: invoice_id.to_string(),
-            local: Some(old),
-            remote: None,
-            remote_version: None,
-            at: js_sys::Date::now() as u64,
+    update_keeping(&db, scope, invoice_id, move |current, synced| {
+        let mut one: Vec<QueueOp> = current.into_iter().collect();
+        let (base_version, base_checksum) = base_of(&kind, synced.as_ref());
+        let outcome = enqueue(
+            &mut one,
+            QueueOp {
+                invoice_id: id.clone(),
+                base_version,
+                base_checksum,
+                kind,
+                queued_at: js_sys::Date::now() as u64,
+                attempts: 0,
+                last_error: None,
+                sent: None,
+                parent,
+                superseded: Vec::new(),
+            },
+        );
+        let conflict = match outcome {
+            Enqueued::Displaced(other) => Some(Conflict {
+                invoice_id: id,
+                local: Some(*other),
+                remote: None,
+                remote_version: None,
+                at: js_sys::Date::now() as u64,
+            }),
+            _ => None,
         };
-        let text = serde_json::to_string(&c).map_err(err)?;
-        conflicts
-            .put(&JsValue::from_str(&text), Some(&conflict_key(scope, &c)))
-            .await
-            .map_err(err)?;
-    }
-    tx.done().await.map_err(err)?;
+        ((one.pop(), None), conflict)
+    })
+    .await?;
     count(&db, scope).await
 }
 
