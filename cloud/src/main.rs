@@ -551,18 +551,22 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             conflicts,
             failed,
             ..
-        } => (
-            if failed.is_some() { "failed" } else { "ok" },
-            *failed,
-            format!(
-                "{sent} sent, {pending} pending, {} conflicts{}",
-                conflicts.len(),
-                LAST_DETAIL
-                    .with(|d| d.borrow_mut().take())
-                    .map(|m| format!("; {m}"))
-                    .unwrap_or_default()
-            ),
-        ),
+        } => {
+            let counts = format!(
+                "{sent} sent, {pending} pending, {} conflicts",
+                conflicts.len()
+            );
+            // what stopped it first, in the service's words (as for a failed check)
+            let detail = match (failed, LAST_DETAIL.with(|d| d.borrow_mut().take())) {
+                (Some(class), Some(m)) => format!("{}: {m}; {counts}", class.label()),
+                _ => counts,
+            };
+            (
+                if failed.is_some() { "failed" } else { "ok" },
+                *failed,
+                detail,
+            )
+        }
     };
     LogEntry {
         at,
