@@ -339,6 +339,7 @@ test('problem 7: a clock 20 minutes off is measured from DynamoDB\'s refusal and
   await nav(page, 'Data');
   await tid(page, 'log-show').click();
   const skew = tid(page, 'log-row').filter({ hasText: /clock wrong: Signature (expired|not yet current)/ });
+  await skew.first().waitFor({ timeout: 10000 });
   assert.ok(await skew.count() >= 1, 'the log names the clock, with DynamoDB\'s message');
   assert.equal(await tid(page, 'log-table').filter({ hasText: 'credentials invalid' }).count(), 0);
   await stack.proxy.set({ mode: 'pass', clockOffsetMs: 0 });
