@@ -6,7 +6,7 @@
 #   . scripts/setup.sh           # also works: installs in a subshell, then puts
 #                                # node_modules/.bin and ~/.cargo/bin on the caller's PATH
 #
-# Pinned versions (see /work/shared/DESIGN.md for why):
+# Pinned versions (see DESIGN.md in the shared project notes, beside this repository, for why):
 #   trunk 0.21.14 (0.22 needs a newer rustc), wasm-bindgen-cli = the wasm-bindgen
 #   in Cargo.lock, wasm-opt from npm binaryen 132 (Debian's binaryen 108 breaks
 #   current wasm), Debian chromium + chromium-driver, npm deps from package-lock.json,
