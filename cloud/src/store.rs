@@ -269,11 +269,7 @@ where
     .await?;
     let conflict = kept.borrow_mut().take();
     if let Some(c) = &conflict {
-        let text = serde_json::to_string(c).map_err(err)?;
-        conflicts
-            .put(&JsValue::from_str(&text), Some(&conflict_key(scope, c)))
-            .await
-            .map_err(err)?;
+        keep_in(&conflicts, scope, vec![c.clone()]).await?;
     }
     tx.done().await.map_err(err)?;
     Ok(conflict)
@@ -361,14 +357,45 @@ pub async fn keep_conflicts(scope: &str, items: Vec<Conflict>) -> Result<Vec<Con
         return Ok(items);
     }
     let db = open().await?;
-    let existing: Vec<Conflict> = all_of(&db, CONFLICTS, scope).await?;
-    let mut kept = Vec::new();
+    let tx = db
+        .transaction(&[CONFLICTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let kept = keep_in(&tx.store(CONFLICTS).map_err(err)?, scope, items).await?;
+    tx.done().await.map_err(err)?;
+    Ok(kept)
+}
+
+/// Stores in `conflicts` (a store of a read-write transaction) the losses not already
+/// there, and returns them. Read and written in the caller's one transaction: IndexedDB
+/// runs read-write transactions on a store one after another, so two keeps of the same
+/// loss (a replay's and a pull's, racing) never both miss each other and store it twice.
+async fn keep_in(
+    conflicts: &rexie::Store,
+    scope: &str,
+    items: Vec<Conflict>,
+) -> Result<Vec<Conflict>, String> {
+    let existing: Vec<Conflict> = conflicts
+        .get_all(Some(user_range(scope)?), None)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter_map(|v| v.as_string())
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect();
+    let mut kept: Vec<Conflict> = Vec::new();
     for c in items {
-        if existing.iter().chain(kept.iter()).any(|k| k.same_as(&c)) {
-            continue;
+        if !existing.iter().chain(kept.iter()).any(|k| k.same_as(&c)) {
+            kept.push(c);
         }
-        put_json(&db, CONFLICTS, &conflict_key(scope, &c), Some(&c)).await?;
-        kept.push(c);
+    }
+    let mut writes = Vec::new();
+    for c in &kept {
+        let text = serde_json::to_string(c).map_err(err)?;
+        let k = conflict_key(scope, c);
+        writes.push(async move { conflicts.put(&JsValue::from_str(&text), Some(&k)).await });
+    }
+    for r in futures_util::future::join_all(writes).await {
+        r.map_err(err)?;
     }
     Ok(kept)
 }
