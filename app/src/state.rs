@@ -557,6 +557,9 @@ pub fn duplicate_invoice(store: &Store, id: &str) -> Result<Invoice, SaveError> 
     content.issue_date = today;
     content.due_date = today + term;
     content.status = ledgerline_core::model::Status::Draft;
+    // fields a newer version wrote may belong to that one invoice (a payment link, a
+    // purchase order): the copy starts without them; its lines keep theirs
+    content.extra.clear();
     save_invoice(store, None, content)
 }
 

@@ -38,6 +38,7 @@ fn main() {
                 unit_price: 1_000 + (i as i64 * 37 + l * 11) % 50_000,
                 tax_rates: vec![Rate::percent(10), Rate::percent(5)],
                 discount: Rate(0),
+                extra: Default::default(),
             })
             .collect();
         reseal(&mut inv);

@@ -33,6 +33,9 @@ fn line(c: &InvoiceContent, l: &LineItem) -> String {
     if !l.discount.is_zero() {
         s.push_str(&format!(", −{}%", l.discount));
     }
+    for (k, v) in &l.extra {
+        s.push_str(&format!(", {k}: {v}"));
+    }
     s
 }
 
@@ -63,6 +66,10 @@ fn fields(c: &InvoiceContent, client_name: &dyn Fn(&str) -> String) -> Vec<(Stri
     out.push(("Notes".into(), c.notes.clone()));
     out.push(("Terms".into(), c.terms.clone()));
     out.push(("Total".into(), money(c, compute(c).total)));
+    // fields a newer version wrote, as it wrote them
+    for (k, v) in &c.extra {
+        out.push((format!("Field {k}"), v.to_string()));
+    }
     out
 }
 
@@ -83,14 +90,26 @@ pub fn diff(
         .max_by_key(|f| f.len())
         .cloned()
         .unwrap_or_default();
-    let labels: Vec<String> = longest.into_iter().map(|(l, _)| l).collect();
+    let mut labels: Vec<String> = longest.into_iter().map(|(l, _)| l).collect();
+    // and then any label only the other side has (a field a newer version wrote)
+    for (l, _) in [&a, &b].into_iter().flatten().flatten() {
+        if !labels.contains(l) {
+            labels.push(l.clone());
+        }
+    }
     let value = |side: &Option<Vec<(String, String)>>, label: &str| match side {
         None => deleted(),
         Some(fields) => fields
             .iter()
             .find(|(l, _)| l == label)
             .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| "(no such line)".to_string()),
+            .unwrap_or_else(|| {
+                if label.starts_with("Line ") {
+                    "(no such line)".to_string()
+                } else {
+                    "(not set)".to_string()
+                }
+            }),
     };
     labels
         .into_iter()
@@ -127,6 +146,7 @@ mod tests {
             unit_price: 1050,
             tax_rates: vec![Rate::percent(10)],
             discount: Rate::default(),
+            extra: Default::default(),
         });
         let d = diff(Some(&mine), Some(&theirs), &name);
         let fields: Vec<&str> = d.iter().map(|f| f.field.as_str()).collect();
@@ -143,6 +163,25 @@ mod tests {
         );
         assert!(d[1].theirs.ends_with("tax 10%"), "{}", d[1].theirs);
         assert_eq!(d[2].theirs, "their note");
+    }
+
+    #[test]
+    fn fields_a_newer_version_wrote_are_compared_too() {
+        let mine = invoice("i1", "INV-0001", "c1");
+        let mut theirs = mine.clone();
+        theirs
+            .content
+            .extra
+            .insert("poNumber".into(), serde_json::json!("PO-7"));
+        theirs.content.lines[0]
+            .extra
+            .insert("sku".into(), serde_json::json!("A-1"));
+        let d = diff(Some(&mine), Some(&theirs), &name);
+        let fields: Vec<&str> = d.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, vec!["Line 1", "Field poNumber"]);
+        assert!(d[0].theirs.ends_with(r#", sku: "A-1""#), "{}", d[0].theirs);
+        assert_eq!(d[1].mine, "(not set)");
+        assert_eq!(d[1].theirs, r#""PO-7""#);
     }
 
     #[test]

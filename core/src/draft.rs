@@ -2,7 +2,7 @@
 //! validated [`InvoiceContent`]. Nothing is saved unless every field is valid.
 
 use crate::currency::currency;
-use crate::model::{Client, Discount, Invoice, InvoiceContent, LineItem, Profile, Status};
+use crate::model::{Client, Discount, Extra, Invoice, InvoiceContent, LineItem, Profile, Status};
 use crate::money::{amount_plain, parse_amount, Qty, Rate, HUNDRED_PERCENT};
 use chrono::{Duration, NaiveDate};
 
@@ -30,6 +30,8 @@ pub struct LineDraft {
     /// Comma-separated percentages: "10, 5".
     pub tax_rates: String,
     pub discount: String,
+    /// The line's fields this version does not know: kept through the edit.
+    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -47,6 +49,8 @@ pub struct InvoiceDraft {
     pub shipping: String,
     pub notes: String,
     pub terms: String,
+    /// The invoice's fields this version does not know: kept through the edit.
+    pub extra: Extra,
 }
 
 /// What validation needs to know about the rest of the data.
@@ -107,6 +111,7 @@ impl InvoiceDraft {
             shipping: String::new(),
             notes: profile.default_notes.clone(),
             terms: profile.default_terms.clone(),
+            extra: Extra::new(),
         }
     }
 
@@ -138,6 +143,7 @@ impl InvoiceDraft {
                         .collect::<Vec<_>>()
                         .join(", "),
                     discount: l.discount.to_string(),
+                    extra: l.extra.clone(),
                 })
                 .collect(),
             discount_kind: discount_kind.into(),
@@ -149,6 +155,7 @@ impl InvoiceDraft {
             },
             notes: c.notes.clone(),
             terms: c.terms.clone(),
+            extra: c.extra.clone(),
         }
     }
 
@@ -174,6 +181,7 @@ impl InvoiceDraft {
                     .filter_map(|p| Rate::parse(p).ok())
                     .collect(),
                 discount: Rate::parse(&l.discount).unwrap_or_default(),
+                extra: l.extra.clone(),
             })
             .collect();
         let discount = match self.discount_kind.as_str() {
@@ -196,6 +204,7 @@ impl InvoiceDraft {
             shipping: amount(&self.shipping),
             notes: self.notes.clone(),
             terms: self.terms.clone(),
+            extra: self.extra.clone(),
         }
     }
 
@@ -259,6 +268,7 @@ impl InvoiceDraft {
                     unit_price,
                     tax_rates: taxes,
                     discount,
+                    extra: l.extra.clone(),
                 }),
                 (q, p, d, t) => {
                     errs.extend(q.err());
@@ -272,6 +282,7 @@ impl InvoiceDraft {
                         unit_price: 0,
                         tax_rates: vec![],
                         discount: Rate(0),
+                        extra: Extra::new(),
                     });
                 }
             }
@@ -316,6 +327,7 @@ impl InvoiceDraft {
             shipping,
             notes: self.notes.clone(),
             terms: self.terms.clone(),
+            extra: self.extra.clone(),
         };
         errs.extend(validate(&content, ctx));
         if errs.is_empty() {
@@ -461,12 +473,14 @@ mod tests {
                 unit_price: "120".into(),
                 tax_rates: "10, 5".into(),
                 discount: "".into(),
+                extra: Default::default(),
             }],
             discount_kind: "percent".into(),
             discount_value: "10".into(),
             shipping: "5".into(),
             notes: String::new(),
             terms: String::new(),
+            extra: Default::default(),
         }
     }
 
@@ -481,6 +495,25 @@ mod tests {
 
     fn fields(r: Result<InvoiceContent, Vec<FieldError>>) -> Vec<String> {
         r.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn fields_a_newer_version_wrote_survive_an_edit() {
+        let mut c = parse(&good()).unwrap();
+        c.extra.insert("poNumber".into(), serde_json::json!("PO-7"));
+        c.lines[0]
+            .extra
+            .insert("sku".into(), serde_json::json!({"code": "A-1"}));
+        let mut d = InvoiceDraft::from_content(&c);
+        d.notes = "edited here".into();
+        d.lines.push(LineDraft::blank());
+        d.lines[1].unit_price = "3".into();
+        d.lines[1].description = "More".into();
+        let saved = parse(&d).unwrap();
+        assert_eq!(saved.extra, c.extra);
+        assert_eq!(saved.lines[0].extra, c.lines[0].extra);
+        assert!(saved.lines[1].extra.is_empty());
+        assert_eq!(d.preview().extra, c.extra);
     }
 
     #[test]

@@ -144,6 +144,9 @@ pub struct LineItem {
     /// Discount on this line, as a percentage.
     #[serde(default)]
     pub discount: Rate,
+    /// Fields of this line that this version does not know ([`Extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// Discount on the whole invoice.
@@ -156,6 +159,13 @@ pub enum Discount {
     /// In minor units.
     Amount(i64),
 }
+
+/// Fields of an invoice (or of one of its lines) that this version of Ledgerline does not
+/// know: written by a newer version, on another device. They are kept as they are, stored
+/// here, sent again with every save, and covered by the checksum: serde writes them after
+/// the known fields, in key order (the rule every version follows for fields it adds, so
+/// that all versions compute the same checksum; see [`crate::checksum`]).
+pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;
 
 /// The content of an invoice: everything the user edits. The checksum covers exactly this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +187,9 @@ pub struct InvoiceContent {
     pub notes: String,
     #[serde(default)]
     pub terms: String,
+    /// Fields that this version does not know ([`Extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A stored invoice record: content plus the bookkeeping sync needs.

@@ -31,11 +31,13 @@ pub fn invoice(id: &str, number: &str, client_id: &str) -> Invoice {
             unit_price: 10_000,
             tax_rates: vec![Rate::percent(10)],
             discount: Rate(0),
+            extra: Default::default(),
         }],
         discount: Discount::None,
         shipping: 0,
         notes: String::new(),
         terms: String::new(),
+        extra: Default::default(),
     };
     let checksum = content_checksum(&content);
     Invoice {

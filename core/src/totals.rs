@@ -158,6 +158,7 @@ mod tests {
             unit_price: price,
             tax_rates: taxes.iter().map(|t| Rate::parse(t).unwrap()).collect(),
             discount: Rate::parse(disc).unwrap(),
+            extra: Default::default(),
         }
     }
 
@@ -334,7 +335,7 @@ mod tests {
         ) {
             let items: Vec<LineItem> = lines.iter().map(|(q, p, tax, d)| LineItem {
                 description: "x".into(), quantity: Qty(*q), unit_price: *p,
-                tax_rates: vec![Rate(*tax)], discount: Rate(*d),
+                tax_rates: vec![Rate(*tax)], discount: Rate(*d), extra: Default::default(),
             }).collect();
             let t = compute(&content(items, Discount::Percent(Rate(disc)), shipping));
             prop_assert_eq!(t.subtotal, t.lines.iter().map(|l| l.net).sum::<i128>());
