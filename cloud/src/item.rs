@@ -125,6 +125,57 @@ pub fn decode(it: Option<&Item>) -> RemoteItem {
     }
 }
 
+/// An item as DynamoDB holds it, in DynamoDB's JSON (`{"attr": {"S": "…"}}`, keys in
+/// order): what is kept of an item that cannot be read before anything replaces it.
+pub fn raw(it: &Item) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        it.iter().map(|(k, v)| (k.clone(), raw_value(v))).collect();
+    serde_json::to_string_pretty(&serde_json::Value::Object(map)).unwrap_or_default()
+}
+
+fn raw_value(v: &AttributeValue) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let blob = |b: &aws_sdk_dynamodb::primitives::Blob| Value::String(base64(b.as_ref()));
+    match v {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::B(b) => json!({ "B": blob(b) }),
+        AttributeValue::Ss(l) => json!({ "SS": l }),
+        AttributeValue::Ns(l) => json!({ "NS": l }),
+        AttributeValue::Bs(l) => json!({ "BS": l.iter().map(blob).collect::<Vec<_>>() }),
+        AttributeValue::L(l) => json!({ "L": l.iter().map(raw_value).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => {
+            let inner: serde_json::Map<String, Value> =
+                m.iter().map(|(k, v)| (k.clone(), raw_value(v))).collect();
+            json!({ "M": inner })
+        }
+        _ => json!({ "unknown": format!("{v:?}") }),
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The projection a versions Query asks for, with its attribute names.
 pub const META_PROJECTION: &str = "invoiceId, #v, #d, #c, #b";
 pub const META_NAMES: [(&str, &str); 4] = [

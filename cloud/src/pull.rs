@@ -83,7 +83,7 @@ async fn fetch(
     user: &str,
     ids: &[String],
     trips: &mut u32,
-) -> Result<HashMap<String, RemoteItem>, Failure> {
+) -> Result<HashMap<String, item::Item>, Failure> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(100) {
         let mut keys: Vec<item::Item> = chunk.iter().map(|id| item::key(user, id)).collect();
@@ -108,7 +108,7 @@ async fn fetch(
             if let Some(items) = got.responses().and_then(|r| r.get(table)) {
                 for it in items {
                     if let Some(id) = item::id_of(it) {
-                        out.insert(id, item::decode(Some(it)));
+                        out.insert(id, it.clone());
                     }
                 }
             }
@@ -228,17 +228,26 @@ pub async fn pull(
         let state = if meta.deleted {
             RemoteItem::Tombstone(meta.version)
         } else {
-            fetched.get(&id).cloned().unwrap_or(RemoteItem::Absent)
+            item::decode(fetched.get(&id))
         };
         let (remote_inv, version) = match state {
             RemoteItem::Live(inv) => (Some(inv.clone()), inv.version),
             RemoteItem::Tombstone(v) => (None, v),
             RemoteItem::Damaged(v) => {
-                // never stored here: this device's intact copy goes up over it
+                // never stored here: this device's intact copy goes up over it, and
+                // the damaged item is kept as it was (a conflict) before anything does
                 if local.contains_key(id.as_str()) {
                     if let Some(v) = v {
                         rebased.push((id.clone(), Some((v, None)), WorkerStep::Rebase));
                         out.damaged_remote.push((id.clone(), v));
+                        lost.push(Conflict {
+                            invoice_id: id.clone(),
+                            local: None,
+                            remote: None,
+                            remote_version: Some(v),
+                            damaged_remote: fetched.get(&id).map(item::raw),
+                            at: js_sys::Date::now() as u64,
+                        });
                     }
                 }
                 continue;
@@ -254,6 +263,7 @@ pub async fn pull(
                     local: loser(&q.kind),
                     remote: remote_inv.clone(),
                     remote_version: remote_inv.is_none().then_some(version),
+                    damaged_remote: None,
                     at: js_sys::Date::now() as u64,
                 });
             }
@@ -272,8 +282,8 @@ pub async fn pull(
             keep_local: l == Loser::Local,
         });
     }
-    store::apply_worker_steps(scope, &rebased).await?;
-    // the losers are kept before the page overwrites anything
+    // the losers (and damaged items) are kept before anything overwrites them
     out.conflicts = store::keep_conflicts(scope, lost).await?;
+    store::apply_worker_steps(scope, &rebased).await?;
     Ok(Ok(out))
 }

@@ -95,13 +95,14 @@ pub fn forget_endpoint_features() {
     NO_TRANSACTIONS.with(|c| c.set(false));
 }
 
-/// DynamoDB's copy of one invoice, read back after a failed condition.
+/// DynamoDB's copy of one invoice, read back after a failed condition, with the item's
+/// raw text when it cannot be read (kept before anything overwrites it).
 pub async fn remote_copy(
     client: &Client,
     table: &str,
     user: &str,
     id: &str,
-) -> Result<RemoteItem, Failure> {
+) -> Result<(RemoteItem, Option<String>), Failure> {
     let out = client
         .get_item()
         .table_name(table)
@@ -110,7 +111,12 @@ pub async fn remote_copy(
         .send()
         .await
         .map_err(|e| failure(&e))?;
-    Ok(item::decode(out.item()))
+    let remote = item::decode(out.item());
+    let raw = match remote {
+        RemoteItem::Damaged(_) => out.item().map(item::raw),
+        _ => None,
+    };
+    Ok((remote, raw))
 }
 
 /// Marks a batch done in one IndexedDB transaction: DynamoDB now has what each op
@@ -203,7 +209,7 @@ async fn after_failed_condition(
     scope: &str,
     op: &QueueOp,
 ) -> Result<Result<Outcome, Failure>, String> {
-    let remote = match remote_copy(client, table, user, &op.invoice_id).await {
+    let (remote, raw) = match remote_copy(client, table, user, &op.invoice_id).await {
         Ok(r) => r,
         Err(f) => return Ok(Err(f)),
     };
@@ -241,7 +247,17 @@ async fn after_failed_condition(
                 RemoteItem::Live(r) => Some((r.version, r.checksum.clone())),
                 _ => None,
             };
-            update(db, scope, &op.invoice_id, move |current, _| {
+            // a damaged item the next attempt overwrites is kept first, as it was, in
+            // the same transaction as the new base
+            let kept = raw.map(|raw| Conflict {
+                invoice_id: op.invoice_id.clone(),
+                local: None,
+                remote: None,
+                remote_version: base,
+                damaged_remote: Some(raw),
+                at: js_sys::Date::now() as u64,
+            });
+            store::update_keeping(db, scope, &op.invoice_id, move |current, _| {
                 let next = current.map(|mut c| {
                     c.base_version = base;
                     c.base_checksum = seen.as_ref().and_then(|s| s.1.clone());
@@ -252,7 +268,7 @@ async fn after_failed_condition(
                     c
                 });
                 let synced = base.map(|b| seen.unwrap_or((b, None)));
-                (next, Some(synced))
+                ((next, Some(synced)), kept)
             })
             .await?;
             Ok(Ok(Outcome::Rebased))
@@ -278,6 +294,7 @@ async fn after_failed_condition(
                     invoice_id: id,
                     local: loser(&kind),
                     remote_version: theirs.is_none().then_some(remote_version),
+                    damaged_remote: None,
                     remote: theirs,
                     at: js_sys::Date::now() as u64,
                 };

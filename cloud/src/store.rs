@@ -311,6 +311,7 @@ pub async fn add(
                 local: Some(*other),
                 remote: None,
                 remote_version: None,
+                damaged_remote: None,
                 at: js_sys::Date::now() as u64,
             }),
             _ => None,
@@ -344,6 +345,7 @@ pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> Result<(),
         local: None,
         remote: None,
         remote_version: None,
+        damaged_remote: None,
         at,
     };
     put_json::<Conflict>(&db, CONFLICTS, &conflict_key(scope, &c), None).await

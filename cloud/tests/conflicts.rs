@@ -22,6 +22,7 @@ fn loss(at: u64) -> Conflict {
         local: Some(mine),
         remote: Some(theirs),
         remote_version: None,
+        damaged_remote: None,
         at,
     }
 }

@@ -73,7 +73,10 @@ mod tests {
         let inv = crate::testing::invoice("i1", "INV-0001", "c1");
         let json = serde_json::to_string(&inv.content).unwrap();
         assert!(json.ends_with(r#""notes":"","terms":""}"#), "{json}");
-        assert_eq!(inv.checksum, format!("{PREFIX}{:016x}", fnv1a64(json.as_bytes())));
+        assert_eq!(
+            inv.checksum,
+            format!("{PREFIX}{:016x}", fnv1a64(json.as_bytes()))
+        );
     }
 
     #[test]

@@ -323,6 +323,91 @@ test('problem 5: an older save arriving after a newer one (a slow hand-over from
   await context.close();
 });
 
+test('problem 6: an item a newer version wrote (fields this one does not know) is taken, edited here and sent back with those fields', async () => {
+  const { context, page, sub, items } = await withInvoices('newer@ledgerline.test', 1);
+  const [inv] = items;
+  // a newer version's item: its fields after the known ones, in key order, sealed by it
+  const [line, ...rest] = inv.content.lines;
+  const newer = {
+    ...inv.content,
+    lines: [{ ...line, sku: 'A-1' }, ...rest],
+    paymentLink: { provider: 'x', url: 'https://pay.example/1' },
+    poNumber: 'PO-7',
+  };
+  await putRemote(sub, inv.id, inv.version + 1, newer);
+  assert.equal((await remote(sub)).length, 1, 'before: one invoice in DynamoDB');
+  await page.reload();
+  await ready(page);
+  await until('the newer version here', async () => (await local(page))[inv.id]?.version === inv.version + 1, 30000);
+  const stored = await page.evaluate((id) => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id)))), inv.id);
+  assert.equal(stored.poNumber, 'PO-7', 'stored with the fields this version does not know');
+  assert.deepEqual(stored.paymentLink, newer.paymentLink);
+  assert.equal(stored.lines[0].sku, 'A-1');
+  assert.equal(stored.checksum, checksumOf(newer), 'intact, not damaged');
+  assert.equal(await tid(page, 'damaged-banner').count(), 0);
+  assert.deepEqual(await syncStore(page, 'conflicts'), []);
+
+  await editNotes(page, inv.id, 'edited by the older version');
+  const [after] = await until('the edit in DynamoDB', async () => {
+    const r = await remote(sub);
+    return r.length === 1 && r[0].version === inv.version + 2 && r;
+  });
+  assert.equal(after.content.notes, 'edited by the older version');
+  assert.equal(after.content.poNumber, 'PO-7', 'sent back with the unknown fields');
+  assert.deepEqual(after.content.paymentLink, newer.paymentLink);
+  assert.equal(after.content.lines[0].sku, 'A-1');
+  assert.equal(checksumOf(after.content), after.checksum, 'sealed over all of it');
+  assert.deepEqual(await syncStore(page, 'conflicts'), []);
+  await context.close();
+});
+
+test('problem 6: items damaged in DynamoDB are kept as they were, on the conflicts screen, before this device\'s copies replace them', async () => {
+  const { context, page, sub, items } = await withInvoices('damagedkeep@ledgerline.test', 2);
+  const [a, b] = items;
+  // b: changed here while offline; a: untouched here. Both damaged in DynamoDB meanwhile
+  // (a newer version whose content does not match its checksum).
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await editNotes(page, b.id, 'queued here');
+  await putRemote(sub, a.id, a.version + 1, { ...a.content, notes: 'garbled A' }, { checksum: a.checksum });
+  await putRemote(sub, b.id, b.version + 1, { ...b.content, notes: 'garbled B' }, { checksum: b.checksum });
+  assert.equal((await remote(sub)).length, 2, 'before: two invoices in DynamoDB');
+  await stack.proxy.set({ mode: 'pass' });
+  await page.reload();
+  await ready(page);
+  const fixed = await until('this device\'s copies over the damaged ones', async () => {
+    const r = await remote(sub);
+    const ra = r.find((i) => i.id === a.id);
+    const rb = r.find((i) => i.id === b.id);
+    return r.length === 2 && ra?.version === a.version + 2 && rb?.version === b.version + 2 && { ra, rb };
+  }, 30000);
+  assert.equal(fixed.ra.content.notes, a.content.notes);
+  assert.equal(fixed.rb.content.notes, 'queued here');
+  for (const r of [fixed.ra, fixed.rb]) assert.equal(checksumOf(r.content), r.checksum, 'intact');
+  assert.equal((await remote(sub)).length, 2, 'after: still two');
+
+  // what DynamoDB held is kept, exactly, once each
+  const kept = await syncStore(page, 'conflicts');
+  assert.deepEqual(kept.map((c) => c.invoiceId).sort(), [a.id, b.id].sort());
+  for (const [inv, notes] of [[a, 'garbled A'], [b, 'garbled B']]) {
+    const c = kept.find((k) => k.invoiceId === inv.id);
+    const raw = JSON.parse(c.damagedRemote);
+    assert.equal(raw.invoiceId.S, inv.id);
+    assert.equal(raw.version.N, String(inv.version + 1));
+    assert.equal(JSON.parse(raw.content.S).notes, notes);
+  }
+  await tid(page, 'nav').getByRole('link', { name: 'Conflicts (2)' }).click();
+  const card = page.locator(`[data-testid="conflict"][data-kind="damaged"][data-id="${a.id}"]`);
+  assert.match(await card.getByTestId('conflict-damaged-raw').textContent(), /garbled A/);
+  const [dl] = await Promise.all([page.waitForEvent('download'), card.getByTestId('conflict-download-raw').click()]);
+  assert.equal(dl.suggestedFilename(), `ledgerline-damaged-${a.id}.json`);
+  await card.getByTestId('conflict-dismiss').click();
+  await tid(page, 'conflicts-note').filter({ hasText: 'Let go of the damaged DynamoDB copy' }).waitFor();
+  await tid(page, 'nav').getByRole('link', { name: 'Conflicts (1)' }).waitFor();
+  assert.equal((await syncStore(page, 'conflicts')).length, 1);
+  await context.close();
+});
+
 test('problem 7: a clock 20 minutes off is measured from DynamoDB\'s refusal and corrected; sync goes on and the log says why', async () => {
   const { context, page, sub, items } = await withInvoices('clock@ledgerline.test', 1);
   for (const minutes of [20, -20]) {

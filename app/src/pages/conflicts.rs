@@ -9,6 +9,17 @@ use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::Conflict;
 use yew::prelude::*;
 
+/// What the user chose for one conflict.
+#[derive(Clone, Copy, PartialEq)]
+enum Choice {
+    /// DynamoDB's version stays (the conflict is dismissed).
+    KeepRemote,
+    /// This device's version comes back as a new version (or its delete is done again).
+    RestoreMine,
+    /// A damaged DynamoDB item, already replaced: its kept text is let go.
+    Dismiss,
+}
+
 #[derive(Clone, PartialEq)]
 enum Loaded {
     Loading,
@@ -42,24 +53,33 @@ pub fn conflicts_page() -> Html {
             });
         });
     }
-    // `restore`: false keeps DynamoDB's version, true brings this device's back.
+    let number_of = {
+        let store = store.clone();
+        move |c: &Conflict| {
+            c.local
+                .as_ref()
+                .or(c.remote.as_ref())
+                .or_else(|| store.invoice(&c.invoice_id))
+                .map(|i| i.content.number.clone())
+                .unwrap_or_else(|| c.invoice_id.clone())
+        }
+    };
     let decide = {
         let store = store.clone();
         let list = list.clone();
         let note = note.clone();
-        move |c: Conflict, restore: bool| {
+        let number_of = number_of.clone();
+        move |c: Conflict, choice: Choice| {
             let store = store.clone();
             let list = list.clone();
             let note = note.clone();
+            let number_of = number_of.clone();
             Callback::from(move |_| {
                 let user = crate::oplog::user_of(&store);
-                let number = c
-                    .local
-                    .as_ref()
-                    .or(c.remote.as_ref())
-                    .map(|i| i.content.number.clone())
-                    .unwrap_or_default();
-                let text = if !restore {
+                let number = number_of(&c);
+                let text = if choice == Choice::Dismiss {
+                    format!("Let go of the damaged DynamoDB copy of {number}.")
+                } else if choice == Choice::KeepRemote {
                     format!("Kept DynamoDB's version of {number}.")
                 } else if let Some(mine) = &c.local {
                     // a new version after both this copy and DynamoDB's (a tombstone's
@@ -138,9 +158,32 @@ pub fn conflicts_page() -> Html {
         },
         Loaded::List(items) => html! {
             { for items.iter().map(|c| {
-                let rows = diff(c.local.as_ref(), c.remote.as_ref(), &client_name);
-                let number = c.local.as_ref().or(c.remote.as_ref()).map(|i| i.content.number.clone()).unwrap_or_default();
+                let number = number_of(c);
                 let when = String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(c.at as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED));
+                if let Some(raw) = &c.damaged_remote {
+                    let version = c.remote_version.map(|v| format!(" (version {v})")).unwrap_or_default();
+                    let download = {
+                        let (raw, note, name) = (raw.clone(), note.clone(), format!("ledgerline-damaged-{}.json", c.invoice_id));
+                        Callback::from(move |_| {
+                            if let Err(e) = crate::platform::download(&name, "application/json", &raw) {
+                                note.set(Some(format!("The damaged copy could not be downloaded ({e}). It is still kept here; copy the text below instead.")));
+                            }
+                        })
+                    };
+                    return html! {
+                        <div class="card" data-testid="conflict" data-kind="damaged" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
+                            <h2>{ format!("Invoice {number}") }</h2>
+                            <p>
+                                { format!("DynamoDB's copy{version} could not be read: it does not match its checksum or is not an invoice, so it was changed outside Ledgerline or damaged. Your copy from this browser replaced it; DynamoDB's copy is kept below exactly as it was.") }
+                                <span class="muted">{ format!(" Found {when}.") }</span>
+                            </p>
+                            <pre class="raw" data-testid="conflict-damaged-raw">{ raw.clone() }</pre>
+                            <button data-testid="conflict-download-raw" onclick={download}>{ "Download damaged copy" }</button>
+                            <button class="primary" data-testid="conflict-dismiss" onclick={decide(c.clone(), Choice::Dismiss)}>{ "Dismiss" }</button>
+                        </div>
+                    };
+                }
+                let rows = diff(c.local.as_ref(), c.remote.as_ref(), &client_name);
                 let what = match (&c.local, &c.remote) {
                     (Some(_), None) => "Deleted in DynamoDB (by another device or person) while you edited it here. It is deleted here too; \"Restore mine\" brings your version back.",
                     (None, Some(_)) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back here; \"Delete it anyway\" deletes it again.",
@@ -165,8 +208,8 @@ pub fn conflicts_page() -> Html {
                                 </tbody>
                             </table>
                         }
-                        <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), false)}>{ "Keep DynamoDB's" }</button>
-                        <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), true)}>{ mine_label }</button>
+                        <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ "Keep DynamoDB's" }</button>
+                        <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), Choice::RestoreMine)}>{ mine_label }</button>
                     </div>
                 }
             }) }
@@ -175,7 +218,7 @@ pub fn conflicts_page() -> Html {
     html! {
         <section class="page">
             <div class="page-head"><h1>{ "Conflicts" }</h1></div>
-            <p class="muted">{ "When an invoice changed in DynamoDB and here at the same time, DynamoDB's version wins and yours is kept here until you decide." }</p>
+            <p class="muted">{ "When an invoice changed in DynamoDB and here at the same time, DynamoDB's version wins and yours is kept here until you decide. A copy in DynamoDB that cannot be read is replaced by yours and kept here." }</p>
             if let Some(n) = &*note { <div class="banner banner-info" role="status" data-testid="conflicts-note">{ n.clone() }</div> }
             { body }
         </section>

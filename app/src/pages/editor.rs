@@ -325,6 +325,7 @@ fn keep_stale_draft(
         invoice_id: id.to_string(),
         local: Some(draft),
         remote_version: None,
+        damaged_remote: None,
         remote: now,
         at: js_sys::Date::now() as u64,
     };

@@ -58,6 +58,7 @@ pub async fn apply(
                 local: Some(mine),
                 remote: t.remote.clone(),
                 remote_version: t.remote.is_none().then_some(t.version),
+                damaged_remote: None,
                 at: now,
             })
         })

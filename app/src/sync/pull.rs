@@ -139,6 +139,7 @@ async fn review_missing(store: &Store, sub: &str, target: &Target, ids: &[String
             local: Some(inv.clone()),
             remote: None,
             remote_version: None,
+            damaged_remote: None,
             at: now,
         })
         .collect();

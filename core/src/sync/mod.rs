@@ -73,6 +73,10 @@ pub struct Conflict {
     /// DynamoDB's version when it has no content (a tombstone): a restore goes after it.
     #[serde(default)]
     pub remote_version: Option<u64>,
+    /// DynamoDB's item as it was when it could not be read (failing its checksum, or not
+    /// an invoice at all), in DynamoDB's JSON, kept before this device's copy replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged_remote: Option<String>,
     /// Milliseconds since the epoch.
     pub at: u64,
 }
@@ -85,6 +89,8 @@ impl Conflict {
         self.invoice_id == other.invoice_id
             && sum(&self.local) == sum(&other.local)
             && sum(&self.remote) == sum(&other.remote)
+            && self.remote_version == other.remote_version
+            && self.damaged_remote == other.damaged_remote
     }
 }
 

@@ -325,6 +325,7 @@ impl World {
                     local: Some(*old),
                     remote: current,
                     remote_version: None,
+                    damaged_remote: None,
                     at: now,
                 },
             );
@@ -407,6 +408,7 @@ impl World {
                             local: Some(draft),
                             remote: current,
                             remote_version: None,
+                            damaged_remote: None,
                             at: now,
                         },
                     );
@@ -674,6 +676,7 @@ impl World {
                         local: loser(&current.kind),
                         remote: remote_inv,
                         remote_version,
+                        damaged_remote: None,
                         at: self.now,
                     },
                 );
@@ -904,6 +907,7 @@ impl World {
                                 local: loser(&q.kind),
                                 remote: remote_inv,
                                 remote_version,
+                                damaged_remote: None,
                                 at: now,
                             },
                         );
@@ -939,6 +943,7 @@ impl World {
                             local: Some(l),
                             remote: remote_inv,
                             remote_version,
+                            damaged_remote: None,
                             at: now,
                         },
                     );
