@@ -385,6 +385,9 @@ pub struct Move {
     pub moved: Vec<Invoice>,
     /// Invoices whose number was taken in the account: (old, new).
     pub renumbered: Vec<(String, String)>,
+    /// Clients that were in both (the same name, and the same email where both have
+    /// one): the account's record is kept and the moved invoices name it. Their names.
+    pub merged_clients: Vec<String>,
     /// Apply with [`write_all`]: the account's new records and the anonymous keys removed.
     pub writes: Vec<(String, Option<String>)>,
 }
@@ -408,9 +411,19 @@ pub fn plan_move(
         merged.settings = anon.settings.clone();
     }
     merged.settings.next_number = merged.settings.next_number.max(anon.settings.next_number);
+    // the same client entered in both: the account's record stays, the invoices follow it
+    let mut same_as: std::collections::BTreeMap<&str, String> = Default::default();
+    let mut merged_clients = Vec::new();
     for c in &anon.clients {
-        if !merged.clients.iter().any(|x| x.id == c.id) {
-            merged.clients.push(c.clone());
+        if merged.clients.iter().any(|x| x.id == c.id) {
+            continue;
+        }
+        match merged.clients.iter().find(|x| same_client(x, c)) {
+            Some(x) => {
+                same_as.insert(c.id.as_str(), x.id.clone());
+                merged_clients.push(x.name.clone());
+            }
+            None => merged.clients.push(c.clone()),
         }
     }
     let mut moved = Vec::new();
@@ -419,7 +432,12 @@ pub fn plan_move(
         if merged.invoices.iter().any(|x| x.id == inv.id) {
             continue;
         }
-        let mut rec = inv.clone();
+        let mut content = inv.content.clone();
+        let mut changed = false;
+        if let Some(to) = same_as.get(inv.content.client_id.as_str()) {
+            content.client_id = to.clone();
+            changed = true;
+        }
         if merged
             .invoices
             .iter()
@@ -433,12 +451,16 @@ pub fn plan_move(
                 .cloned()
                 .collect();
             let (number, next) = next_number(&merged.settings, &taken);
-            let mut content = inv.content.clone();
             content.number = number.clone();
-            rec = next_record(&inv.id, content, Some(inv), now_rfc3339);
             merged.settings.next_number = next;
             renumbered.push((inv.content.number.clone(), number));
+            changed = true;
         }
+        let rec = if changed {
+            next_record(&inv.id, content, Some(inv), now_rfc3339)
+        } else {
+            inv.clone()
+        };
         merged.invoices.push(rec.clone());
         moved.push(rec);
     }
@@ -461,8 +483,19 @@ pub fn plan_move(
         merged,
         moved,
         renumbered,
+        merged_clients,
         writes,
     }
+}
+
+/// Two records of the same client: the same name (ignoring case and spaces around it),
+/// and the same email where both have one.
+fn same_client(a: &Client, b: &Client) -> bool {
+    let norm = |s: &str| s.trim().to_lowercase();
+    norm(&a.name) == norm(&b.name)
+        && (a.email.trim().is_empty()
+            || b.email.trim().is_empty()
+            || norm(&a.email) == norm(&b.email))
 }
 
 #[cfg(test)]
@@ -656,6 +689,48 @@ mod tests {
         let moved_a1 = after.invoices.iter().find(|i| i.id == "a1").unwrap();
         assert_eq!(moved_a1.version, 2);
         assert_eq!(m.moved.len(), 2);
+    }
+
+    #[test]
+    fn the_same_client_in_both_is_kept_once_and_the_moved_invoices_name_it() {
+        let anon_ns = Namespace::anonymous();
+        let acct_ns = Namespace::new("sub-1");
+        let mut anon = Snapshot::default();
+        let mut acct = Snapshot::default();
+        let mut mine = client("c1", " acme ");
+        mine.email = "billing@acme.test".into();
+        anon.clients = vec![mine, client("c2", "Initech")];
+        anon.invoices = vec![
+            invoice("a1", "INV-0007", "c1"),
+            invoice("a2", "INV-0008", "c2"),
+        ];
+        acct.clients = vec![client("c9", "Acme")];
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &acct, "now");
+        assert_eq!(m.merged_clients, vec!["Acme".to_string()]);
+        let ids: Vec<&str> = m.merged.clients.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec!["c9", "c2"],
+            "Acme once (the account's), Initech moved"
+        );
+        let a1 = m.moved.iter().find(|i| i.id == "a1").unwrap();
+        assert_eq!(a1.content.client_id, "c9");
+        assert_eq!(a1.version, 2, "a new version naming the account's client");
+        assert!(crate::checksum::verify(a1));
+        let a2 = m.moved.iter().find(|i| i.id == "a2").unwrap();
+        assert_eq!((a2.content.client_id.as_str(), a2.version), ("c2", 1));
+        // another email: another client
+        let mut other = client("c3", "Acme");
+        other.email = "x@elsewhere.test".into();
+        let mut acct2 = Snapshot::default();
+        let mut theirs = client("c9", "Acme");
+        theirs.email = "billing@acme.test".into();
+        acct2.clients = vec![theirs];
+        anon.clients = vec![other];
+        anon.invoices.clear();
+        assert!(plan_move(&anon_ns, &anon, &acct_ns, &acct2, "now")
+            .merged_clients
+            .is_empty());
     }
 
     #[test]
