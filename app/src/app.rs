@@ -80,6 +80,19 @@ pub fn app() -> Html {
             move || drop(listener)
         });
     }
+    // The counts of waiting changes and conflicts, from IndexedDB: at start, for each
+    // user and table, and whenever any tab's request changed them (online or not).
+    {
+        let deps = (crate::oplog::user_of(&store), store.config.target.clone());
+        let store = store.clone();
+        use_effect_with(deps, move |(user, target)| {
+            let scope = ledgerline_core::sync::scope(user, target);
+            let listener = counts_listener(&store, scope);
+            let now = store.clone();
+            wasm_bindgen_futures::spawn_local(async move { crate::sync::count(&now).await });
+            move || drop(listener)
+        });
+    }
     // The connection manager: a check now, every interval, on online/offline and when
     // the tab becomes visible; only while signed in.
     {
@@ -141,6 +154,35 @@ pub fn app() -> Html {
             </BrowserRouter>
         </ContextProvider<Store>>
     }
+}
+
+/// The counts of `scope` as the cloud worker tells every tab after a change
+/// (`SyncCounts` on the BroadcastChannel `ledgerline-sync`).
+fn counts_listener(
+    store: &Store,
+    scope: String,
+) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
+    let channel = web_sys::BroadcastChannel::new("ledgerline-sync").ok()?;
+    let dispatcher = store.dispatcher();
+    let signed_in = store.session.is_some();
+    let listener = gloo::events::EventListener::new(&channel, "message", move |e| {
+        let Some(text) = e
+            .dyn_ref::<web_sys::MessageEvent>()
+            .and_then(|m| m.data().as_string())
+        else {
+            return;
+        };
+        let Ok(c) = serde_json::from_str::<ledgerline_core::protocol::SyncCounts>(&text) else {
+            return;
+        };
+        if c.scope == scope {
+            dispatcher.dispatch(Action::SetConflicts(c.conflicts));
+            if signed_in {
+                dispatcher.dispatch(Action::SetPending(c.pending));
+            }
+        }
+    });
+    Some((channel, listener))
 }
 
 /// "Syncing 37 of 200" from whichever worker replays (this tab's or another's): the

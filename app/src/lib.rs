@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cloud;
+pub mod numbers;
 pub mod oplog;
 pub mod pages;
 pub mod platform;

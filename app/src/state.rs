@@ -354,6 +354,12 @@ pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
             list.join(", ")
         ));
     }
+    if !plan.merged_clients.is_empty() {
+        text.push_str(&format!(
+            " Clients that were in both are kept once (the account's record), and the moved invoices name it: {}.",
+            plan.merged_clients.join(", ")
+        ));
+    }
     Ok(text)
 }
 
@@ -454,6 +460,9 @@ fn save_invoice_after(
         stub.version = after;
         base = Some(stub);
     }
+    let mut content = content;
+    // the client's details go with the invoice (an issued one keeps those it was issued with)
+    content.refresh_bill_to(previous.map(|p| &p.content), &store.snap.clients);
     let record = store::next_record(&id, content, base.as_ref(), &now_rfc3339());
     let (suggested, next) = store::next_number(&store.snap.settings, &store.snap.invoices);
     let mut settings = store.snap.settings.clone();
@@ -472,6 +481,8 @@ fn save_invoice_after(
                 Some(serde_json::to_string(&settings).unwrap_or_default()),
             ));
         }
+        // a leased number is given up in the same write: never given out twice
+        writes.extend(crate::numbers::consume(store, &record.content.number));
         store::write_all(kv, &writes)
     })?;
     if advance {
@@ -550,7 +561,7 @@ pub fn duplicate_invoice(store: &Store, id: &str) -> Result<Invoice, SaveError> 
         return Err(SaveError::Other("that invoice no longer exists".into()));
     };
     let mut content = src.content.clone();
-    let (number, _) = store::next_number(&store.snap.settings, &store.snap.invoices);
+    let number = crate::numbers::suggest(store);
     let today = crate::platform::today();
     let term = content.due_date.signed_duration_since(content.issue_date);
     content.number = number;

@@ -148,3 +148,62 @@ async fn enable_ttl(client: &Client, table: &str) {
         .send()
         .await;
 }
+
+/// Leases a block of invoice numbers from the user's counter item (`#counter`): reads
+/// it, then writes its new value conditional on the value read, so two devices never get
+/// the same block (a lost race reads again). `floor`: what this device knows is taken.
+/// Returns `[start, end)`. A write whose answer was lost only wastes its block.
+pub async fn lease_numbers(
+    client: &Client,
+    table: &str,
+    user: &str,
+    floor: u64,
+    count: u64,
+) -> Result<(u64, u64), Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use ledgerline_core::numbers::{block, COUNTER_KEY};
+    for _ in 0..8 {
+        let got = client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(crate::item::key(user, COUNTER_KEY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failure(&e))?;
+        let seen = got
+            .item()
+            .and_then(|it| it.get("next"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok());
+        let (start, end) = block(seen, floor, count);
+        let mut item = crate::item::key(user, COUNTER_KEY);
+        item.insert("next".into(), AttributeValue::N(end.to_string()));
+        let put = client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .expression_attribute_names("#n", "next");
+        let put = match seen {
+            None => put.condition_expression("attribute_not_exists(#n)"),
+            Some(v) => put
+                .condition_expression("#n = :seen")
+                .expression_attribute_values(":seen", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => return Ok((start, end)),
+            Err(e) => {
+                let f = failure(&e);
+                if f.code.as_deref() != Some("ConditionalCheckFailedException") {
+                    return Err(f);
+                }
+            }
+        }
+    }
+    Err(Failure {
+        transport: false,
+        http_status: Some(400),
+        code: Some("ConditionalCheckFailedException".into()),
+        message: Some("the number counter kept changing while this device read it".into()),
+    })
+}

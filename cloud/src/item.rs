@@ -186,9 +186,11 @@ pub const META_NAMES: [(&str, &str); 4] = [
 ];
 
 /// One row of a versions Query: the id and what DynamoDB has (an unreadable version is
-/// 0, older than anything: never mistaken for a deletion).
+/// 0, older than anything: never mistaken for a deletion). None for an item that is not
+/// an invoice (its sort key starts with '#').
 pub fn meta(it: &Item) -> Option<(String, RemoteMeta)> {
-    let id = id_of(it)?;
+    // the user's other items (the number counter: `#counter`) are not invoices
+    let id = id_of(it).filter(|id| !id.starts_with('#'))?;
     let deleted = is_tombstone(it);
     Some((
         id,

@@ -255,6 +255,26 @@ async fn dispatch(req: Request) -> Reply {
                 Err(message) => Reply::Error { message },
             }
         }
+        Request::LeaseNumbers {
+            target,
+            user,
+            floor,
+            count,
+        } => {
+            let (client, worked) = match client(&target).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Reply::NoCredentials,
+                Err(message) => return Reply::Error { message },
+            };
+            match dynamo::lease_numbers(&client, &target.table, &user, floor, count).await {
+                Ok((start, end)) => Reply::Leased { start, end },
+                Err(f) => failed(&f, worked, 0.0),
+            }
+        }
+        Request::Counts { target, user } => match migrated(&user, &target).await {
+            Ok(scope) => counts(&scope, Ok(0)).await,
+            Err(message) => Reply::Error { message },
+        },
         Request::Ack {
             target,
             user,
@@ -450,6 +470,7 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
             user, invoice_id, ..
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
+        Request::LeaseNumbers { user, .. } => Some(("remote.leaseNumbers", user.clone(), None)),
         Request::Pull { user, .. } => Some(("remote.pull", user.clone(), None)),
         Request::DropConflict {
             user, invoice_id, ..
@@ -470,6 +491,7 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         | Request::Log { .. }
         | Request::ReadLog { .. }
         | Request::Conflicts { .. }
+        | Request::Counts { .. }
         | Request::Backups { .. } => None,
     }
 }
@@ -489,6 +511,11 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             },
         ),
         Reply::NoCredentials => ("failed", None, "no credentials stored".to_string()),
+        Reply::Leased { start, end } => (
+            "ok",
+            None,
+            format!("numbers {start} to {}", end.saturating_sub(1)),
+        ),
         Reply::Invalid { message } => ("refused", None, message.clone()),
         Reply::Error { message } => ("failed", None, message.clone()),
         Reply::SessionExpired { .. } => ("failed", None, "session expired".to_string()),
@@ -580,6 +607,39 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
     }
 }
 
+/// The (user, target) whose queue or conflicts `req` may change.
+fn touches(req: &Request) -> Option<(String, Target)> {
+    match req {
+        Request::Enqueue { target, user, .. }
+        | Request::Replay { target, user }
+        | Request::Pull { target, user, .. }
+        | Request::Ack { target, user, .. }
+        | Request::KeepConflicts { target, user, .. }
+        | Request::DropConflict { target, user, .. } => Some((user.clone(), target.clone())),
+        _ => None,
+    }
+}
+
+/// Tells every tab (BroadcastChannel `ledgerline-sync`) how many changes wait and
+/// conflicts are kept in `scope` now: each tab shows them, online or not.
+async fn tell_counts(scope: String) {
+    let Reply::Counts { pending, conflicts } = counts(&scope, Ok(0)).await else {
+        return;
+    };
+    let msg = ledgerline_core::protocol::SyncCounts {
+        scope,
+        pending,
+        conflicts,
+    };
+    if let (Ok(channel), Ok(text)) = (
+        web_sys::BroadcastChannel::new("ledgerline-sync"),
+        serde_json::to_string(&msg),
+    ) {
+        let _ = channel.post_message(&JsValue::from_str(&text));
+        channel.close();
+    }
+}
+
 /// One request (JSON `Envelope<Request>`) in, one reply (JSON `Envelope<Reply>`) out.
 #[wasm_bindgen]
 pub fn handle(message: String) -> js_sys::Promise {
@@ -587,8 +647,12 @@ pub fn handle(message: String) -> js_sys::Promise {
         let reply = match serde_json::from_str::<Envelope<Request>>(&message) {
             Ok(env) => {
                 let what = describe(&env.body);
+                let touched = touches(&env.body);
                 let at = js_sys::Date::now();
                 let body = dispatch(env.body).await;
+                if let Some((user, target)) = touched {
+                    tell_counts(scope(&user, &target)).await;
+                }
                 if let Some(what) = what {
                     // a log that cannot be written must not fail the operation itself
                     let _ = oplog::append(&entry(what, &body, at)).await;

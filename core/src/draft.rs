@@ -2,7 +2,9 @@
 //! validated [`InvoiceContent`]. Nothing is saved unless every field is valid.
 
 use crate::currency::currency;
-use crate::model::{Client, Discount, Extra, Invoice, InvoiceContent, LineItem, Profile, Status};
+use crate::model::{
+    BillTo, Client, Discount, Extra, Invoice, InvoiceContent, LineItem, Profile, Status,
+};
 use crate::money::{amount_plain, parse_amount, Qty, Rate, HUNDRED_PERCENT};
 use chrono::{Duration, NaiveDate};
 
@@ -49,6 +51,8 @@ pub struct InvoiceDraft {
     pub shipping: String,
     pub notes: String,
     pub terms: String,
+    /// The client's details as last saved (refreshed at save while a draft).
+    pub bill_to: Option<BillTo>,
     /// The invoice's fields this version does not know: kept through the edit.
     pub extra: Extra,
 }
@@ -56,8 +60,9 @@ pub struct InvoiceDraft {
 /// What validation needs to know about the rest of the data.
 pub struct Context<'a> {
     pub clients: &'a [Client],
-    /// Numbers already used by *other* invoices.
-    pub taken_number: &'a dyn Fn(&str) -> bool,
+    /// Why this invoice may not use a number (used by another invoice, or not this
+    /// device's to give out), or None.
+    pub number_problem: &'a dyn Fn(&str) -> Option<String>,
 }
 
 /// Parses a strict `YYYY-MM-DD` date (what `<input type="date">` gives), without
@@ -111,6 +116,7 @@ impl InvoiceDraft {
             shipping: String::new(),
             notes: profile.default_notes.clone(),
             terms: profile.default_terms.clone(),
+            bill_to: None,
             extra: Extra::new(),
         }
     }
@@ -155,6 +161,7 @@ impl InvoiceDraft {
             },
             notes: c.notes.clone(),
             terms: c.terms.clone(),
+            bill_to: c.bill_to.clone(),
             extra: c.extra.clone(),
         }
     }
@@ -204,6 +211,7 @@ impl InvoiceDraft {
             shipping: amount(&self.shipping),
             notes: self.notes.clone(),
             terms: self.terms.clone(),
+            bill_to: self.bill_to.clone(),
             extra: self.extra.clone(),
         }
     }
@@ -327,6 +335,7 @@ impl InvoiceDraft {
             shipping,
             notes: self.notes.clone(),
             terms: self.terms.clone(),
+            bill_to: self.bill_to.clone(),
             extra: self.extra.clone(),
         };
         errs.extend(validate(&content, ctx));
@@ -355,11 +364,13 @@ pub fn validate(c: &InvoiceContent, ctx: &Context<'_>) -> Vec<FieldError> {
             "number",
             "Invoice number is too long (at most 40 characters).",
         ));
-    } else if (ctx.taken_number)(c.number.trim()) {
+    } else if let Some(m) = (ctx.number_problem)(c.number.trim()) {
+        errs.push(FieldError::new("number", m));
+    } else if crate::numbers::is_provisional(c.number.trim()) && c.status != Status::Draft {
         errs.push(FieldError::new(
-            "number",
+            "status",
             format!(
-                "Invoice number {} is already used by another invoice.",
+                "{} is not an invoice number yet: this device had none left while DynamoDB could not be reached. Keep it as a draft; it is numbered as soon as DynamoDB answers.",
                 c.number.trim()
             ),
         ));
@@ -369,7 +380,7 @@ pub fn validate(c: &InvoiceContent, ctx: &Context<'_>) -> Vec<FieldError> {
             "clientId",
             "Choose a client (add one under Clients first if the list is empty).",
         ));
-    } else if !ctx.clients.iter().any(|cl| cl.id == c.client_id) {
+    } else if c.bill_to.is_none() && !ctx.clients.iter().any(|cl| cl.id == c.client_id) {
         errs.push(FieldError::new(
             "clientId",
             "The chosen client no longer exists: choose another.",
@@ -480,16 +491,20 @@ mod tests {
             shipping: "5".into(),
             notes: String::new(),
             terms: String::new(),
+            bill_to: None,
             extra: Default::default(),
         }
     }
 
     fn parse(d: &InvoiceDraft) -> Result<InvoiceContent, Vec<FieldError>> {
         let cl = clients();
-        let taken = |n: &str| n == "INV-0099";
+        let taken = |n: &str| {
+            (n == "INV-0099")
+                .then(|| format!("Invoice number {n} is already used by another invoice."))
+        };
         d.parse(&Context {
             clients: &cl,
-            taken_number: &taken,
+            number_problem: &taken,
         })
     }
 
@@ -580,6 +595,22 @@ mod tests {
         );
         d.lines.clear();
         assert!(fields(parse(&d)).contains(&"lines".to_string()));
+    }
+
+    #[test]
+    fn a_provisional_number_may_not_be_issued() {
+        let mut d = good();
+        d.number = "DRAFT-3F2A9C1E".into();
+        assert!(parse(&d).is_ok(), "a draft may wait for its number");
+        d.status = "sent".into();
+        let errs = parse(&d).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "status");
+        assert!(
+            errs[0].message.contains("Keep it as a draft"),
+            "{}",
+            errs[0].message
+        );
     }
 
     #[test]

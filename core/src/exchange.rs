@@ -203,19 +203,20 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     // numbers must stay unique across the merged set
     for (label, inv) in &incoming {
         let taken = |n: &str| {
-            invoices.iter().any(|o| {
+            let used = invoices.iter().any(|o| {
                 o.id != inv.id
                     && o.content.number == n
                     && !incoming.iter().any(|(_, x)| x.id == o.id)
             }) || incoming
                 .iter()
-                .any(|(_, o)| o.id != inv.id && o.content.number == n)
+                .any(|(_, o)| o.id != inv.id && o.content.number == n);
+            used.then(|| format!("Invoice number {n} is already used by another invoice."))
         };
         let errs = validate(
             &inv.content,
             &Context {
                 clients: &clients,
-                taken_number: &taken,
+                number_problem: &taken,
             },
         );
         for e in errs {

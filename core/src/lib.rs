@@ -10,6 +10,7 @@ pub mod exchange;
 pub mod list;
 pub mod model;
 pub mod money;
+pub mod numbers;
 pub mod outbox;
 pub mod protocol;
 pub mod store;

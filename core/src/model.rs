@@ -167,8 +167,37 @@ pub enum Discount {
 /// that all versions compute the same checksum; see [`crate::checksum`]).
 pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;
 
+/// Whom an invoice is addressed to, as it was when saved: an issued invoice keeps the
+/// client's details it was issued with, whatever becomes of the client record, and a
+/// device that lacks the client (made or deleted on another device) still has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BillTo {
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub tax_id: String,
+}
+
+impl BillTo {
+    pub fn of(c: &Client) -> Self {
+        BillTo {
+            name: c.name.clone(),
+            email: c.email.clone(),
+            address: c.address.clone(),
+            tax_id: c.tax_id.clone(),
+        }
+    }
+}
+
 /// The content of an invoice: everything the user edits. The checksum covers exactly this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Serialized by hand (below): the first version's fields in their order, then every
+/// field added since and every unknown one, in key order, so that all versions agree on
+/// the bytes the checksum covers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceContent {
     pub number: String,
@@ -187,9 +216,77 @@ pub struct InvoiceContent {
     pub notes: String,
     #[serde(default)]
     pub terms: String,
+    /// The client's details as saved (absent on invoices saved before it existed).
+    #[serde(default)]
+    pub bill_to: Option<BillTo>,
     /// Fields that this version does not know ([`Extra`]).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl InvoiceContent {
+    /// Copies the client's details into the invoice at a save: while it is a draft, when
+    /// it has none yet, or when its client changed. An issued invoice keeps the details
+    /// it was issued with; a client this device lacks changes nothing.
+    pub fn refresh_bill_to(&mut self, previous: Option<&InvoiceContent>, clients: &[Client]) {
+        let Some(client) = clients.iter().find(|c| c.id == self.client_id) else {
+            return;
+        };
+        let client_changed = previous.is_none_or(|p| p.client_id != self.client_id);
+        if self.status == Status::Draft || self.bill_to.is_none() || client_changed {
+            self.bill_to = Some(BillTo::of(client));
+        }
+    }
+
+    /// The client an invoice names, as a record: the device's own, or one made from the
+    /// details the invoice carries (a client made on another device, or deleted there).
+    pub fn client_from_bill_to(&self, now_rfc3339: &str) -> Option<Client> {
+        let b = self.bill_to.as_ref()?;
+        (!self.client_id.is_empty()).then(|| Client {
+            id: self.client_id.clone(),
+            name: b.name.clone(),
+            email: b.email.clone(),
+            address: b.address.clone(),
+            tax_id: b.tax_id.clone(),
+            updated_at: now_rfc3339.to_string(),
+        })
+    }
+}
+
+impl Serialize for InvoiceContent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Later<'a> {
+            BillTo(&'a BillTo),
+            Value(&'a serde_json::Value),
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("number", &self.number)?;
+        m.serialize_entry("clientId", &self.client_id)?;
+        m.serialize_entry("issueDate", &self.issue_date)?;
+        m.serialize_entry("dueDate", &self.due_date)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("currency", &self.currency)?;
+        m.serialize_entry("lines", &self.lines)?;
+        m.serialize_entry("discount", &self.discount)?;
+        m.serialize_entry("shipping", &self.shipping)?;
+        m.serialize_entry("notes", &self.notes)?;
+        m.serialize_entry("terms", &self.terms)?;
+        // fields added after the first version, and unknown ones, in key order
+        let mut later: std::collections::BTreeMap<&str, Later> = Default::default();
+        if let Some(b) = &self.bill_to {
+            later.insert("billTo", Later::BillTo(b));
+        }
+        for (k, v) in &self.extra {
+            later.entry(k.as_str()).or_insert(Later::Value(v));
+        }
+        for (k, v) in later {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
 }
 
 /// A stored invoice record: content plus the bookkeeping sync needs.
@@ -242,6 +339,55 @@ mod tests {
         let s = Settings::default();
         assert_eq!(s.format_number(7), "INV-0007");
         assert_eq!(s.format_number(12345), "INV-12345");
+    }
+
+    #[test]
+    fn an_issued_invoice_keeps_the_client_details_it_was_issued_with() {
+        let mut acme = crate::testing::client("c1", "Acme");
+        let mut c = crate::testing::invoice("i1", "INV-0001", "c1").content;
+        c.refresh_bill_to(None, std::slice::from_ref(&acme));
+        assert_eq!(c.bill_to.as_ref().map(|b| b.name.as_str()), Some("Acme"));
+        // a draft follows the client
+        acme.name = "Acme Ltd".into();
+        let before = c.clone();
+        c.refresh_bill_to(Some(&before), std::slice::from_ref(&acme));
+        assert_eq!(
+            c.bill_to.as_ref().map(|b| b.name.as_str()),
+            Some("Acme Ltd")
+        );
+        // issued: it keeps what it was issued with
+        c.status = Status::Sent;
+        acme.name = "Renamed".into();
+        let before = c.clone();
+        c.refresh_bill_to(Some(&before), std::slice::from_ref(&acme));
+        assert_eq!(
+            c.bill_to.as_ref().map(|b| b.name.as_str()),
+            Some("Acme Ltd")
+        );
+        // ... and with the client gone here, a device can make it again from the invoice
+        c.refresh_bill_to(Some(&before), &[]);
+        let back = c.client_from_bill_to("2026-12-02T00:00:00Z").unwrap();
+        assert_eq!((back.id.as_str(), back.name.as_str()), ("c1", "Acme Ltd"));
+    }
+
+    #[test]
+    fn fields_added_since_the_first_version_are_written_in_key_order_with_unknown_ones() {
+        let mut c = crate::testing::invoice("i1", "INV-0001", "c1").content;
+        c.bill_to = Some(BillTo {
+            name: "Acme".into(),
+            ..Default::default()
+        });
+        c.extra.insert("aNewerField".into(), serde_json::json!(1));
+        c.extra.insert("zNewerField".into(), serde_json::json!(2));
+        let json = serde_json::to_string(&c).unwrap();
+        let tail = &json[json.find(r#""terms""#).unwrap()..];
+        assert_eq!(
+            tail,
+            r#""terms":"","aNewerField":1,"billTo":{"name":"Acme","email":"","address":"","taxId":""},"zNewerField":2}"#
+        );
+        let back: InvoiceContent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
     }
 
     #[test]

@@ -121,6 +121,20 @@ pub enum Request {
         target: Target,
         user: String,
     },
+    /// How many changes wait and conflicts are kept (read from IndexedDB, online or not).
+    Counts {
+        target: Target,
+        user: String,
+    },
+    /// Lease a block of invoice numbers from the user's counter in DynamoDB, starting no
+    /// lower than `floor` (what this device knows is taken).
+    LeaseNumbers {
+        target: Target,
+        user: String,
+        floor: u64,
+        /// How many (`ledgerline_core::numbers::block_size`).
+        count: u64,
+    },
     /// The user has decided about this conflict.
     DropConflict {
         target: Target,
@@ -162,6 +176,15 @@ pub struct Take {
     /// The local copy loses and must be kept as a conflict before it is overwritten.
     #[serde(default)]
     pub keep_local: bool,
+}
+
+/// Told to every tab (BroadcastChannel `ledgerline-sync`) whenever a request changed the
+/// queue or the conflicts of `scope` (`crate::sync::scope`), whichever tab sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    pub scope: String,
+    pub pending: u32,
+    pub conflicts: u32,
 }
 
 /// Told to every tab during a replay (BroadcastChannel `ledgerline-sync`): `done` of
@@ -256,6 +279,11 @@ pub enum Reply {
         /// (id, DynamoDB's version) of items damaged there that this device has intact.
         damaged_remote: Vec<(String, u64)>,
         started_at: f64,
+    },
+    /// A block of invoice numbers `[start, end)` for this device.
+    Leased {
+        start: u64,
+        end: u64,
     },
     /// How many changes are queued and conflicts kept (after an acknowledgement).
     Counts {

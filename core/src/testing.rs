@@ -37,6 +37,7 @@ pub fn invoice(id: &str, number: &str, client_id: &str) -> Invoice {
         shipping: 0,
         notes: String::new(),
         terms: String::new(),
+        bill_to: None,
         extra: Default::default(),
     };
     let checksum = content_checksum(&content);

@@ -93,7 +93,7 @@ async function status(page, state, timeout = 15000) {
 
 async function remote(sub) {
   const r = await db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } } }));
-  return r.Items.filter((i) => !i.deleted?.BOOL).map((i) => ({ userId: i.userId.S, number: i.number.S, version: Number(i.version.N), content: JSON.parse(i.content.S) }));
+  return r.Items.filter((i) => !i.deleted?.BOOL && !i.invoiceId.S.startsWith('#')).map((i) => ({ userId: i.userId.S, number: i.number.S, version: Number(i.version.N), content: JSON.parse(i.content.S) }));
 }
 
 async function remoteHas(sub, count) {

@@ -118,15 +118,16 @@ export function kit(getStack) {
     return items;
   }
 
-  /** The invoices of `sub`'s partition (tombstones left out). */
+  /** The invoices of `sub`'s partition (tombstones and the number counter, `#counter`,
+   * left out). */
   async function remote(sub) {
-    return (await rawItems(sub)).filter((i) => !i.deleted?.BOOL)
+    return (await rawItems(sub)).filter((i) => !i.deleted?.BOOL && !i.invoiceId.S.startsWith('#'))
       .map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), content: JSON.parse(i.content.S), checksum: i.checksum.S }));
   }
 
   /** The tombstones of `sub`'s partition: deletions made in Ledgerline. */
   async function tombstones(sub) {
-    return (await rawItems(sub)).filter((i) => i.deleted?.BOOL)
+    return (await rawItems(sub)).filter((i) => i.deleted?.BOOL && !i.invoiceId.S.startsWith('#'))
       .map((i) => ({ id: i.invoiceId.S, version: Number(i.version.N), expiresAt: Number(i.expiresAt?.N), content: i.content }));
   }
 

@@ -204,7 +204,7 @@ test('problem 2 (I4): another table gets everything and removes nothing here; a 
   const other = 'ledgerline-other';
   const inOther = async () => {
     const r = await stack.db.send(new QueryCommand({ TableName: other, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } } })).catch(() => ({ Items: [] }));
-    return r.Items.map((i) => [i.invoiceId.S, Number(i.version.N), i.checksum.S]).sort();
+    return r.Items.filter((i) => !i.invoiceId.S.startsWith('#')).map((i) => [i.invoiceId.S, Number(i.version.N), i.checksum.S]).sort();
   };
   await nav(page, 'Settings');
   await tid(page, 'cloud-table').fill(other);

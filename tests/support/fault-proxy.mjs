@@ -11,7 +11,8 @@
 // operation: counts, first and last arrival in ms, serverMs: time spent waiting for the
 // server behind, answered: requests the server behind answered; refused: requests the
 // signature check refused, per error type, and lastRefused: the last one's operation, type
-// and message); POST /__stats/reset.
+// and message); POST /__stats/reset. GetItem and PutItem of the user's number counter
+// (sort key `#counter`) are counted as "GetItem#counter" and "PutItem#counter".
 // CORS preflights are answered here, like DynamoDB does.
 //
 // Signatures and request time, checked as DynamoDB does (dynalite and moto check neither):
@@ -174,7 +175,15 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
         return res.end();
       }
       const body = await readBody(req);
-      const op = String(req.headers['x-amz-target'] || '').split('.').pop() || req.method;
+      let op = String(req.headers['x-amz-target'] || '').split('.').pop() || req.method;
+      // the number counter's reads and writes are counted apart ("PutItem#counter"): a
+      // test counting PutItem counts invoice writes
+      if (op === 'GetItem' || op === 'PutItem') {
+        try {
+          const b = JSON.parse(body.toString());
+          if ((b.Key || b.Item)?.invoiceId?.S?.startsWith('#')) op += '#counter';
+        } catch { /* not JSON: counted as it is */ }
+      }
       stats.requests += 1;
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;
       stats.firstAt[op] ??= Date.now();

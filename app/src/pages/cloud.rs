@@ -57,6 +57,7 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::Queued { .. }
         | Reply::Replayed { .. }
         | Reply::Pulled { .. }
+        | Reply::Leased { .. }
         | Reply::Counts { .. } => {}
     }
 }

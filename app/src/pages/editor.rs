@@ -5,7 +5,6 @@ use crate::state::{save_invoice, Action, SaveError, Store};
 use crate::widgets::{area, edit, field, on_input, on_select, setter, Form};
 use ledgerline_core::currency::CURRENCIES;
 use ledgerline_core::draft::{Context, FieldError, InvoiceDraft, LineDraft};
-use ledgerline_core::store::next_number;
 use ledgerline_core::totals::compute;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -28,7 +27,7 @@ pub fn editor_page(props: &EditorProps) -> Html {
                 Some(inv) => InvoiceDraft::from_invoice(inv),
                 None => InvoiceDraft::new(
                     &store.snap.profile,
-                    next_number(&store.snap.settings, &store.snap.invoices).0,
+                    crate::numbers::suggest(&store),
                     today(),
                 ),
             })
@@ -75,16 +74,10 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let loaded = loaded.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let taken = |n: &str| {
-                store
-                    .snap
-                    .invoices
-                    .iter()
-                    .any(|i| Some(&i.id) != id.as_ref() && i.content.number == n)
-            };
+            let problem = |n: &str| crate::numbers::problem(&store, id.as_deref(), n);
             let ctx = Context {
                 clients: &store.snap.clients,
-                taken_number: &taken,
+                number_problem: &problem,
             };
             match form.0.parse(&ctx) {
                 Err(list) => {
@@ -138,10 +131,10 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let form = form.clone();
         let id = props.id.clone();
         Callback::from(move |_| {
-            let taken = |_: &str| false;
+            let fine = |_: &str| None;
             let ctx = Context {
                 clients: &store.snap.clients,
-                taken_number: &taken,
+                number_problem: &fine,
             };
             let unsaved = form.0.parse(&ctx).ok().map(|content| {
                 let id = id.clone().unwrap_or_else(crate::platform::new_id);

@@ -103,6 +103,7 @@ pub fn invoices_page() -> Html {
                 <Link<Route> to={Route::NewInvoice} classes="button primary">{ "New invoice" }</Link<Route>>
             </div>
             { crate::pages::data::local_only_note(&store) }
+            { numbers_banner(&store) }
             <div class="toolbar">
                 <input type="search" placeholder="Search number or client" aria-label="Search invoices"
                     data-testid="invoice-search" value={(*search).clone()} oninput={on_input(set_search)} />
@@ -133,5 +134,79 @@ pub fn invoices_page() -> Html {
                 }
             }
         </section>
+    }
+}
+
+/// Numbers used by more than one invoice (made before numbers were leased, or typed by
+/// hand on two devices), with one click to give the drafts among them new numbers; and
+/// the invoices still waiting for a number.
+fn numbers_banner(store: &Store) -> Html {
+    use ledgerline_core::numbers::{duplicates, waiting_for_numbers};
+    let dups = duplicates(&store.snap.invoices);
+    let waiting = waiting_for_numbers(&store.snap.invoices).len();
+    let waiting_note = (waiting > 0).then(|| html! {
+        <div class="banner banner-info" role="status" data-testid="numbers-waiting">
+            { format!(
+                "{waiting} draft invoice{} wait{} for a number: this device had none left while DynamoDB could not be reached. They are numbered as soon as DynamoDB answers; until then they can be edited but not issued.",
+                if waiting == 1 { "" } else { "s" },
+                if waiting == 1 { "s" } else { "" },
+            ) }
+        </div>
+    });
+    if dups.is_empty() {
+        return html! { { for waiting_note } };
+    }
+    let drafts: Vec<String> = dups.iter().flat_map(|d| d.renumber.clone()).collect();
+    let renumber = {
+        let store = store.clone();
+        let drafts = drafts.clone();
+        Callback::from(move |_| {
+            let mut done = Vec::new();
+            for id in &drafts {
+                let Some(inv) = store.invoice(id).cloned() else {
+                    continue;
+                };
+                let mut content = inv.content.clone();
+                content.number = crate::numbers::suggest(&store);
+                let new = content.number.clone();
+                match crate::state::save_invoice(&store, Some(id), content) {
+                    Ok(_) => done.push(format!("{} → {new}", inv.content.number)),
+                    Err(e) => {
+                        store.dispatch(Action::Toast(e.message()));
+                        return;
+                    }
+                }
+            }
+            store.dispatch(Action::Toast(format!("Renumbered: {}.", done.join(", "))));
+        })
+    };
+    let issued: Vec<&str> = dups
+        .iter()
+        .filter(|d| d.ids.len() - d.renumber.len() > 1)
+        .map(|d| d.number.as_str())
+        .collect();
+    html! {
+        <>
+        { for waiting_note }
+        <div class="banner banner-error" role="alert" data-testid="numbers-duplicate">
+            { format!(
+                "Invoice numbers used more than once: {}. Each invoice needs its own number.",
+                dups.iter().map(|d| format!("{} ({} invoices)", d.number, d.ids.len())).collect::<Vec<_>>().join(", ")
+            ) }
+            if !drafts.is_empty() {
+                { " " }
+                <button data-testid="numbers-renumber" onclick={renumber}>
+                    { format!("Give the {} draft{} new numbers", drafts.len(), if drafts.len() == 1 { "" } else { "s" }) }
+                </button>
+            }
+            if !issued.is_empty() {
+                <p>{ format!(
+                    "{} {} on more than one issued invoice: issued invoices keep their numbers here; void all but one and issue it again under a new number.",
+                    issued.join(", "),
+                    if issued.len() == 1 { "is" } else { "are" }
+                ) }</p>
+            }
+        </div>
+        </>
     }
 }

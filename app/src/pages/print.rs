@@ -25,7 +25,18 @@ pub fn print_page(p: &PrintProps) -> Html {
     };
     let c = &inv.content;
     let profile = &store.snap.profile;
-    let client = store.snap.clients.iter().find(|x| x.id == c.client_id);
+    // an issued invoice shows the client as it was issued to; a draft, the client now
+    let live = store
+        .snap
+        .clients
+        .iter()
+        .find(|x| x.id == c.client_id)
+        .map(ledgerline_core::model::BillTo::of);
+    let client = match (&c.bill_to, live) {
+        (Some(b), _) if c.status != ledgerline_core::model::Status::Draft => Some(b.clone()),
+        (_, Some(l)) => Some(l),
+        (b, None) => b.clone(),
+    };
     let t = compute(c);
     let print = Callback::from(|_| {
         if let Some(w) = web_sys::window() {
@@ -65,7 +76,7 @@ pub fn print_page(p: &PrintProps) -> Html {
                 </header>
                 <section class="bill-to">
                     <h2>{ "Bill to" }</h2>
-                    if let Some(cl) = client {
+                    if let Some(cl) = &client {
                         <strong>{ &cl.name }</strong>
                         <div class="pre">{ &cl.address }</div>
                         if !cl.tax_id.is_empty() { <div>{ format!("Tax ID: {}", cl.tax_id) }</div> }

@@ -196,11 +196,9 @@ pub async fn keep_conflicts_for(
 /// or not).
 pub async fn count(store: &Store) {
     let user = crate::oplog::user_of(store);
-    let reply = call(Request::Ack {
+    let reply = call(Request::Counts {
         target: store.config.target.clone(),
         user: user.clone(),
-        acks: Vec::new(),
-        pulled_at: None,
     })
     .await;
     if let Reply::Counts { pending, conflicts } = reply {
@@ -222,9 +220,6 @@ pub fn check(store: &Store) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         drain_outbox(&store).await;
-        if with_state(|s| s.first_count(&ledgerline_core::sync::scope(&sub, &target))) {
-            count(&store).await;
-        }
         let reply = call(Request::Check {
             target: target.clone(),
         })
@@ -233,6 +228,14 @@ pub fn check(store: &Store) {
             return;
         }
         let ok = matches!(reply, Reply::Ok { .. });
+        if ok {
+            // invoice numbers for this device when few are left, before the status
+            // says "connected" (a new invoice made then has a number from the lease)
+            crate::numbers::top_up(&store).await;
+            if !still(&store, &sub) {
+                return;
+            }
+        }
         if let Some(c) = connection_of(&reply) {
             store.dispatch(Action::SetConnection(c));
         }

@@ -1,6 +1,6 @@
 //! This page's sync state, in one value: the backoff counters of replays and checks,
 //! whether one is scheduled, one replay and one pull at a time, and what was already
-//! done once per start (the outbox drained, the counts read).
+//! done once per start (the outbox drained).
 
 use std::cell::RefCell;
 
@@ -22,8 +22,6 @@ pub struct SyncState {
     pub pulling: bool,
     /// The user whose outbox was handed over since this page started.
     drained: Option<String>,
-    /// The user whose counts were read since this page started.
-    counted: Option<String>,
     /// The invoices DynamoDB refused, as last told to the user.
     pub refused: Vec<String>,
 }
@@ -38,11 +36,6 @@ impl SyncState {
     pub fn first_drain(&mut self, user: &str) -> bool {
         let first = self.drained.as_deref() != Some(user);
         self.drained = Some(user.to_string());
-        first
-    }
-    pub fn first_count(&mut self, user: &str) -> bool {
-        let first = self.counted.as_deref() != Some(user);
-        self.counted = Some(user.to_string());
         first
     }
     pub fn reset_retries(&mut self, which: usize) {

@@ -11,10 +11,20 @@
 //! delete themselves) is somewhere: localStorage, an outbox, a queue, DynamoDB or the
 //! conflicts store. DynamoDB only ever gets a tombstone for an invoice a user deleted
 //! (I1). After a quiet period both devices and DynamoDB hold the same invoices.
+//! Invoice numbers come from the app's leasing rules (`crate::numbers`: blocks from a
+//! per-table counter, given up at save, provisional when none is left, numbered at the
+//! next lease): no two live invoices, here or in DynamoDB, ever share a number while
+//! the counter they came from survives (a lab reset or a change of table is the
+//! documented exception).
 
 use super::pull::{plan, LocalCopy, Loser, PullCase, PullStep};
 use super::replay::{loser, on_failed_condition, AfterFailedCondition};
 use super::*;
+use crate::model::Settings;
+use crate::numbers::{
+    block, block_size, floor, is_provisional, next_leased, provisional, sequence_of,
+    waiting_for_numbers, Lease, LOW_WATER,
+};
 use crate::testing::invoice;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +52,8 @@ enum Item {
 #[derive(Debug, Clone, Default)]
 struct Table {
     items: BTreeMap<String, Item>,
+    /// The number counter (`#counter`): the next number no device has leased.
+    counter: Option<u64>,
     /// The `builtOn` attribute of live items.
     built_on: BTreeMap<String, (u64, String)>,
 }
@@ -125,6 +137,8 @@ struct Device {
     editor: Option<(String, u64, String)>,
     last_deleted: Option<Invoice>,
     deleted_by_user: BTreeSet<String>,
+    /// The invoice numbers leased to this device, per target (kept in localStorage).
+    leases: [Lease; 2],
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +202,11 @@ enum Step {
     Advance {
         days: u8,
     },
+    /// DynamoDB answers a device: it leases numbers when few are left, then numbers the
+    /// invoices waiting with provisional ones.
+    Lease {
+        dev: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -210,6 +229,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..2).prop_map(|table| Step::LabReset { table }),
         2 => id.clone().prop_map(|id| Step::RemoteEdit { id }),
         1 => (0u8..120).prop_map(|days| Step::Advance { days }),
+        2 => dev.clone().prop_map(|dev| Step::Lease { dev }),
     ]
 }
 
@@ -226,10 +246,13 @@ struct World {
     deleted_by: BTreeMap<String, BTreeSet<usize>>,
     /// Which invoice and version each content was saved as (for readable failures).
     origin: BTreeMap<String, String>,
+    /// A table was wiped or a device changed table: numbers are unique per counter, and
+    /// a wiped counter starts again from what the devices know (a documented limit).
+    counter_lost: bool,
 }
 
-fn sealed(id: &str, version: u64, token: u64) -> Invoice {
-    let mut inv = invoice(id, &format!("N-{id}"), "c");
+fn sealed(id: &str, version: u64, token: u64, number: &str) -> Invoice {
+    let mut inv = invoice(id, number, "c");
     inv.version = version;
     inv.content.notes = format!("content {token}");
     crate::exchange::reseal(&mut inv);
@@ -247,18 +270,41 @@ impl World {
             alive: BTreeSet::new(),
             deleted_by: BTreeMap::new(),
             origin: BTreeMap::new(),
+            counter_lost: false,
         }
     }
 
-    fn fresh(&mut self, id: &str, version: u64) -> Invoice {
+    fn fresh(&mut self, id: &str, version: u64, number: &str) -> Invoice {
         self.counter += 1;
-        let inv = sealed(id, version, self.counter);
+        let inv = sealed(id, version, self.counter, number);
         self.origin.insert(
             inv.checksum.clone(),
             format!("{id} v{version} #{}", self.counter),
         );
         self.alive.insert(inv.checksum.clone());
         inv
+    }
+
+    fn local_list(&self, d: usize) -> Vec<Invoice> {
+        self.devices[d].local.values().cloned().collect()
+    }
+
+    /// The number device `d` gives a new invoice now: the lowest leased one no local
+    /// invoice uses (given up at once, as the app's save does), or a provisional one.
+    fn number_for(&mut self, d: usize, id: &str) -> String {
+        let settings = Settings::default();
+        let local = self.local_list(d);
+        let dev = &mut self.devices[d];
+        let t = dev.target;
+        match next_leased(&settings, &local, &mut dev.leases[t]) {
+            Some(n) => {
+                if let Some(seq) = sequence_of(&settings, &n) {
+                    dev.leases[t].remove(seq);
+                }
+                n
+            }
+            None => provisional(id),
+        }
     }
 
     fn record_conflict(dev: &mut Device, c: Conflict) {
@@ -339,14 +385,14 @@ impl World {
             Step::Save { dev, id } => {
                 let d = dev as usize;
                 let id = format!("i{id}");
-                let version = match self.devices[d].local.get(&id) {
-                    Some(inv) => inv.version + 1,
+                let (version, number) = match self.devices[d].local.get(&id) {
+                    Some(inv) => (inv.version + 1, inv.content.number.clone()),
                     // a new invoice: ids are UUIDs, never made twice
                     None if self.created.contains(&id) => return,
-                    None => 1,
+                    None => (1, self.number_for(d, &id)),
                 };
                 self.created.insert(id.clone());
-                let inv = self.fresh(&id, version);
+                let inv = self.fresh(&id, version, &number);
                 self.save_local(d, inv);
             }
             Step::Delete { dev, id } => {
@@ -397,7 +443,11 @@ impl World {
                     return;
                 };
                 let current = self.devices[d].local.get(&id).cloned();
-                let draft = self.fresh(&id, v + 1);
+                let number = current
+                    .as_ref()
+                    .map(|c| c.content.number.clone())
+                    .unwrap_or_else(|| provisional(&id));
+                let draft = self.fresh(&id, v + 1, &number);
                 if edited_copy_moved_on(Some((v, &sum)), current.as_ref()) {
                     // the draft is kept for review; the newer copy stays
                     let dev = &mut self.devices[d];
@@ -464,6 +514,8 @@ impl World {
                 // the click comes after the page's earlier hand-overs were taken
                 self.deliver_all(d);
                 self.devices[d].local.clear();
+                // the leased numbers were kept in localStorage too: never given out again
+                self.devices[d].leases = Default::default();
                 self.devices[d].editor = None;
                 self.devices[d].last_deleted = None;
                 self.forget_lost();
@@ -476,21 +528,54 @@ impl World {
             Step::TargetChange { dev } => {
                 let dev = &mut self.devices[dev as usize];
                 dev.target = 1 - dev.target;
+                self.counter_lost = true;
             }
             Step::LabReset { table } => {
                 self.tables[table as usize].items.clear();
                 self.tables[table as usize].built_on.clear();
+                self.tables[table as usize].counter = None;
+                self.counter_lost = true;
                 self.forget_lost();
             }
             Step::RemoteEdit { id } => {
                 let id = format!("i{id}");
                 if let Some(Item::Live(inv)) = self.tables[0].items.get(&id).cloned() {
-                    let next = self.fresh(&id, inv.version + 1);
+                    let next = self.fresh(&id, inv.version + 1, &inv.content.number);
                     self.alive.remove(&inv.checksum);
                     self.tables[0]
                         .built_on
                         .insert(id.clone(), (inv.version, inv.checksum.clone()));
                     self.tables[0].items.insert(id, Item::Live(next));
+                }
+            }
+            Step::Lease { dev } => {
+                let d = dev as usize;
+                let t = self.devices[d].target;
+                let waiting = waiting_for_numbers(&self.local_list(d)).len() as u64;
+                if self.devices[d].leases[t].remaining() < LOW_WATER + waiting {
+                    let f = floor(
+                        &Settings::default(),
+                        &self.local_list(d),
+                        &self.devices[d].leases[t],
+                    );
+                    let (start, end) = block(self.tables[t].counter, f, block_size(waiting));
+                    self.tables[t].counter = Some(end);
+                    self.devices[d].leases[t].add(start, end);
+                }
+                let ids: Vec<String> = waiting_for_numbers(&self.local_list(d))
+                    .into_iter()
+                    .map(|i| i.id.clone())
+                    .collect();
+                for id in ids {
+                    let Some(old) = self.devices[d].local.get(&id).cloned() else {
+                        continue;
+                    };
+                    let number = self.number_for(d, &id);
+                    if is_provisional(&number) {
+                        break;
+                    }
+                    let next = self.fresh(&id, old.version + 1, &number);
+                    self.save_local(d, next);
                 }
             }
             Step::Advance { days } => {
@@ -589,6 +674,30 @@ impl World {
                 let n = ids.len();
                 ids.dedup();
                 prop_assert_eq!(n, ids.len(), "one queue entry per invoice");
+            }
+        }
+        // no two live invoices share a number (provisional ones name their invoice),
+        // as long as every counter is the one the numbers came from
+        if !self.counter_lost {
+            let mut by_number: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            let remote = self.tables.iter().flat_map(|t| t.items.values());
+            let remote = remote.filter_map(|i| match i {
+                Item::Live(inv) => Some(inv),
+                Item::Tomb { .. } => None,
+            });
+            for inv in remote.chain(self.devices.iter().flat_map(|d| d.local.values())) {
+                if !is_provisional(&inv.content.number) {
+                    by_number
+                        .entry(inv.content.number.as_str())
+                        .or_default()
+                        .insert(inv.id.as_str());
+                }
+            }
+            for (number, ids) in &by_number {
+                prop_assert!(
+                    ids.len() <= 1,
+                    "number {number} used by {ids:?} after {after:?}"
+                );
             }
         }
         Ok(())

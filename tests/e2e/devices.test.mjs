@@ -1,0 +1,151 @@
+// Two devices, one business (issue 9), end to end against dynalite behind the
+// signature-checking fault proxy. Every test counts invoices in DynamoDB with an
+// independent client (the AWS SDK for JavaScript) before and after.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { ready, tid, addClient } from './helpers.mjs';
+import { startCloudStack, kit } from './cloud-stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startCloudStack('devices');
+});
+after(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack?.reset();
+});
+const { signedIn, status, remote, rawItems, putRemote, until, quickInvoice, editNotes, syncStore } = kit(() => stack);
+
+const conflictsLink = (page) => tid(page, 'nav').getByRole('link', { name: /^Conflicts/ });
+
+test('conflicts are counted from IndexedDB: at start-up with DynamoDB unreachable, and in every tab as they change', async () => {
+  const { context, page, sub } = await signedIn('counts@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Counts Client');
+  await quickInvoice(page, 'Edited on both sides');
+  const [inv] = await until('the invoice in DynamoDB', async () => { const r = await remote(sub); return r.length === 1 && r; });
+  const other = await context.newPage();
+  await other.goto(stack.server.url);
+  await ready(other);
+  assert.equal(await conflictsLink(other).count(), 0);
+
+  // a conflict, made in the first tab: the second is told, without a reload
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  await editNotes(page, inv.id, 'my offline edit');
+  await putRemote(sub, inv.id, inv.version + 1, { ...inv.content, notes: 'their edit' });
+  await stack.proxy.set({ mode: 'pass' });
+  await conflictsLink(page).filter({ hasText: 'Conflicts (1)' }).waitFor({ timeout: 30000 });
+  await conflictsLink(other).filter({ hasText: 'Conflicts (1)' }).waitFor({ timeout: 10000 });
+  assert.equal((await syncStore(page, 'conflicts')).length, 1);
+
+  // DynamoDB unreachable: a reload still shows the count, from IndexedDB
+  await stack.proxy.set({ mode: 'drop' });
+  await page.reload();
+  await ready(page);
+  await conflictsLink(page).filter({ hasText: 'Conflicts (1)' }).waitFor({ timeout: 10000 });
+  assert.notEqual(await tid(page, 'storage-status').getAttribute('data-state'), 'connected');
+
+  // decided in one tab: gone from the other's navigation too
+  await conflictsLink(page).click();
+  await tid(page, 'conflict-keep-remote').click();
+  await tid(page, 'conflicts-empty').waitFor();
+  await until('the other tab to drop the count', async () => (await conflictsLink(other).count()) === 0, 10000);
+  await stack.proxy.set({ mode: 'pass' });
+  const after = await remote(sub);
+  assert.equal(after.length, 1, 'still one invoice in DynamoDB');
+  assert.equal(after[0].version, inv.version + 1);
+  assert.equal(after[0].content.notes, 'their edit', 'DynamoDB\'s version kept');
+  await context.close();
+});
+
+/** The invoices in this page's localStorage: [{id, number, status, version}]. */
+const localInvoices = (page) => page.evaluate(() => Object.keys(localStorage)
+  .filter((k) => k.includes('/invoice/'))
+  .map((k) => JSON.parse(localStorage.getItem(k)))
+  .map((i) => ({ id: i.id, number: i.number, status: i.status, version: i.version })));
+
+test('invoice numbers: two devices offline never give out the same number; a device with none left waits with a provisional draft', async () => {
+  const email = 'numbers@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Numbers A');
+  await quickInvoice(a.page, 'A online');
+  await until('A\'s invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  await addClient(b.page, 'Numbers B');
+  const counter = async () => Number((await rawItems(a.sub)).find((i) => i.invoiceId.S === '#counter')?.next?.N);
+  assert.equal(await counter(), 51, 'two blocks of 25 leased, one per device');
+  assert.equal((await remote(a.sub)).length, 1, 'before: one invoice in DynamoDB');
+
+  // both offline, both issuing
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  await status(b.page, 'local');
+  for (let i = 0; i < 3; i++) {
+    await quickInvoice(a.page, `A offline ${i}`);
+    await quickInvoice(b.page, `B offline ${i}`);
+  }
+  // B has used up its numbers (as after a long offline stretch): the next one waits
+  await b.page.evaluate(() => Object.keys(localStorage).filter((k) => k.endsWith('/numbers')).forEach((k) => localStorage.setItem(k, '{}')));
+  await quickInvoice(b.page, 'B without numbers');
+  const waiting = (await localInvoices(b.page)).find((i) => i.number.startsWith('DRAFT-'));
+  assert.ok(waiting, 'a provisional number');
+  await tid(b.page, 'numbers-waiting').waitFor();
+  // it may not be issued under a provisional number
+  await b.page.goto(stack.server.url + 'invoices/' + waiting.id);
+  await ready(b.page);
+  await tid(b.page, 'inv-status').selectOption('sent');
+  await tid(b.page, 'inv-save').click();
+  assert.match(await tid(b.page, 'form-errors').textContent(), /not an invoice number yet.*Keep it as a draft/);
+
+  // back online: everything arrives, numbered, every number once
+  await stack.proxy.set({ mode: 'pass' });
+  const items = await until('8 numbered invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 8 && r.every((i) => !i.content.number.startsWith('DRAFT-')) && r;
+  }, 60000);
+  const numbers = items.map((i) => i.content.number).sort();
+  assert.equal(new Set(numbers).size, 8, `unique: ${numbers}`);
+  assert.deepEqual(numbers, ['INV-0001', 'INV-0002', 'INV-0003', 'INV-0004', 'INV-0026', 'INV-0027', 'INV-0028', 'INV-0051']);
+  const renumbered = items.find((i) => i.id === waiting.id);
+  assert.equal(renumbered.content.number, 'INV-0051', 'from B\'s next block');
+  assert.equal(renumbered.content.status, 'draft');
+  assert.equal(await counter(), 76);
+  await tid(b.page, 'numbers-waiting').waitFor({ state: 'detached' });
+  await a.context.close();
+  await b.context.close();
+});
+
+test('a client made on A arrives on B with A\'s invoice (its details travel with the invoice); B edits and saves that invoice as it is', async () => {
+  const email = 'billto@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Acme From A', { address: '1 Main Street' });
+  await quickInvoice(a.page, 'For Acme');
+  const [inv] = await until('A\'s invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  assert.equal(inv.content.billTo.name, 'Acme From A', 'the client\'s details are on the invoice');
+  assert.equal(inv.content.billTo.address, '1 Main Street');
+
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  const clientsOnB = () => b.page.evaluate(() => Object.keys(localStorage)
+    .filter((k) => k.includes('/client/'))
+    .map((k) => JSON.parse(localStorage.getItem(k))));
+  const [made] = await until('the client on B', async () => { const c = await clientsOnB(); return c.length === 1 && c; });
+  assert.deepEqual([made.id, made.name, made.address], [inv.content.clientId, 'Acme From A', '1 Main Street']);
+
+  await editNotes(b.page, inv.id, 'edited on B');
+  const [after] = await until('B\'s edit in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 1 && r[0].version === inv.version + 1 && r;
+  });
+  assert.equal(after.content.notes, 'edited on B');
+  assert.equal(after.content.clientId, inv.content.clientId);
+  assert.equal(after.content.billTo.name, 'Acme From A');
+  await a.context.close();
+  await b.context.close();
+});
