@@ -21,6 +21,7 @@ pub mod backoff;
 pub mod batch;
 pub mod pull;
 pub mod queue;
+pub mod records;
 pub mod replay;
 
 #[cfg(test)]

@@ -1,0 +1,555 @@
+//! Clients and the business profile in DynamoDB: the same contract as invoices, decided
+//! by comparing three states of each record (state-based: these records are few).
+//!
+//! - the local one: its content's checksum, an explicit local deletion (the user deleted
+//!   it here: a marker kept until DynamoDB has the tombstone), or nothing;
+//! - the synced one: (version, checksum) both sides last agreed on, per (user, target);
+//! - DynamoDB's: (version, checksum), or a tombstone, or nothing.
+//!
+//! DynamoDB wins and the loser is kept ([`RecordStep::TakeKeepLocal`]); equal content is
+//! never a conflict; a delete is a tombstone and only ever an explicit one; an absence in
+//! DynamoDB is uploaded again; writes are conditional on what was seen; a local copy is
+//! replaced only after it is kept, and the synced mark moves only after the store that
+//! must hold a version holds it (the page stores, then marks; DynamoDB confirms, then the
+//! page marks).
+
+use serde::{Deserialize, Serialize};
+
+/// The sort key of a client's item.
+pub fn client_key(id: &str) -> String {
+    format!("#client#{id}")
+}
+
+/// The sort key of the business profile's item.
+pub const PROFILE_KEY: &str = "#profile";
+
+/// The client id in a record key, if it is a client's.
+pub fn client_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix("#client#")
+}
+
+/// A record's checksum: FNV-1a 64 of its canonical JSON (object keys in order; the
+/// bookkeeping field `updatedAt` left out: a save of the same content is the same).
+pub fn record_checksum(content: &serde_json::Value) -> String {
+    let mut v = content.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("updatedAt");
+    }
+    let json = serde_json::to_vec(&v).unwrap_or_default();
+    format!("fnv1a64:{:016x}", crate::checksum::fnv1a64(&json))
+}
+
+/// What this device has of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalRecord {
+    /// Its content's checksum.
+    Present(String),
+    /// Deleted here by the user; the tombstone is not in DynamoDB yet.
+    Deleted,
+    /// Nothing (never had it, or local data was cleared: never a deletion).
+    Absent,
+}
+
+/// What DynamoDB has of a record (as a Query read it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteRecord {
+    pub key: String,
+    pub version: u64,
+    /// None: a tombstone.
+    pub checksum: Option<String>,
+    /// The content as JSON text (None for a tombstone, or unreadable).
+    pub content: Option<String>,
+    /// The versions this one descends from, newest first (at most [`LINEAGE`]): a device
+    /// takes a newer version only if it descends from the one it agreed on; after a lab
+    /// reset another branch does not, and this device's copy is kept instead.
+    #[serde(default)]
+    pub lineage: Vec<Mark>,
+}
+
+/// How many ancestors a record item remembers.
+pub const LINEAGE: usize = 20;
+
+/// The lineage of a write based on `base`, whose own lineage is `base_lineage`.
+pub fn lineage_after(base: Option<&Mark>, base_lineage: &[Mark]) -> Vec<Mark> {
+    match base {
+        None => Vec::new(),
+        Some(b) => std::iter::once(b.clone())
+            .chain(base_lineage.iter().cloned())
+            .take(LINEAGE)
+            .collect(),
+    }
+}
+
+/// (version, checksum) both sides last agreed on; checksum None: a tombstone.
+pub type Mark = (u64, Option<String>);
+
+/// What to do with one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStep {
+    Keep,
+    /// Both have the same: remember DynamoDB's as synced.
+    Synced(Mark),
+    /// Store DynamoDB's (or remove the local copy for a tombstone), then mark it synced.
+    Take(Mark),
+    /// Both changed: keep the local one for review first, then as [`RecordStep::Take`].
+    TakeKeepLocal(Mark),
+    /// Write the local content as `version`, conditional on `base` (None: nothing there).
+    Upload {
+        version: u64,
+        base: Option<Mark>,
+    },
+    /// Write a tombstone at `version`, conditional on `base`.
+    Tombstone {
+        version: u64,
+        base: Mark,
+    },
+    /// Nothing left to do on either side: drop the deletion marker and the synced mark.
+    Forget,
+}
+
+/// The decision for one record.
+pub fn decide(
+    local: &LocalRecord,
+    synced: Option<&Mark>,
+    remote: Option<&RemoteRecord>,
+) -> RecordStep {
+    let Some(r) = remote else {
+        return match local {
+            // absence in DynamoDB is never a deletion: the local record goes up again
+            LocalRecord::Present(_) => RecordStep::Upload {
+                version: synced.map_or(1, |s| s.0 + 1),
+                base: None,
+            },
+            LocalRecord::Deleted => RecordStep::Forget,
+            LocalRecord::Absent if synced.is_some() => RecordStep::Forget,
+            LocalRecord::Absent => RecordStep::Keep,
+        };
+    };
+    let theirs: Mark = (r.version, r.checksum.clone());
+    let unchanged_there = synced == Some(&theirs);
+    match local {
+        LocalRecord::Present(sum) => {
+            if r.checksum.as_deref() == Some(sum.as_str()) {
+                if unchanged_there {
+                    RecordStep::Keep
+                } else {
+                    RecordStep::Synced(theirs)
+                }
+            } else if unchanged_there {
+                RecordStep::Upload {
+                    version: r.version + 1,
+                    base: Some(theirs),
+                }
+            } else if synced
+                .is_some_and(|s| s.1.as_deref() == Some(sum.as_str()) && r.lineage.contains(s))
+            {
+                // unchanged here since the last agreement, and DynamoDB's is built on it
+                RecordStep::Take(theirs)
+            } else {
+                RecordStep::TakeKeepLocal(theirs)
+            }
+        }
+        LocalRecord::Deleted => {
+            if r.checksum.is_none() {
+                RecordStep::Forget
+            } else if unchanged_there {
+                RecordStep::Tombstone {
+                    version: r.version + 1,
+                    base: theirs,
+                }
+            } else {
+                // changed there while deleted here: it comes back, the delete is kept
+                RecordStep::TakeKeepLocal(theirs)
+            }
+        }
+        LocalRecord::Absent => {
+            if unchanged_there {
+                RecordStep::Keep
+            } else {
+                RecordStep::Take(theirs)
+            }
+        }
+    }
+}
+
+/// Whether a conditional write based on `base` (None: nothing there) holds against what
+/// DynamoDB has now: the rule the cloud adapter's condition expresses.
+pub fn write_holds(base: Option<&Mark>, now: Option<&RemoteRecord>) -> bool {
+    match (base, now) {
+        (None, None) => true,
+        (Some(b), Some(n)) => b.0 == n.version && b.1 == n.checksum,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn remote(v: u64, sum: Option<&str>) -> RemoteRecord {
+        RemoteRecord {
+            key: client_key("c1"),
+            version: v,
+            checksum: sum.map(str::to_string),
+            content: sum.map(|s| format!("{{\"name\":\"{s}\"}}")),
+            lineage: vec![mark(v.saturating_sub(1), Some("a"))],
+        }
+    }
+    fn mark(v: u64, sum: Option<&str>) -> Mark {
+        (v, sum.map(str::to_string))
+    }
+    fn present(s: &str) -> LocalRecord {
+        LocalRecord::Present(s.into())
+    }
+
+    #[test]
+    fn the_checksum_ignores_the_save_time() {
+        let a = serde_json::json!({"id": "c1", "name": "Acme", "updatedAt": "2026-01-01"});
+        let b = serde_json::json!({"id": "c1", "name": "Acme", "updatedAt": "2026-12-02"});
+        assert_eq!(record_checksum(&a), record_checksum(&b));
+        let c = serde_json::json!({"id": "c1", "name": "Acme Ltd"});
+        assert_ne!(record_checksum(&a), record_checksum(&c));
+        assert_eq!(client_id_of(&client_key("c9")), Some("c9"));
+        assert_eq!(client_id_of(PROFILE_KEY), None);
+    }
+
+    #[test]
+    fn every_case() {
+        use RecordStep::*;
+        // new here: up, on nothing
+        assert_eq!(
+            decide(&present("a"), None, None),
+            Upload {
+                version: 1,
+                base: None
+            }
+        );
+        // a lab reset: DynamoDB lost it, it goes up again after the version it had
+        assert_eq!(
+            decide(&present("a"), Some(&mark(3, Some("a"))), None),
+            Upload {
+                version: 4,
+                base: None
+            }
+        );
+        // equal content is never a conflict
+        assert_eq!(
+            decide(&present("a"), None, Some(&remote(2, Some("a")))),
+            Synced(mark(2, Some("a")))
+        );
+        assert_eq!(
+            decide(
+                &present("a"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(2, Some("a")))
+            ),
+            Keep
+        );
+        // edited here only
+        assert_eq!(
+            decide(
+                &present("b"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(2, Some("a")))
+            ),
+            Upload {
+                version: 3,
+                base: Some(mark(2, Some("a")))
+            }
+        );
+        // edited there only
+        assert_eq!(
+            decide(
+                &present("a"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, Some("c")))
+            ),
+            Take(mark(3, Some("c")))
+        );
+        // edited on both: DynamoDB wins, the local one is kept
+        assert_eq!(
+            decide(
+                &present("b"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, Some("c")))
+            ),
+            TakeKeepLocal(mark(3, Some("c")))
+        );
+        // deleted there, unchanged here: removed here
+        assert_eq!(
+            decide(
+                &present("a"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, None))
+            ),
+            Take(mark(3, None))
+        );
+        // deleted there, edited here: DynamoDB wins, the edit is kept
+        assert_eq!(
+            decide(
+                &present("b"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, None))
+            ),
+            TakeKeepLocal(mark(3, None))
+        );
+        // deleted here: a tombstone after DynamoDB's version, unless it changed there
+        assert_eq!(
+            decide(
+                &LocalRecord::Deleted,
+                Some(&mark(2, Some("a"))),
+                Some(&remote(2, Some("a")))
+            ),
+            Tombstone {
+                version: 3,
+                base: mark(2, Some("a"))
+            }
+        );
+        assert_eq!(
+            decide(
+                &LocalRecord::Deleted,
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, Some("c")))
+            ),
+            TakeKeepLocal(mark(3, Some("c")))
+        );
+        assert_eq!(
+            decide(&LocalRecord::Deleted, None, Some(&remote(3, None))),
+            Forget
+        );
+        assert_eq!(decide(&LocalRecord::Deleted, None, None), Forget);
+        // absent here (never had it, or local data cleared): never a deletion
+        assert_eq!(
+            decide(
+                &LocalRecord::Absent,
+                Some(&mark(2, Some("a"))),
+                Some(&remote(2, Some("a")))
+            ),
+            Keep
+        );
+        assert_eq!(
+            decide(&LocalRecord::Absent, None, Some(&remote(2, Some("a")))),
+            Take(mark(2, Some("a")))
+        );
+        assert_eq!(decide(&LocalRecord::Absent, None, None), Keep);
+    }
+
+    /// Two devices and DynamoDB, clients edited, deleted and synced in any order, rounds
+    /// cut short anywhere (a write's answer lost): nothing a user saved is lost (it is on
+    /// a device, in DynamoDB or in a device's conflicts), DynamoDB only gets a tombstone
+    /// for a record a user deleted, and after both sync twice everything agrees.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Edit(usize, u8),
+        Delete(usize, u8),
+        Sync(usize, u8),
+        Wipe(usize),
+        LabReset,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Edit(d, k)),
+            1 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Delete(d, k)),
+            4 => (0usize..2, 0u8..8).prop_map(|(d, cut)| Op::Sync(d, cut)),
+            1 => (0usize..2).prop_map(Op::Wipe),
+            1 => Just(Op::LabReset),
+        ]
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct Dev {
+        local: BTreeMap<String, String>,
+        deleted: Vec<String>,
+        synced: BTreeMap<String, Mark>,
+        conflicts: Vec<Option<String>>,
+    }
+
+    fn local_of(d: &Dev, key: &str) -> LocalRecord {
+        match d.local.get(key) {
+            Some(c) => LocalRecord::Present(c.clone()),
+            None if d.deleted.iter().any(|k| k == key) => LocalRecord::Deleted,
+            None => LocalRecord::Absent,
+        }
+    }
+
+    /// One round of device `d` against `db`, stopped after `cut` writes (the last answer
+    /// lost). Content doubles as its checksum here.
+    fn round(
+        d: &mut Dev,
+        db: &mut BTreeMap<String, RemoteRecord>,
+        cut: u8,
+        deleted_by_user: &[String],
+    ) -> Result<(), TestCaseError> {
+        let mut keys: Vec<String> = d
+            .local
+            .keys()
+            .chain(d.deleted.iter())
+            .chain(db.keys())
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut writes = 0u8;
+        for key in keys {
+            let step = decide(&local_of(d, &key), d.synced.get(&key), db.get(&key));
+            let keep_local = matches!(step, RecordStep::TakeKeepLocal(_));
+            match step {
+                RecordStep::Keep => {}
+                RecordStep::Synced(m) => {
+                    d.synced.insert(key.clone(), m);
+                }
+                RecordStep::Take(m) | RecordStep::TakeKeepLocal(m) => {
+                    if keep_local {
+                        d.conflicts.push(d.local.get(&key).cloned());
+                    }
+                    match db.get(&key).and_then(|r| r.checksum.clone()) {
+                        Some(c) => {
+                            d.local.insert(key.clone(), c);
+                        }
+                        None => {
+                            d.local.remove(&key);
+                        }
+                    }
+                    d.deleted.retain(|k| k != &key);
+                    d.synced.insert(key.clone(), m);
+                }
+                RecordStep::Upload { version, base } => {
+                    if writes >= cut {
+                        return Ok(());
+                    }
+                    writes += 1;
+                    let sum = d.local[&key].clone();
+                    if write_holds(base.as_ref(), db.get(&key)) {
+                        let before = db.get(&key).map(|r| r.lineage.clone()).unwrap_or_default();
+                        db.insert(
+                            key.clone(),
+                            RemoteRecord {
+                                key: key.clone(),
+                                version,
+                                checksum: Some(sum.clone()),
+                                content: Some(sum.clone()),
+                                lineage: lineage_after(base.as_ref(), &before),
+                            },
+                        );
+                        if writes == cut {
+                            return Ok(()); // the answer is lost
+                        }
+                        d.synced.insert(key.clone(), (version, Some(sum)));
+                    }
+                }
+                RecordStep::Tombstone { version, base } => {
+                    if writes >= cut {
+                        return Ok(());
+                    }
+                    writes += 1;
+                    if write_holds(Some(&base), db.get(&key)) {
+                        prop_assert!(
+                            deleted_by_user.contains(&key),
+                            "a tombstone nobody asked for: {key}"
+                        );
+                        let before = db.get(&key).map(|r| r.lineage.clone()).unwrap_or_default();
+                        db.insert(
+                            key.clone(),
+                            RemoteRecord {
+                                key: key.clone(),
+                                version,
+                                checksum: None,
+                                content: None,
+                                lineage: lineage_after(Some(&base), &before),
+                            },
+                        );
+                        if writes == cut {
+                            return Ok(());
+                        }
+                        d.deleted.retain(|k| k != &key);
+                        d.synced.insert(key.clone(), (version, None));
+                    }
+                }
+                RecordStep::Forget => {
+                    d.deleted.retain(|k| k != &key);
+                    d.synced.remove(&key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn two_devices_lose_nothing_and_agree(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut devs = [Dev::default(), Dev::default()];
+            let mut db: BTreeMap<String, RemoteRecord> = BTreeMap::new();
+            let mut saved: Vec<String> = Vec::new();
+            let mut deleted_by_user: Vec<String> = Vec::new();
+            let mut n = 0;
+            for o in &ops {
+                match o {
+                    Op::Edit(d, k) => {
+                        n += 1;
+                        let key = client_key(&k.to_string());
+                        let content = format!("{key}-v{n}");
+                        devs[*d].deleted.retain(|x| x != &key);
+                        // the user replaced what this device showed
+                        if let Some(prev) = devs[*d].local.insert(key, content.clone()) {
+                            saved.retain(|c| c != &prev);
+                        }
+                        saved.push(content);
+                    }
+                    Op::Delete(d, k) => {
+                        let key = client_key(&k.to_string());
+                        if let Some(gone) = devs[*d].local.remove(&key) {
+                            saved.retain(|c| c != &gone);
+                            devs[*d].deleted.push(key.clone());
+                            deleted_by_user.push(key);
+                        }
+                    }
+                    Op::Sync(d, cut) => round(&mut devs[*d], &mut db, *cut, &deleted_by_user)?,
+                    Op::Wipe(d) => {
+                        // "Delete all local data": what only this browser had is gone,
+                        // as the user asked
+                        let gone: Vec<String> = devs[*d].local.values().filter(|c| !db.values().any(|r| r.checksum.as_ref() == Some(c))).cloned().collect();
+                        saved.retain(|c| !gone.contains(c));
+                        // the conflicts store (IndexedDB) stays
+                        let conflicts = std::mem::take(&mut devs[*d].conflicts);
+                        devs[*d] = Dev { conflicts, ..Dev::default() };
+                    }
+                    Op::LabReset => db.clear(),
+                }
+                // a wipe and a lab reset destroy copies on purpose: what was only there
+                // is gone by the user's (or the lab's) doing, not the sync's
+                if matches!(o, Op::Wipe(_) | Op::LabReset) {
+                    saved.retain(|c| {
+                        db.values().any(|r| r.checksum.as_ref() == Some(c))
+                            || devs.iter().any(|d| {
+                                d.local.values().any(|x| x == c)
+                                    || d.conflicts.iter().flatten().any(|x| x == c)
+                            })
+                    });
+                }
+            }
+            // quiet: each device syncs fully, twice
+            for _ in 0..2 {
+                for d in devs.iter_mut() {
+                    round(d, &mut db, u8::MAX, &deleted_by_user)?;
+                }
+            }
+            let live: BTreeMap<&String, &String> = db.iter().filter_map(|(k, r)| r.checksum.as_ref().map(|c| (k, c))).collect();
+            for d in &devs {
+                let here: BTreeMap<&String, &String> = d.local.iter().collect();
+                prop_assert_eq!(&here, &live, "a device disagrees with DynamoDB");
+            }
+            // every content a user saved and did not replace, delete or wipe themselves
+            // is somewhere: in DynamoDB, on a device, or kept in a conflicts store
+            for c in &saved {
+                let somewhere = live.values().any(|x| *x == c)
+                    || devs.iter().any(|d| d.local.values().any(|x| x == c) || d.conflicts.iter().flatten().any(|x| x == c));
+                prop_assert!(somewhere, "{c} lost");
+            }
+        }
+    }
+}
