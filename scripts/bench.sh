@@ -12,3 +12,6 @@ node tests/bench/bench.mjs target/bench/bundle-2000.json
 # replay of 1,000 queued writes behind 20 ms of added latency, against a sequential
 # PutItem baseline, on moto (transactions) and dynalite (single conditional writes)
 node tests/bench/replay.mjs 1000 20
+# two devices of one user, 200 offline edits each: time and round trips to converge,
+# beside sequential PutItem of the same number of invoices
+node tests/bench/devices.mjs 200

@@ -6,6 +6,7 @@ pub mod numbers;
 pub mod oplog;
 pub mod pages;
 pub mod platform;
+pub mod records;
 pub mod state;
 pub mod sync;
 pub mod widgets;

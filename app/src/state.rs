@@ -595,6 +595,8 @@ pub fn delete_client(store: &Store, id: &str) -> Result<(), String> {
         ));
     }
     with_kv(|kv| store::remove_client(kv, &store.ns, id));
+    // a delete is explicit: its tombstone goes to DynamoDB at the next round
+    crate::records::note_deleted(store, id);
     store.dispatch(Action::RemoveClient(id.to_string()));
     Ok(())
 }

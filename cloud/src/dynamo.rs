@@ -207,3 +207,127 @@ pub async fn lease_numbers(
         message: Some("the number counter kept changing while this device read it".into()),
     })
 }
+
+/// Every client and profile record of `user` (sort keys starting with '#', the number
+/// counter left out), paginated.
+pub async fn records(
+    client: &Client,
+    table: &str,
+    user: &str,
+) -> Result<Vec<ledgerline_core::sync::records::RemoteRecord>, Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use ledgerline_core::sync::records::{Mark, RemoteRecord};
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("userId = :u AND begins_with(invoiceId, :p)")
+            .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
+            .expression_attribute_values(":p", AttributeValue::S("#".into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| failure(&e))?;
+        for it in page.items() {
+            let s = |k: &str| it.get(k).and_then(|v| v.as_s().ok()).cloned();
+            let Some(key) = s("invoiceId").filter(|k| k.starts_with("#client#") || k == "#profile")
+            else {
+                continue;
+            };
+            let deleted = it
+                .get("deleted")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false);
+            let version = it
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let lineage: Vec<Mark> = s("lineage")
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or_default();
+            out.push(RemoteRecord {
+                key,
+                version,
+                checksum: if deleted { None } else { s("checksum") },
+                content: if deleted { None } else { s("content") },
+                lineage,
+            });
+        }
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Writes one record (`content` None: a tombstone), conditional on `base`: nothing
+/// there, or DynamoDB still at exactly that version and checksum. `Ok(false)`: the
+/// condition failed (DynamoDB changed since; the caller decides again).
+#[allow(clippy::too_many_arguments)]
+pub async fn put_record(
+    client: &Client,
+    table: &str,
+    user: &str,
+    key: &str,
+    version: u64,
+    content: Option<&str>,
+    checksum: Option<&str>,
+    base: Option<&ledgerline_core::sync::records::Mark>,
+    lineage: &[ledgerline_core::sync::records::Mark],
+) -> Result<bool, Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let now = js_sys::Date::now() + crate::http::clock_offset_ms();
+    let mut item = match content {
+        Some(c) => {
+            let mut it = crate::item::key(user, key);
+            it.insert("version".into(), AttributeValue::N(version.to_string()));
+            it.insert("content".into(), AttributeValue::S(c.to_string()));
+            it.insert(
+                "checksum".into(),
+                AttributeValue::S(checksum.unwrap_or_default().to_string()),
+            );
+            it.insert(
+                "updatedAt".into(),
+                AttributeValue::S(String::from(
+                    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(now)).to_iso_string(),
+                )),
+            );
+            it
+        }
+        None => crate::item::tombstone(user, key, version, now),
+    };
+    if !lineage.is_empty() {
+        item.insert(
+            "lineage".into(),
+            AttributeValue::S(serde_json::to_string(lineage).unwrap_or_default()),
+        );
+    }
+    let mut put = client.put_item().table_name(table).set_item(Some(item));
+    put = match base {
+        None => put.condition_expression("attribute_not_exists(invoiceId)"),
+        Some((v, Some(sum))) => put
+            .condition_expression("version = :v AND checksum = :s")
+            .expression_attribute_values(":v", AttributeValue::N(v.to_string()))
+            .expression_attribute_values(":s", AttributeValue::S(sum.clone())),
+        Some((v, None)) => put
+            .condition_expression("version = :v AND attribute_not_exists(checksum)")
+            .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let f = failure(&e);
+            if f.code.as_deref() == Some("ConditionalCheckFailedException") {
+                Ok(false)
+            } else {
+                Err(f)
+            }
+        }
+    }
+}

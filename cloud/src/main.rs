@@ -271,6 +271,50 @@ async fn dispatch(req: Request) -> Reply {
                 Err(f) => failed(&f, worked, 0.0),
             }
         }
+        Request::Records { target, user } => {
+            let (client, worked) = match client(&target).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Reply::NoCredentials,
+                Err(message) => return Reply::Error { message },
+            };
+            match dynamo::records(&client, &target.table, &user).await {
+                Ok(items) => Reply::Records { items },
+                Err(f) => failed(&f, worked, 0.0),
+            }
+        }
+        Request::PutRecord {
+            target,
+            user,
+            key,
+            version,
+            content,
+            checksum,
+            base,
+            lineage,
+        } => {
+            let (client, worked) = match client(&target).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Reply::NoCredentials,
+                Err(message) => return Reply::Error { message },
+            };
+            match dynamo::put_record(
+                &client,
+                &target.table,
+                &user,
+                &key,
+                version,
+                content.as_deref(),
+                checksum.as_deref(),
+                base.as_ref(),
+                &lineage,
+            )
+            .await
+            {
+                Ok(true) => done(),
+                Ok(false) => Reply::Stale,
+                Err(f) => failed(&f, worked, 0.0),
+            }
+        }
         Request::Counts { target, user } => match migrated(&user, &target).await {
             Ok(scope) => counts(&scope, Ok(0)).await,
             Err(message) => Reply::Error { message },
@@ -471,6 +515,10 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
         Request::LeaseNumbers { user, .. } => Some(("remote.leaseNumbers", user.clone(), None)),
+        Request::Records { user, .. } => Some(("remote.records", user.clone(), None)),
+        Request::PutRecord { user, key, .. } => {
+            Some(("remote.putRecord", user.clone(), Some(key.clone())))
+        }
         Request::Pull { user, .. } => Some(("remote.pull", user.clone(), None)),
         Request::DropConflict {
             user, invoice_id, ..
@@ -511,6 +559,8 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             },
         ),
         Reply::NoCredentials => ("failed", None, "no credentials stored".to_string()),
+        Reply::Records { items } => ("ok", None, format!("{} records", items.len())),
+        Reply::Stale => ("refused", None, "changed in DynamoDB since".to_string()),
         Reply::Leased { start, end } => (
             "ok",
             None,

@@ -246,6 +246,7 @@ pub async fn pull(
                             remote: None,
                             remote_version: Some(v),
                             damaged_remote: fetched.get(&id).map(item::raw),
+                            record: None,
                             at: js_sys::Date::now() as u64,
                         });
                     }
@@ -264,6 +265,7 @@ pub async fn pull(
                     remote: remote_inv.clone(),
                     remote_version: remote_inv.is_none().then_some(version),
                     damaged_remote: None,
+                    record: None,
                     at: js_sys::Date::now() as u64,
                 });
             }

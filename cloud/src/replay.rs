@@ -255,6 +255,7 @@ async fn after_failed_condition(
                 remote: None,
                 remote_version: base,
                 damaged_remote: Some(raw),
+                record: None,
                 at: js_sys::Date::now() as u64,
             });
             store::update_keeping(db, scope, &op.invoice_id, move |current, _| {
@@ -295,6 +296,7 @@ async fn after_failed_condition(
                     local: loser(&kind),
                     remote_version: theirs.is_none().then_some(remote_version),
                     damaged_remote: None,
+                    record: None,
                     remote: theirs,
                     at: js_sys::Date::now() as u64,
                 };

@@ -312,6 +312,7 @@ pub async fn add(
                 remote: None,
                 remote_version: None,
                 damaged_remote: None,
+                record: None,
                 at: js_sys::Date::now() as u64,
             }),
             _ => None,
@@ -346,6 +347,7 @@ pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> Result<(),
         remote: None,
         remote_version: None,
         damaged_remote: None,
+        record: None,
         at,
     };
     put_json::<Conflict>(&db, CONFLICTS, &conflict_key(scope, &c), None).await

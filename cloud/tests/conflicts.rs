@@ -23,6 +23,7 @@ fn loss(at: u64) -> Conflict {
         remote: Some(theirs),
         remote_version: None,
         damaged_remote: None,
+        record: None,
         at,
     }
 }

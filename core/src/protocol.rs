@@ -121,6 +121,23 @@ pub enum Request {
         target: Target,
         user: String,
     },
+    /// Every client and profile record of the user in DynamoDB (`core::sync::records`).
+    Records {
+        target: Target,
+        user: String,
+    },
+    /// Writes one record (`content` None: a tombstone) as `version`, conditional on
+    /// `base` (None: nothing there), with its `lineage`.
+    PutRecord {
+        target: Target,
+        user: String,
+        key: String,
+        version: u64,
+        content: Option<String>,
+        checksum: Option<String>,
+        base: Option<crate::sync::records::Mark>,
+        lineage: Vec<crate::sync::records::Mark>,
+    },
     /// How many changes wait and conflicts are kept (read from IndexedDB, online or not).
     Counts {
         target: Target,
@@ -280,6 +297,12 @@ pub enum Reply {
         damaged_remote: Vec<(String, u64)>,
         started_at: f64,
     },
+    /// The user's client and profile records in DynamoDB.
+    Records {
+        items: Vec<crate::sync::records::RemoteRecord>,
+    },
+    /// A conditional write found DynamoDB changed since: decide again.
+    Stale,
     /// A block of invoice numbers `[start, end)` for this device.
     Leased {
         start: u64,

@@ -3,7 +3,7 @@
 // independent client (the AWS SDK for JavaScript) before and after.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ready, tid, addClient } from './helpers.mjs';
+import { ready, tid, nav, addClient } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
 
 let stack;
@@ -146,6 +146,83 @@ test('a client made on A arrives on B with A\'s invoice (its details travel with
   assert.equal(after.content.notes, 'edited on B');
   assert.equal(after.content.clientId, inv.content.clientId);
   assert.equal(after.content.billTo.name, 'Acme From A');
+  await a.context.close();
+  await b.context.close();
+});
+
+/** The client and profile records of `sub` in DynamoDB, read independently: key -> item. */
+async function records(sub) {
+  const items = (await rawItems(sub)).filter((i) => i.invoiceId.S.startsWith('#client#') || i.invoiceId.S === '#profile');
+  return Object.fromEntries(items.map((i) => [i.invoiceId.S, {
+    version: Number(i.version.N), deleted: !!i.deleted?.BOOL, content: i.content ? JSON.parse(i.content.S) : null,
+  }]));
+}
+const clientsOf = (page) => page.evaluate(() => Object.keys(localStorage)
+  .filter((k) => k.includes('/client/'))
+  .map((k) => JSON.parse(localStorage.getItem(k))));
+
+test('clients and the business profile travel between devices; a client deleted on A while B issues an invoice for it loses nothing', async () => {
+  const email = 'records@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Globex', { address: 'Old Street 1' });
+  await addClient(a.page, 'Initech');
+  const globex = (await clientsOf(a.page)).find((c) => c.name === 'Globex');
+  const initech = (await clientsOf(a.page)).find((c) => c.name === 'Initech');
+  await until('both clients in DynamoDB', async () => Object.keys(await records(a.sub)).filter((k) => k.startsWith('#client#')).length === 2);
+  assert.equal((await remote(a.sub)).length, 0, 'no invoices yet');
+
+  // B: the clients arrive without any invoice
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  await until('A\'s clients on B', async () => (await clientsOf(b.page)).length === 2);
+  // B edits Globex and the business profile
+  await nav(b.page, 'Clients');
+  await tid(b.page, 'client-row').filter({ hasText: 'Globex' }).getByTestId('client-edit').click();
+  await tid(b.page, 'client-address').fill('New Street 2');
+  await tid(b.page, 'client-save').click();
+  await nav(b.page, 'Settings');
+  await tid(b.page, 'profile-name').fill('Two Laptops Ltd');
+  await tid(b.page, 'profile-save').click();
+  await tid(b.page, 'profile-message').filter({ hasText: 'saved' }).waitFor();
+  await until('B\'s edits in DynamoDB', async () => {
+    const r = await records(a.sub);
+    return r['#client#' + globex.id]?.content?.address === 'New Street 2' && r['#profile']?.content?.profile?.name === 'Two Laptops Ltd';
+  });
+  // ... and on A, without a reload
+  await until('B\'s edits on A', async () => {
+    const c = (await clientsOf(a.page)).find((x) => x.id === globex.id);
+    const p = await a.page.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/profile'))) || '{}'));
+    return c?.address === 'New Street 2' && p.name === 'Two Laptops Ltd';
+  });
+
+  // A deletes Initech while B, offline, issues an invoice for it
+  await stack.proxy.set({ mode: 'drop' });
+  await status(b.page, 'local');
+  await b.page.goto(stack.server.url + 'invoices/new');
+  await ready(b.page);
+  await tid(b.page, 'inv-client').selectOption({ label: 'Initech' });
+  await tid(b.page, 'line').first().locator('input.line-desc').fill('For Initech');
+  await tid(b.page, 'line').first().locator('input.line-price').fill('10');
+  await tid(b.page, 'inv-save').click();
+  await tid(b.page, 'invoice-table').waitFor();
+  await stack.proxy.set({ mode: 'pass' });
+  await nav(a.page, 'Clients');
+  await tid(a.page, 'client-row').filter({ hasText: 'Initech' }).getByTestId('client-delete').click();
+  await tid(a.page, 'client-row').filter({ hasText: 'Initech' }).waitFor({ state: 'detached' });
+  const [inv] = await until('B\'s invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; }, 60000);
+  assert.equal(inv.content.billTo.name, 'Initech', 'the invoice carries the client\'s details');
+  // nothing is lost: the invoice names its client on both devices (made again from the
+  // invoice where the delete had removed it), and DynamoDB has the client again
+  await until('Initech on both devices and in DynamoDB', async () => {
+    const r = await records(a.sub);
+    const onA = (await clientsOf(a.page)).some((c) => c.id === initech.id);
+    const onB = (await clientsOf(b.page)).some((c) => c.id === initech.id);
+    return onA && onB && r['#client#' + initech.id] && !r['#client#' + initech.id].deleted;
+  }, 60000);
+  // deleted (version 2, a tombstone), then back from the device whose invoice names it
+  assert.ok((await records(a.sub))['#client#' + initech.id].version >= 3, 'the delete reached DynamoDB first');
+  assert.equal((await remote(a.sub)).length, 1, 'after: one invoice in DynamoDB');
   await a.context.close();
   await b.context.close();
 });

@@ -12,7 +12,9 @@
 // server behind, answered: requests the server behind answered; refused: requests the
 // signature check refused, per error type, and lastRefused: the last one's operation, type
 // and message); POST /__stats/reset. GetItem and PutItem of the user's number counter
-// (sort key `#counter`) are counted as "GetItem#counter" and "PutItem#counter".
+// (sort key `#counter`) are counted as "GetItem#counter" and "PutItem#counter", those of
+// client and profile records (`#client#…`, `#profile`) as "PutItem#record", and their
+// Query as "Query#record": a test counting PutItem or Query counts invoices' requests.
 // CORS preflights are answered here, like DynamoDB does.
 //
 // Signatures and request time, checked as DynamoDB does (dynalite and moto check neither):
@@ -176,13 +178,16 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
       }
       const body = await readBody(req);
       let op = String(req.headers['x-amz-target'] || '').split('.').pop() || req.method;
-      // the number counter's reads and writes are counted apart ("PutItem#counter"): a
-      // test counting PutItem counts invoice writes
+      // the number counter's and the records' reads and writes are counted apart
       if (op === 'GetItem' || op === 'PutItem') {
         try {
           const b = JSON.parse(body.toString());
-          if ((b.Key || b.Item)?.invoiceId?.S?.startsWith('#')) op += '#counter';
+          const key = (b.Key || b.Item)?.invoiceId?.S;
+          if (key === '#counter') op += '#counter';
+          else if (key?.startsWith('#')) op += '#record';
         } catch { /* not JSON: counted as it is */ }
+      } else if (op === 'Query' && body.toString().includes('begins_with')) {
+        op += '#record';
       }
       stats.requests += 1;
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;

@@ -58,6 +58,8 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::Replayed { .. }
         | Reply::Pulled { .. }
         | Reply::Leased { .. }
+        | Reply::Records { .. }
+        | Reply::Stale
         | Reply::Counts { .. } => {}
     }
 }

@@ -77,7 +77,15 @@ pub fn conflicts_page() -> Html {
             Callback::from(move |_| {
                 let user = crate::oplog::user_of(&store);
                 let number = number_of(&c);
-                let text = if choice == Choice::Dismiss {
+                let text = if let Some(rc) = &c.record {
+                    match record_choice(&store, rc, choice) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            note.set(Some(e));
+                            return;
+                        }
+                    }
+                } else if choice == Choice::Dismiss {
                     format!("Let go of the damaged DynamoDB copy of {number}.")
                 } else if choice == Choice::KeepRemote {
                     format!("Kept DynamoDB's version of {number}.")
@@ -160,6 +168,33 @@ pub fn conflicts_page() -> Html {
             { for items.iter().map(|c| {
                 let number = number_of(c);
                 let when = String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(c.at as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED));
+                if let Some(rc) = &c.record {
+                    let rows = record_rows(rc.local.as_ref(), rc.remote.as_ref());
+                    let what = match (&rc.local, &rc.remote) {
+                        (Some(_), None) => "Deleted in DynamoDB (on another device) while you changed it here. It is deleted here too; \"Restore mine\" brings yours back.",
+                        (None, _) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back; \"Delete it anyway\" deletes it again.",
+                        _ => "Changed in DynamoDB while you changed it here. DynamoDB's version is the one used now; yours is kept below.",
+                    };
+                    let mine_label = if rc.local.is_some() { "Restore mine" } else { "Delete it anyway" };
+                    return html! {
+                        <div class="card" data-testid="conflict" data-kind="record" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
+                            <h2>{ record_title(rc) }</h2>
+                            <p>{ what }<span class="muted">{ format!(" Found {when}.") }</span></p>
+                            <table class="list" data-testid="conflict-diff">
+                                <thead><tr><th>{ "Field" }</th><th>{ "Yours (this browser)" }</th><th>{ "DynamoDB's (kept)" }</th></tr></thead>
+                                <tbody>
+                                    { for rows.iter().map(|(f, m, t)| html! {
+                                        <tr data-testid="conflict-field" data-field={f.clone()}>
+                                            <th>{ f }</th><td class="mine">{ m }</td><td class="theirs">{ t }</td>
+                                        </tr>
+                                    }) }
+                                </tbody>
+                            </table>
+                            <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ "Keep DynamoDB's" }</button>
+                            <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), Choice::RestoreMine)}>{ mine_label }</button>
+                        </div>
+                    };
+                }
                 if let Some(raw) = &c.damaged_remote {
                     let version = c.remote_version.map(|v| format!(" (version {v})")).unwrap_or_default();
                     let download = {
@@ -222,5 +257,122 @@ pub fn conflicts_page() -> Html {
             if let Some(n) = &*note { <div class="banner banner-info" role="status" data-testid="conflicts-note">{ n.clone() }</div> }
             { body }
         </section>
+    }
+}
+
+/// "Client Acme" or "Business profile".
+fn record_title(rc: &ledgerline_core::sync::RecordConflict) -> String {
+    if rc.key == ledgerline_core::sync::records::PROFILE_KEY {
+        return "Business profile".into();
+    }
+    let name = rc
+        .local
+        .as_ref()
+        .or(rc.remote.as_ref())
+        .and_then(|v| v["name"].as_str())
+        .unwrap_or("(no name)");
+    format!("Client {name}")
+}
+
+/// The fields of a client or profile record, in words: (label, value).
+fn record_fields(v: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |k: &str, x: &serde_json::Value| {
+        if k == "id" || k == "updatedAt" {
+            return;
+        }
+        let text = match (k, x) {
+            ("logo", serde_json::Value::String(s)) => format!("(image, {} KB)", s.len() / 1024),
+            (_, serde_json::Value::String(s)) => s.clone(),
+            (_, serde_json::Value::Null) => String::new(),
+            (_, other) => other.to_string(),
+        };
+        out.push((k.to_string(), text));
+    };
+    if let Some(o) = v.as_object() {
+        for (k, x) in o {
+            match x.as_object() {
+                Some(inner) if k == "profile" => {
+                    for (k, x) in inner {
+                        add(k, x);
+                    }
+                }
+                _ => add(k, x),
+            }
+        }
+    }
+    out
+}
+
+/// The fields that differ: (label, mine, theirs); a missing side reads "(deleted)".
+fn record_rows(
+    mine: Option<&serde_json::Value>,
+    theirs: Option<&serde_json::Value>,
+) -> Vec<(String, String, String)> {
+    let a = mine.map(record_fields);
+    let b = theirs.map(record_fields);
+    let mut labels: Vec<String> = Vec::new();
+    for (l, _) in a.iter().chain(b.iter()).flatten() {
+        if !labels.contains(l) {
+            labels.push(l.clone());
+        }
+    }
+    let value = |side: &Option<Vec<(String, String)>>, l: &str| match side {
+        None => "(deleted)".to_string(),
+        Some(f) => f
+            .iter()
+            .find(|(k, _)| k == l)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default(),
+    };
+    labels
+        .into_iter()
+        .filter_map(|l| {
+            let (m, t) = (value(&a, &l), value(&b, &l));
+            (m != t).then_some((l, m, t))
+        })
+        .collect()
+}
+
+/// Carries out the user's choice on a client or profile conflict; the text to show.
+fn record_choice(
+    store: &Store,
+    rc: &ledgerline_core::sync::RecordConflict,
+    choice: Choice,
+) -> Result<String, String> {
+    let title = record_title(rc);
+    if choice != Choice::RestoreMine {
+        return Ok(format!("Kept DynamoDB's version of {title}."));
+    }
+    let client_id = ledgerline_core::sync::records::client_id_of(&rc.key);
+    match (&rc.local, client_id) {
+        (Some(v), Some(_)) => {
+            let mut c: ledgerline_core::model::Client =
+                serde_json::from_value(v.clone()).map_err(|e| {
+                    format!("Your version of {title} cannot be read ({e}); it stays listed here.")
+                })?;
+            c.updated_at = crate::platform::now_rfc3339();
+            crate::state::save_client(store, c).map_err(|e| e.message())?;
+            Ok(format!(
+                "Restored your version of {title}; it goes to DynamoDB at the next sync."
+            ))
+        }
+        (None, Some(id)) => {
+            crate::state::delete_client(store, id)?;
+            Ok(format!("Deleted {title} again, as you had."))
+        }
+        (Some(v), None) => {
+            let p: ledgerline_core::model::Profile = serde_json::from_value(v["profile"].clone())
+                .map_err(|e| {
+                format!("Your version of the profile cannot be read ({e}); it stays listed here.")
+            })?;
+            let mut s = store.snap.settings.clone();
+            if let Some(prefix) = v["numberPrefix"].as_str() {
+                s.number_prefix = prefix.to_string();
+            }
+            crate::state::save_profile(store, p, s).map_err(|e| e.message())?;
+            Ok("Restored your business profile; it goes to DynamoDB at the next sync.".into())
+        }
+        (None, None) => Ok(format!("Kept DynamoDB's version of {title}.")),
     }
 }

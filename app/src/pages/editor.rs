@@ -319,6 +319,7 @@ fn keep_stale_draft(
         local: Some(draft),
         remote_version: None,
         damaged_remote: None,
+        record: None,
         remote: now,
         at: js_sys::Date::now() as u64,
     };

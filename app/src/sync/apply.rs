@@ -59,6 +59,7 @@ pub async fn apply(
                 remote: t.remote.clone(),
                 remote_version: t.remote.is_none().then_some(t.version),
                 damaged_remote: None,
+                record: None,
                 at: now,
             })
         })

@@ -246,9 +246,13 @@ pub fn check(store: &Store) {
             }
             _ => with_state(|s| s.reset_retries(RETRY_CHECK)),
         }
-        // DynamoDB answers: bring its changes once, then send whatever waits
+        // DynamoDB answers: bring its changes once, then send whatever waits; then the
+        // clients and the profile
         if ok {
             pull::pull_then_replay(&store).await;
+            if still(&store, &sub) {
+                crate::records::sync(&store).await;
+            }
         }
     });
 }

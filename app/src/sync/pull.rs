@@ -140,6 +140,7 @@ async fn review_missing(store: &Store, sub: &str, target: &Target, ids: &[String
             remote: None,
             remote_version: None,
             damaged_remote: None,
+            record: None,
             at: now,
         })
         .collect();

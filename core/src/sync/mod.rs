@@ -78,6 +78,9 @@ pub struct Conflict {
     /// an invoice at all), in DynamoDB's JSON, kept before this device's copy replaced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damaged_remote: Option<String>,
+    /// A client or the profile that lost, not an invoice (`invoice_id` is then its key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordConflict>,
     /// Milliseconds since the epoch.
     pub at: u64,
 }
@@ -92,7 +95,20 @@ impl Conflict {
             && sum(&self.remote) == sum(&other.remote)
             && self.remote_version == other.remote_version
             && self.damaged_remote == other.damaged_remote
+            && self.record == other.record
     }
+}
+
+/// A client or the business profile whose local version lost ([`records`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordConflict {
+    /// `#client#<id>` or `#profile`.
+    pub key: String,
+    /// This device's content (None: the user deleted it here).
+    pub local: Option<serde_json::Value>,
+    /// DynamoDB's content, now the local one (None: deleted there).
+    pub remote: Option<serde_json::Value>,
 }
 
 /// What DynamoDB holds for one key, as far as the versions Query tells (no content).

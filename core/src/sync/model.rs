@@ -372,6 +372,7 @@ impl World {
                     remote: current,
                     remote_version: None,
                     damaged_remote: None,
+                    record: None,
                     at: now,
                 },
             );
@@ -459,6 +460,7 @@ impl World {
                             remote: current,
                             remote_version: None,
                             damaged_remote: None,
+                            record: None,
                             at: now,
                         },
                     );
@@ -786,6 +788,7 @@ impl World {
                         remote: remote_inv,
                         remote_version,
                         damaged_remote: None,
+                        record: None,
                         at: self.now,
                     },
                 );
@@ -1017,6 +1020,7 @@ impl World {
                                 remote: remote_inv,
                                 remote_version,
                                 damaged_remote: None,
+                                record: None,
                                 at: now,
                             },
                         );
@@ -1053,6 +1057,7 @@ impl World {
                             remote: remote_inv,
                             remote_version,
                             damaged_remote: None,
+                            record: None,
                             at: now,
                         },
                     );

@@ -108,11 +108,14 @@ pub enum RecordStep {
     Forget,
 }
 
-/// The decision for one record.
+/// The decision for one record. `needed`: an invoice here names this client, so a
+/// deletion made elsewhere does not remove it here: it goes back to DynamoDB instead (no
+/// invoice ever names a client a device lacks; the invoice carries its details anyway).
 pub fn decide(
     local: &LocalRecord,
     synced: Option<&Mark>,
     remote: Option<&RemoteRecord>,
+    needed: bool,
 ) -> RecordStep {
     let Some(r) = remote else {
         return match local {
@@ -129,6 +132,10 @@ pub fn decide(
     let theirs: Mark = (r.version, r.checksum.clone());
     let unchanged_there = synced == Some(&theirs);
     match local {
+        LocalRecord::Present(_) if needed && r.checksum.is_none() => RecordStep::Upload {
+            version: r.version + 1,
+            base: Some(theirs),
+        },
         LocalRecord::Present(sum) => {
             if r.checksum.as_deref() == Some(sum.as_str()) {
                 if unchanged_there {
@@ -201,6 +208,9 @@ mod tests {
     fn mark(v: u64, sum: Option<&str>) -> Mark {
         (v, sum.map(str::to_string))
     }
+    fn decide3(l: &LocalRecord, s: Option<&Mark>, r: Option<&RemoteRecord>) -> RecordStep {
+        decide(l, s, r, false)
+    }
     fn present(s: &str) -> LocalRecord {
         LocalRecord::Present(s.into())
     }
@@ -221,7 +231,7 @@ mod tests {
         use RecordStep::*;
         // new here: up, on nothing
         assert_eq!(
-            decide(&present("a"), None, None),
+            decide3(&present("a"), None, None),
             Upload {
                 version: 1,
                 base: None
@@ -229,7 +239,7 @@ mod tests {
         );
         // a lab reset: DynamoDB lost it, it goes up again after the version it had
         assert_eq!(
-            decide(&present("a"), Some(&mark(3, Some("a"))), None),
+            decide3(&present("a"), Some(&mark(3, Some("a"))), None),
             Upload {
                 version: 4,
                 base: None
@@ -237,11 +247,11 @@ mod tests {
         );
         // equal content is never a conflict
         assert_eq!(
-            decide(&present("a"), None, Some(&remote(2, Some("a")))),
+            decide3(&present("a"), None, Some(&remote(2, Some("a")))),
             Synced(mark(2, Some("a")))
         );
         assert_eq!(
-            decide(
+            decide3(
                 &present("a"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(2, Some("a")))
@@ -250,7 +260,7 @@ mod tests {
         );
         // edited here only
         assert_eq!(
-            decide(
+            decide3(
                 &present("b"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(2, Some("a")))
@@ -262,7 +272,7 @@ mod tests {
         );
         // edited there only
         assert_eq!(
-            decide(
+            decide3(
                 &present("a"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(3, Some("c")))
@@ -271,7 +281,7 @@ mod tests {
         );
         // edited on both: DynamoDB wins, the local one is kept
         assert_eq!(
-            decide(
+            decide3(
                 &present("b"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(3, Some("c")))
@@ -280,7 +290,7 @@ mod tests {
         );
         // deleted there, unchanged here: removed here
         assert_eq!(
-            decide(
+            decide3(
                 &present("a"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(3, None))
@@ -289,7 +299,7 @@ mod tests {
         );
         // deleted there, edited here: DynamoDB wins, the edit is kept
         assert_eq!(
-            decide(
+            decide3(
                 &present("b"),
                 Some(&mark(2, Some("a"))),
                 Some(&remote(3, None))
@@ -298,7 +308,7 @@ mod tests {
         );
         // deleted here: a tombstone after DynamoDB's version, unless it changed there
         assert_eq!(
-            decide(
+            decide3(
                 &LocalRecord::Deleted,
                 Some(&mark(2, Some("a"))),
                 Some(&remote(2, Some("a")))
@@ -309,7 +319,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(
+            decide3(
                 &LocalRecord::Deleted,
                 Some(&mark(2, Some("a"))),
                 Some(&remote(3, Some("c")))
@@ -317,13 +327,13 @@ mod tests {
             TakeKeepLocal(mark(3, Some("c")))
         );
         assert_eq!(
-            decide(&LocalRecord::Deleted, None, Some(&remote(3, None))),
+            decide3(&LocalRecord::Deleted, None, Some(&remote(3, None))),
             Forget
         );
-        assert_eq!(decide(&LocalRecord::Deleted, None, None), Forget);
+        assert_eq!(decide3(&LocalRecord::Deleted, None, None), Forget);
         // absent here (never had it, or local data cleared): never a deletion
         assert_eq!(
-            decide(
+            decide3(
                 &LocalRecord::Absent,
                 Some(&mark(2, Some("a"))),
                 Some(&remote(2, Some("a")))
@@ -331,10 +341,23 @@ mod tests {
             Keep
         );
         assert_eq!(
-            decide(&LocalRecord::Absent, None, Some(&remote(2, Some("a")))),
+            decide3(&LocalRecord::Absent, None, Some(&remote(2, Some("a")))),
             Take(mark(2, Some("a")))
         );
-        assert_eq!(decide(&LocalRecord::Absent, None, None), Keep);
+        assert_eq!(decide3(&LocalRecord::Absent, None, None), Keep);
+        // deleted there while an invoice here names it: it goes back, after the tombstone
+        assert_eq!(
+            decide(
+                &present("a"),
+                Some(&mark(2, Some("a"))),
+                Some(&remote(3, None)),
+                true
+            ),
+            Upload {
+                version: 4,
+                base: Some(mark(3, None))
+            }
+        );
     }
 
     /// Two devices and DynamoDB, clients edited, deleted and synced in any order, rounds
@@ -395,7 +418,7 @@ mod tests {
         keys.dedup();
         let mut writes = 0u8;
         for key in keys {
-            let step = decide(&local_of(d, &key), d.synced.get(&key), db.get(&key));
+            let step = decide3(&local_of(d, &key), d.synced.get(&key), db.get(&key));
             let keep_local = matches!(step, RecordStep::TakeKeepLocal(_));
             match step {
                 RecordStep::Keep => {}

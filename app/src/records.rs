@@ -1,0 +1,371 @@
+//! Clients and the business profile in DynamoDB (`ledgerline_core::sync::records`): one
+//! round after each pull while DynamoDB answers. The synced marks and the clients deleted
+//! here are kept per (user, target) in localStorage (`<ns>records`): "Delete all local
+//! data" clears them with the data, so nothing is inferred from that wipe.
+
+use crate::cloud::call;
+use crate::platform::with_kv;
+use crate::state::{Action, Store};
+use ledgerline_core::model::{Client, Profile, Settings};
+use ledgerline_core::protocol::{Reply, Request};
+use ledgerline_core::sync::records::{
+    client_id_of, client_key, decide, lineage_after, record_checksum, LocalRecord, Mark,
+    RecordStep, RemoteRecord, PROFILE_KEY,
+};
+use ledgerline_core::sync::{Conflict, RecordConflict};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What this device knows of one (user, target).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ScopeState {
+    synced: BTreeMap<String, Mark>,
+    /// Clients the user deleted here whose tombstone DynamoDB does not have yet.
+    deleted: Vec<String>,
+}
+
+fn state_key(store: &Store) -> String {
+    format!("{}records", store.ns.prefix())
+}
+
+fn scope_of(store: &Store) -> Option<String> {
+    store
+        .session
+        .as_ref()
+        .map(|s| ledgerline_core::sync::scope(&s.sub, &store.config.target))
+}
+
+fn load(store: &Store) -> BTreeMap<String, ScopeState> {
+    with_kv(|kv| kv.get(&state_key(store)))
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default()
+}
+
+fn save(store: &Store, scope: &str, st: &ScopeState) -> bool {
+    let mut all = load(store);
+    all.insert(scope.to_string(), st.clone());
+    let text = serde_json::to_string(&all).unwrap_or_default();
+    with_kv(|kv| kv.set(&state_key(store), &text)).is_ok()
+}
+
+/// The profile record's content: the profile and the settings that describe the business
+/// (the next number of this browser's own counter stays here).
+fn profile_value(p: &Profile, s: &Settings) -> Value {
+    serde_json::json!({
+        "profile": p,
+        "numberPrefix": s.number_prefix,
+        "numberDigits": s.number_digits,
+    })
+}
+
+fn is_default_profile(p: &Profile, s: &Settings) -> bool {
+    let d = Settings::default();
+    *p == Profile::default()
+        && s.number_prefix == d.number_prefix
+        && s.number_digits == d.number_digits
+}
+
+/// This device's records: clients, and the profile once it was set.
+fn local_values(store: &Store) -> BTreeMap<String, Value> {
+    let mut out: BTreeMap<String, Value> = store
+        .snap
+        .clients
+        .iter()
+        .filter_map(|c| Some((client_key(&c.id), serde_json::to_value(c).ok()?)))
+        .collect();
+    if !is_default_profile(&store.snap.profile, &store.snap.settings) {
+        out.insert(
+            PROFILE_KEY.to_string(),
+            profile_value(&store.snap.profile, &store.snap.settings),
+        );
+    }
+    out
+}
+
+fn local_state(values: &BTreeMap<String, Value>, st: &ScopeState, key: &str) -> LocalRecord {
+    match values.get(key) {
+        Some(v) => LocalRecord::Present(record_checksum(v)),
+        None if st.deleted.iter().any(|k| k == key) => LocalRecord::Deleted,
+        None => LocalRecord::Absent,
+    }
+}
+
+/// Notes that the user deleted client `id` here (its tombstone goes to DynamoDB at the
+/// next round). Without an account, nothing.
+pub fn note_deleted(store: &Store, id: &str) {
+    let Some(scope) = scope_of(store) else { return };
+    let mut all = load(store);
+    let st = all.entry(scope.clone()).or_default();
+    let key = client_key(id);
+    if !st.deleted.contains(&key) {
+        st.deleted.push(key);
+    }
+    let st = st.clone();
+    save(store, &scope, &st);
+}
+
+/// Stores DynamoDB's content of `key` here (None: deleted there). Returns what changed,
+/// for the message.
+fn store_remote(store: &Store, key: &str, content: Option<&Value>) -> Result<&'static str, String> {
+    if let Some(id) = client_id_of(key) {
+        match content {
+            Some(v) => {
+                let c: Client = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+                if c.id != id {
+                    return Err("its id does not match its key".into());
+                }
+                let added = !store.snap.clients.iter().any(|x| x.id == id);
+                with_kv(|kv| ledgerline_core::store::put_client(kv, &store.ns, &c))
+                    .map_err(|e| format!("{e:?}"))?;
+                store.dispatch(Action::PutClient(c));
+                Ok(if added { "added" } else { "updated" })
+            }
+            None => {
+                with_kv(|kv| ledgerline_core::store::remove_client(kv, &store.ns, id));
+                store.dispatch(Action::RemoveClient(id.to_string()));
+                Ok("removed")
+            }
+        }
+    } else if key == PROFILE_KEY {
+        let Some(v) = content else {
+            return Ok("kept");
+        };
+        let p: Profile = serde_json::from_value(v["profile"].clone()).map_err(|e| e.to_string())?;
+        let mut s = store.snap.settings.clone();
+        if let Some(prefix) = v["numberPrefix"].as_str() {
+            s.number_prefix = prefix.to_string();
+        }
+        if let Some(d) = v["numberDigits"].as_u64() {
+            s.number_digits = d.min(12) as u8;
+        }
+        crate::state::save_profile(store, p, s).map_err(|e| e.message())?;
+        Ok("profile")
+    } else {
+        Err("not a record this version knows".into())
+    }
+}
+
+/// One round: DynamoDB's records read, each decided, stored here or written there.
+pub async fn sync(store: &Store) {
+    let (Some(session), Some(scope)) = (store.session.clone(), scope_of(store)) else {
+        return;
+    };
+    let target = store.config.target.clone();
+    let user = session.sub.clone();
+    let Reply::Records { items } = call(Request::Records {
+        target: target.clone(),
+        user: user.clone(),
+    })
+    .await
+    else {
+        return;
+    };
+    let still = |store: &Store| {
+        store.session.as_ref().map(|s| &s.sub) == Some(&user) && store.config.target == target
+    };
+    if !still(store) {
+        return;
+    }
+    let remote: BTreeMap<String, RemoteRecord> =
+        items.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let mut st = load(store).remove(&scope).unwrap_or_default();
+    let values = local_values(store);
+    let mut keys: Vec<String> = values
+        .keys()
+        .chain(st.deleted.iter())
+        .chain(remote.keys())
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut told: Vec<String> = Vec::new();
+    let mut kept = 0usize;
+    for key in keys {
+        let local = local_state(&values, &st, &key);
+        let r = remote.get(&key);
+        let needed = client_id_of(&key).is_some_and(|id| {
+            store
+                .snap
+                .invoices
+                .iter()
+                .any(|i| i.content.client_id == id)
+        });
+        match decide(&local, st.synced.get(&key), r, needed) {
+            RecordStep::Keep => continue,
+            RecordStep::Synced(m) => {
+                st.synced.insert(key.clone(), m);
+            }
+            step @ (RecordStep::Take(_) | RecordStep::TakeKeepLocal(_)) => {
+                let (m, keep) = match step {
+                    RecordStep::TakeKeepLocal(m) => (m, true),
+                    RecordStep::Take(m) => (m, false),
+                    _ => continue,
+                };
+                // the copy here may have changed since it was read: then the next round
+                if local_state(&local_values(store), &st, &key) != local {
+                    continue;
+                }
+                let theirs: Option<Value> = r
+                    .and_then(|r| r.content.as_deref())
+                    .and_then(|t| serde_json::from_str(t).ok());
+                if r.is_some_and(|r| r.checksum.is_some()) && theirs.is_none() {
+                    // DynamoDB's copy cannot be read: nothing here is replaced by it
+                    continue;
+                }
+                if keep {
+                    let c = Conflict {
+                        invoice_id: key.clone(),
+                        local: None,
+                        remote: None,
+                        remote_version: Some(m.0),
+                        damaged_remote: None,
+                        record: Some(RecordConflict {
+                            key: key.clone(),
+                            local: values.get(&key).cloned(),
+                            remote: theirs.clone(),
+                        }),
+                        at: js_sys::Date::now() as u64,
+                    };
+                    // kept first; if it cannot be, nothing here changes
+                    if !crate::sync::keep_conflicts(store, vec![c]).await || !still(store) {
+                        break;
+                    }
+                    kept += 1;
+                }
+                match store_remote(store, &key, theirs.as_ref()) {
+                    Ok(what) => {
+                        told.push(describe(what, &key, theirs.as_ref(), &values));
+                        st.deleted.retain(|k| k != &key);
+                        st.synced.insert(key.clone(), m);
+                    }
+                    Err(e) => {
+                        store.dispatch(Action::Toast(format!(
+                            "A client or profile from DynamoDB could not be stored here ({e}); nothing here was changed. Free some browser storage (Data → Export JSON, then delete old invoices); the app tries again at the next sync."
+                        )));
+                        break;
+                    }
+                }
+            }
+            RecordStep::Upload { version, base } => {
+                let Some(v) = values.get(&key) else { continue };
+                let sum = record_checksum(v);
+                let lineage = lineage_after(
+                    base.as_ref(),
+                    r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
+                );
+                let reply = call(Request::PutRecord {
+                    target: target.clone(),
+                    user: user.clone(),
+                    key: key.clone(),
+                    version,
+                    content: Some(serde_json::to_string(v).unwrap_or_default()),
+                    checksum: Some(sum.clone()),
+                    base,
+                    lineage,
+                })
+                .await;
+                match reply {
+                    Reply::Ok { .. } => {
+                        st.synced.insert(key.clone(), (version, Some(sum)));
+                        if r.is_some_and(|r| r.checksum.is_none()) {
+                            told.push(format!(
+                                "client {} was deleted on another device, but invoices here name it: kept, and back in DynamoDB",
+                                v["name"].as_str().unwrap_or_default()
+                            ));
+                        }
+                    }
+                    Reply::Stale => {}
+                    Reply::Failed {
+                        class: ledgerline_core::errors::ErrorClass::RequestInvalid,
+                        ..
+                    } => {
+                        // refused as it is (too large, most likely): said, and the rest goes on
+                        let what = if key == PROFILE_KEY {
+                            "The business profile".to_string()
+                        } else {
+                            format!("Client {}", v["name"].as_str().unwrap_or_default())
+                        };
+                        store.dispatch(Action::Toast(format!(
+                            "{what} could not be stored in DynamoDB: it refused it as it is (an item holds at most 400 KB). It stays here; choose a smaller logo or shorten it, then save again."
+                        )));
+                    }
+                    _ => break,
+                }
+            }
+            RecordStep::Tombstone { version, base } => {
+                let lineage = lineage_after(
+                    Some(&base),
+                    r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
+                );
+                let reply = call(Request::PutRecord {
+                    target: target.clone(),
+                    user: user.clone(),
+                    key: key.clone(),
+                    version,
+                    content: None,
+                    checksum: None,
+                    base: Some(base),
+                    lineage,
+                })
+                .await;
+                match reply {
+                    Reply::Ok { .. } => {
+                        st.deleted.retain(|k| k != &key);
+                        st.synced.insert(key.clone(), (version, None));
+                    }
+                    Reply::Stale => {}
+                    _ => break,
+                }
+            }
+            RecordStep::Forget => {
+                st.deleted.retain(|k| k != &key);
+                st.synced.remove(&key);
+            }
+        }
+        if !still(store) || !save(store, &scope, &st) {
+            return;
+        }
+    }
+    if still(store) {
+        save(store, &scope, &st);
+    }
+    told.retain(|t| !t.is_empty());
+    if !told.is_empty() || kept > 0 {
+        let mut text = format!("From another device: {}.", told.join("; "));
+        if kept > 0 {
+            text.push_str(&format!(
+                " {kept} of your own changes lost to it and {} kept under Conflicts.",
+                if kept == 1 { "is" } else { "are" }
+            ));
+        }
+        store.dispatch(Action::Toast(text));
+    }
+}
+
+fn describe(
+    what: &str,
+    key: &str,
+    theirs: Option<&Value>,
+    before: &BTreeMap<String, Value>,
+) -> String {
+    let name = |v: Option<&Value>| {
+        v.and_then(|v| v["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    match what {
+        "added" => format!("client {} added", name(theirs)),
+        "updated" => format!("client {} updated", name(theirs)),
+        "removed" => {
+            let n = name(before.get(key));
+            if n.is_empty() {
+                String::new()
+            } else {
+                format!("client {n} deleted (invoices keep its details)")
+            }
+        }
+        "profile" => "business profile updated".into(),
+        _ => String::new(),
+    }
+}
