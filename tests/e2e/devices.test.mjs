@@ -226,3 +226,33 @@ test('clients and the business profile travel between devices; a client deleted 
   await a.context.close();
   await b.context.close();
 });
+
+test('numbers used twice (from before numbers were leased) are shown after a sync, and one click gives the drafts new numbers', async () => {
+  const a = await signedIn('dupes@ledgerline.test');
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Dupes Client');
+  await quickInvoice(a.page, 'Issued here');
+  const [mine] = await until('the invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  // another device, before this version, gave a draft the same number
+  const other = { ...mine.content, notes: 'a draft from another device', lines: [{ ...mine.content.lines[0], description: 'Same number' }] };
+  await putRemote(a.sub, '0dupe000-0000-4000-8000-000000000001', 1, other);
+  assert.equal((await remote(a.sub)).length, 2, 'before: two invoices in DynamoDB');
+  await a.page.reload();
+  await ready(a.page);
+  const banner = tid(a.page, 'numbers-duplicate');
+  await banner.waitFor({ timeout: 30000 });
+  assert.match(await banner.textContent(), new RegExp(`${mine.content.number} \\(2 invoices\\)`));
+  // which one keeps it: the earlier saved (both are drafts); the other is renumbered
+  await tid(a.page, 'numbers-renumber').click();
+  await banner.waitFor({ state: 'detached' });
+  const after = await until('both in DynamoDB with their own numbers', async () => {
+    const r = await remote(a.sub);
+    return r.length === 2 && new Set(r.map((i) => i.content.number)).size === 2 && r;
+  });
+  const kept = after.filter((i) => i.content.number === mine.content.number);
+  assert.equal(kept.length, 1, 'one keeps the number');
+  const moved = after.find((i) => i.content.number !== mine.content.number);
+  assert.match(moved.content.number, /^INV-\d{4}$/, 'a leased number, not a provisional one');
+  assert.equal(moved.version, 2, 'renumbered as a new version');
+  await a.context.close();
+});
