@@ -171,17 +171,26 @@ test('anonymous invoices: kept anonymous when declined, moved (and uploaded) whe
   await nav(page, 'Invoices');
   assert.equal(await tid(page, 'invoice-row').count(), 0);
   assert.equal((await remote(carol)).length, 0);
+  // the same client, entered in the account too
+  await addClient(page, 'Walk-in');
   await signOut(page);
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in'], 'declined: still anonymous');
 
   await signIn(page, 'carol@ledgerline.test');
   await tid(page, 'move-accept').click();
-  await tid(page, 'toast').filter({ hasText: 'Moved 1 invoices into your account' }).waitFor();
+  const toast = tid(page, 'toast').filter({ hasText: 'Moved 1 invoices into your account' });
+  await toast.waitFor();
+  assert.match(await toast.textContent(), /Clients that were in both are kept once.*Walk-in/);
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in']);
+  const clients = await page.evaluate((sub) => Object.keys(localStorage)
+    .filter((k) => k.startsWith(`ledgerline/v1/${sub}/client/`))
+    .map((k) => JSON.parse(localStorage.getItem(k))), carol);
+  assert.equal(clients.length, 1, 'Walk-in once in the account');
   const items = await remoteHas(carol, 1);
   assert.equal(items[0].content.lines[0].description, 'Anonymous work');
+  assert.equal(items[0].content.clientId, clients[0].id, 'the moved invoice names the account\'s client');
   await signOut(page);
   await nav(page, 'Invoices');
   assert.equal(await tid(page, 'invoice-row').count(), 0, 'moved: no longer anonymous');
