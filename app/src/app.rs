@@ -156,59 +156,55 @@ pub fn app() -> Html {
     }
 }
 
+/// A listener on the BroadcastChannel `ledgerline-sync` for messages of type `T` (JSON
+/// text; other messages on the channel are not `T` and are passed over).
+fn sync_channel<T: serde::de::DeserializeOwned + 'static>(
+    on: impl Fn(T) + 'static,
+) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
+    let channel = web_sys::BroadcastChannel::new("ledgerline-sync").ok()?;
+    let listener = gloo::events::EventListener::new(&channel, "message", move |e| {
+        let message = e
+            .dyn_ref::<web_sys::MessageEvent>()
+            .and_then(|m| m.data().as_string())
+            .and_then(|text| serde_json::from_str::<T>(&text).ok());
+        if let Some(m) = message {
+            on(m);
+        }
+    });
+    Some((channel, listener))
+}
+
 /// The counts of `scope` as the cloud worker tells every tab after a change
-/// (`SyncCounts` on the BroadcastChannel `ledgerline-sync`).
+/// (`SyncCounts`).
 fn counts_listener(
     store: &Store,
     scope: String,
 ) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
-    let channel = web_sys::BroadcastChannel::new("ledgerline-sync").ok()?;
     let dispatcher = store.dispatcher();
     let signed_in = store.session.is_some();
-    let listener = gloo::events::EventListener::new(&channel, "message", move |e| {
-        let Some(text) = e
-            .dyn_ref::<web_sys::MessageEvent>()
-            .and_then(|m| m.data().as_string())
-        else {
-            return;
-        };
-        let Ok(c) = serde_json::from_str::<ledgerline_core::protocol::SyncCounts>(&text) else {
-            return;
-        };
+    sync_channel(move |c: ledgerline_core::protocol::SyncCounts| {
         if c.scope == scope {
             dispatcher.dispatch(Action::SetConflicts(c.conflicts));
             if signed_in {
                 dispatcher.dispatch(Action::SetPending(c.pending));
             }
         }
-    });
-    Some((channel, listener))
+    })
 }
 
 /// "Syncing 37 of 200" from whichever worker replays (this tab's or another's): the
-/// cloud worker tells every tab on the BroadcastChannel `ledgerline-sync`.
+/// cloud worker tells every tab (`SyncProgress`).
 fn progress_listener(
     store: &Store,
     user: String,
 ) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
-    let channel = web_sys::BroadcastChannel::new("ledgerline-sync").ok()?;
     let dispatcher = store.dispatcher();
-    let listener = gloo::events::EventListener::new(&channel, "message", move |e| {
-        let Some(text) = e
-            .dyn_ref::<web_sys::MessageEvent>()
-            .and_then(|m| m.data().as_string())
-        else {
-            return;
-        };
-        let Ok(p) = serde_json::from_str::<ledgerline_core::protocol::SyncProgress>(&text) else {
-            return;
-        };
+    sync_channel(move |p: ledgerline_core::protocol::SyncProgress| {
         if p.user == user {
             let now = (p.total > 0).then_some((p.done, p.total));
             dispatcher.dispatch(Action::Progress(now));
         }
-    });
-    Some((channel, listener))
+    })
 }
 
 fn switch(route: Route) -> Html {

@@ -250,22 +250,13 @@ pub async fn sync(store: &Store) {
             RecordStep::Upload { version, base } => {
                 let Some(v) = values.get(&key) else { continue };
                 let sum = record_checksum(v);
-                let lineage = lineage_after(
-                    base.as_ref(),
-                    r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
-                );
-                let reply = call(Request::PutRecord {
-                    target: target.clone(),
-                    user: user.clone(),
-                    key: key.clone(),
+                let write = Write {
+                    key: &key,
                     version,
-                    content: Some(serde_json::to_string(v).unwrap_or_default()),
-                    checksum: Some(sum.clone()),
+                    content: Some((v, &sum)),
                     base,
-                    lineage,
-                })
-                .await;
-                match reply {
+                };
+                match put(&target, &user, write, r).await {
                     Reply::Ok { .. } => {
                         st.synced.insert(key.clone(), (version, Some(sum)));
                         if r.is_some_and(|r| r.checksum.is_none()) {
@@ -294,22 +285,13 @@ pub async fn sync(store: &Store) {
                 }
             }
             RecordStep::Tombstone { version, base } => {
-                let lineage = lineage_after(
-                    Some(&base),
-                    r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
-                );
-                let reply = call(Request::PutRecord {
-                    target: target.clone(),
-                    user: user.clone(),
-                    key: key.clone(),
+                let write = Write {
+                    key: &key,
                     version,
                     content: None,
-                    checksum: None,
                     base: Some(base),
-                    lineage,
-                })
-                .await;
-                match reply {
+                };
+                match put(&target, &user, write, r).await {
                     Reply::Ok { .. } => {
                         st.deleted.retain(|k| k != &key);
                         st.synced.insert(key.clone(), (version, None));
@@ -341,6 +323,41 @@ pub async fn sync(store: &Store) {
         }
         store.dispatch(Action::Toast(text));
     }
+}
+
+/// One record write: `content` (with its checksum) or None for a tombstone.
+struct Write<'a> {
+    key: &'a str,
+    version: u64,
+    content: Option<(&'a Value, &'a str)>,
+    base: Option<Mark>,
+}
+
+/// Writes `w` to DynamoDB, conditional on its base, with the lineage after it (`r`: what
+/// DynamoDB had, as read).
+async fn put(
+    target: &ledgerline_core::protocol::Target,
+    user: &str,
+    w: Write<'_>,
+    r: Option<&RemoteRecord>,
+) -> Reply {
+    let lineage = lineage_after(
+        w.base.as_ref(),
+        r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
+    );
+    call(Request::PutRecord {
+        target: target.clone(),
+        user: user.to_string(),
+        key: w.key.to_string(),
+        version: w.version,
+        content: w
+            .content
+            .map(|(v, _)| serde_json::to_string(v).unwrap_or_default()),
+        checksum: w.content.map(|(_, sum)| sum.to_string()),
+        base: w.base,
+        lineage,
+    })
+    .await
 }
 
 fn describe(

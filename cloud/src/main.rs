@@ -51,10 +51,9 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<String, ledgerline_core::errors::Failure>>,
 {
-    let (client, worked) = match client(target).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Reply::NoCredentials,
-        Err(message) => return Reply::Error { message },
+    let (client, worked) = match client_or_reply(target).await {
+        Ok(c) => c,
+        Err(reply) => return reply,
     };
     let started = js_sys::Date::now();
     let outcome = f(client.clone()).await;
@@ -80,6 +79,15 @@ fn failed(f: &ledgerline_core::errors::Failure, worked: bool, ms: f64) -> Reply 
     Reply::Failed {
         class: classify(f, worked),
         ms,
+    }
+}
+
+/// The DynamoDB client for `target`, or the reply that says why there is none.
+async fn client_or_reply(target: &Target) -> Result<(Client, bool), Reply> {
+    match client(target).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(Reply::NoCredentials),
+        Err(message) => Err(Reply::Error { message }),
     }
 }
 
@@ -216,10 +224,9 @@ async fn dispatch(req: Request) -> Reply {
             local,
             damaged,
         } => {
-            let (client, worked) = match client(&target).await {
-                Ok(Some(c)) => c,
-                Ok(None) => return Reply::NoCredentials,
-                Err(message) => return Reply::Error { message },
+            let (client, worked) = match client_or_reply(&target).await {
+                Ok(c) => c,
+                Err(reply) => return reply,
             };
             let table = target.table.clone();
             let scope = scope(&user, &target);
@@ -261,10 +268,9 @@ async fn dispatch(req: Request) -> Reply {
             floor,
             count,
         } => {
-            let (client, worked) = match client(&target).await {
-                Ok(Some(c)) => c,
-                Ok(None) => return Reply::NoCredentials,
-                Err(message) => return Reply::Error { message },
+            let (client, worked) = match client_or_reply(&target).await {
+                Ok(c) => c,
+                Err(reply) => return reply,
             };
             match dynamo::lease_numbers(&client, &target.table, &user, floor, count).await {
                 Ok((start, end)) => Reply::Leased { start, end },
@@ -272,10 +278,9 @@ async fn dispatch(req: Request) -> Reply {
             }
         }
         Request::Records { target, user } => {
-            let (client, worked) = match client(&target).await {
-                Ok(Some(c)) => c,
-                Ok(None) => return Reply::NoCredentials,
-                Err(message) => return Reply::Error { message },
+            let (client, worked) = match client_or_reply(&target).await {
+                Ok(c) => c,
+                Err(reply) => return reply,
             };
             match dynamo::records(&client, &target.table, &user).await {
                 Ok(items) => Reply::Records { items },
@@ -292,10 +297,9 @@ async fn dispatch(req: Request) -> Reply {
             base,
             lineage,
         } => {
-            let (client, worked) = match client(&target).await {
-                Ok(Some(c)) => c,
-                Ok(None) => return Reply::NoCredentials,
-                Err(message) => return Reply::Error { message },
+            let (client, worked) = match client_or_reply(&target).await {
+                Ok(c) => c,
+                Err(reply) => return reply,
             };
             match dynamo::put_record(
                 &client,
@@ -464,10 +468,9 @@ async fn remember(session: vault::Session) -> Reply {
 /// Sends the queue. Only one replay runs at a time in this worker; the Web Lock
 /// `ledgerline-replay` keeps other tabs' workers (and later the service worker) out.
 async fn replay(target: &Target, user: &str) -> Reply {
-    let (client, worked) = match client(target).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Reply::NoCredentials,
-        Err(message) => return Reply::Error { message },
+    let (client, worked) = match client_or_reply(target).await {
+        Ok(c) => c,
+        Err(reply) => return reply,
     };
     let table = target.table.clone();
     let user = user.to_string();

@@ -256,3 +256,53 @@ test('numbers used twice (from before numbers were leased) are shown after a syn
   assert.equal(moved.version, 2, 'renumbered as a new version');
   await a.context.close();
 });
+
+test('a client edited on two devices at once: DynamoDB keeps one, the other is on the Conflicts screen with a field diff, and "Restore mine" sends it', async () => {
+  const email = 'clientconflict@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Hooli', { address: 'First address' });
+  const hooli = (await clientsOf(a.page))[0];
+  const key = '#client#' + hooli.id;
+  await until('Hooli in DynamoDB', async () => (await records(a.sub))[key]);
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  await until('Hooli on B', async () => (await clientsOf(b.page)).length === 1);
+
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  await status(b.page, 'local');
+  for (const [page, text] of [[a.page, 'Edited on A'], [b.page, 'Edited on B']]) {
+    await nav(page, 'Clients');
+    await tid(page, 'client-row').filter({ hasText: 'Hooli' }).getByTestId('client-edit').click();
+    await tid(page, 'client-address').fill(text);
+    await tid(page, 'client-save').click();
+    await tid(page, 'client-row').filter({ hasText: 'Hooli' }).waitFor();
+  }
+  await stack.proxy.set({ mode: 'pass' });
+  // whichever device wrote first won; the other keeps its edit for review
+  const loser = await until('one device with the conflict', async () => {
+    for (const [page, text] of [[a.page, 'Edited on B'], [b.page, 'Edited on A']]) {
+      if ((await conflictsLink(page).count()) && (await records(a.sub))[key]?.content?.address === text) return { page, mine: text === 'Edited on A' ? 'Edited on B' : 'Edited on A', theirs: text };
+    }
+    return false;
+  }, 60000);
+  const won = (await records(a.sub))[key];
+  assert.equal(won.version, 2);
+  assert.equal(((await clientsOf(loser.page))[0]).address, loser.theirs, 'DynamoDB\'s version is the one used now');
+  await conflictsLink(loser.page).click();
+  const card = loser.page.locator(`[data-testid="conflict"][data-kind="record"][data-id="${key}"]`);
+  const row = card.locator('[data-testid="conflict-field"][data-field="address"]');
+  assert.equal(await row.locator('.mine').textContent(), loser.mine);
+  assert.equal(await row.locator('.theirs').textContent(), loser.theirs);
+  await card.getByTestId('conflict-restore-mine').click();
+  await tid(loser.page, 'conflicts-note').filter({ hasText: 'Restored your version of Client Hooli' }).waitFor();
+  const after = await until('the restored edit in DynamoDB', async () => {
+    const r = (await records(a.sub))[key];
+    return r?.content?.address === loser.mine && r;
+  });
+  assert.equal(after.version, 3, 'a new version on top of the one that won');
+  assert.equal(Object.keys(await records(a.sub)).filter((k) => k.startsWith('#client#')).length, 1, 'still one client');
+  await a.context.close();
+  await b.context.close();
+});

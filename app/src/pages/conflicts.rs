@@ -4,7 +4,7 @@
 
 use crate::cloud::call;
 use crate::state::{delete_invoice, restore_invoice, Action, Store};
-use ledgerline_core::diff::diff;
+use ledgerline_core::diff::{diff, FieldDiff};
 use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::Conflict;
 use yew::prelude::*;
@@ -180,16 +180,7 @@ pub fn conflicts_page() -> Html {
                         <div class="card" data-testid="conflict" data-kind="record" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
                             <h2>{ record_title(rc) }</h2>
                             <p>{ what }<span class="muted">{ format!(" Found {when}.") }</span></p>
-                            <table class="list" data-testid="conflict-diff">
-                                <thead><tr><th>{ "Field" }</th><th>{ "Yours (this browser)" }</th><th>{ "DynamoDB's (kept)" }</th></tr></thead>
-                                <tbody>
-                                    { for rows.iter().map(|(f, m, t)| html! {
-                                        <tr data-testid="conflict-field" data-field={f.clone()}>
-                                            <th>{ f }</th><td class="mine">{ m }</td><td class="theirs">{ t }</td>
-                                        </tr>
-                                    }) }
-                                </tbody>
-                            </table>
+                            { diff_table(&rows) }
                             <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ "Keep DynamoDB's" }</button>
                             <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), Choice::RestoreMine)}>{ mine_label }</button>
                         </div>
@@ -232,16 +223,7 @@ pub fn conflicts_page() -> Html {
                         if rows.is_empty() {
                             <p class="muted">{ "Both versions have the same content." }</p>
                         } else {
-                            <table class="list" data-testid="conflict-diff">
-                                <thead><tr><th>{ "Field" }</th><th>{ "Yours (this browser)" }</th><th>{ "DynamoDB's (kept)" }</th></tr></thead>
-                                <tbody>
-                                    { for rows.iter().map(|r| html! {
-                                        <tr data-testid="conflict-field" data-field={r.field.clone()}>
-                                            <th>{ &r.field }</th><td class="mine">{ &r.mine }</td><td class="theirs">{ &r.theirs }</td>
-                                        </tr>
-                                    }) }
-                                </tbody>
-                            </table>
+                            { diff_table(&rows) }
                         }
                         <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ "Keep DynamoDB's" }</button>
                         <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), Choice::RestoreMine)}>{ mine_label }</button>
@@ -304,11 +286,27 @@ fn record_fields(v: &serde_json::Value) -> Vec<(String, String)> {
     out
 }
 
-/// The fields that differ: (label, mine, theirs); a missing side reads "(deleted)".
+/// The fields that differ, side by side.
+fn diff_table(rows: &[FieldDiff]) -> Html {
+    html! {
+        <table class="list" data-testid="conflict-diff">
+            <thead><tr><th>{ "Field" }</th><th>{ "Yours (this browser)" }</th><th>{ "DynamoDB's (kept)" }</th></tr></thead>
+            <tbody>
+                { for rows.iter().map(|r| html! {
+                    <tr data-testid="conflict-field" data-field={r.field.clone()}>
+                        <th>{ &r.field }</th><td class="mine">{ &r.mine }</td><td class="theirs">{ &r.theirs }</td>
+                    </tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}
+
+/// The fields of a client or profile record that differ; a missing side reads "(deleted)".
 fn record_rows(
     mine: Option<&serde_json::Value>,
     theirs: Option<&serde_json::Value>,
-) -> Vec<(String, String, String)> {
+) -> Vec<FieldDiff> {
     let a = mine.map(record_fields);
     let b = theirs.map(record_fields);
     let mut labels: Vec<String> = Vec::new();
@@ -328,8 +326,12 @@ fn record_rows(
     labels
         .into_iter()
         .filter_map(|l| {
-            let (m, t) = (value(&a, &l), value(&b, &l));
-            (m != t).then_some((l, m, t))
+            let (mine, theirs) = (value(&a, &l), value(&b, &l));
+            (mine != theirs).then_some(FieldDiff {
+                field: l,
+                mine,
+                theirs,
+            })
         })
         .collect()
 }
