@@ -23,6 +23,12 @@ struct ScopeState {
     synced: BTreeMap<String, Mark>,
     /// Clients the user deleted here whose tombstone DynamoDB does not have yet.
     deleted: Vec<String>,
+    /// Clients made here from an invoice's details (stand-ins for DynamoDB's records).
+    #[serde(default)]
+    placeholders: Vec<String>,
+    /// Writes sent and not yet answered: if DynamoDB has exactly this, it landed.
+    #[serde(default)]
+    writing: BTreeMap<String, Mark>,
 }
 
 fn state_key(store: &Store) -> String {
@@ -42,9 +48,11 @@ fn load(store: &Store) -> BTreeMap<String, ScopeState> {
         .unwrap_or_default()
 }
 
-fn save(store: &Store, scope: &str, st: &ScopeState) -> bool {
+/// Changes the state of `scope` as it is in localStorage now (read, changed, written at
+/// once: a deletion noted or a local wipe made meanwhile is never written over).
+fn update(store: &Store, scope: &str, f: impl FnOnce(&mut ScopeState)) -> bool {
     let mut all = load(store);
-    all.insert(scope.to_string(), st.clone());
+    f(all.entry(scope.to_string()).or_default());
     let text = serde_json::to_string(&all).unwrap_or_default();
     with_kv(|kv| kv.set(&state_key(store), &text)).is_ok()
 }
@@ -57,6 +65,19 @@ fn profile_value(p: &Profile, s: &Settings) -> Value {
         "numberPrefix": s.number_prefix,
         "numberDigits": s.number_digits,
     })
+}
+
+/// Applies a profile record's numbering fields to `s`.
+pub fn numbering_from(v: &Value, s: &mut Settings) {
+    if let Some(prefix) = v["numberPrefix"].as_str() {
+        s.number_prefix = prefix.to_string();
+    }
+    if let Some(d) = v["numberDigits"]
+        .as_u64()
+        .and_then(|d| u8::try_from(d).ok())
+    {
+        s.number_digits = d;
+    }
 }
 
 fn is_default_profile(p: &Profile, s: &Settings) -> bool {
@@ -85,6 +106,9 @@ fn local_values(store: &Store) -> BTreeMap<String, Value> {
 
 fn local_state(values: &BTreeMap<String, Value>, st: &ScopeState, key: &str) -> LocalRecord {
     match values.get(key) {
+        Some(v) if st.placeholders.iter().any(|k| k == key) => {
+            LocalRecord::Placeholder(record_checksum(v))
+        }
         Some(v) => LocalRecord::Present(record_checksum(v)),
         None if st.deleted.iter().any(|k| k == key) => LocalRecord::Deleted,
         None => LocalRecord::Absent,
@@ -95,14 +119,37 @@ fn local_state(values: &BTreeMap<String, Value>, st: &ScopeState, key: &str) -> 
 /// next round). Without an account, nothing.
 pub fn note_deleted(store: &Store, id: &str) {
     let Some(scope) = scope_of(store) else { return };
-    let mut all = load(store);
-    let st = all.entry(scope.clone()).or_default();
     let key = client_key(id);
-    if !st.deleted.contains(&key) {
-        st.deleted.push(key);
+    update(store, &scope, |st| {
+        st.placeholders.retain(|k| k != &key);
+        if !st.deleted.contains(&key) {
+            st.deleted.push(key);
+        }
+    });
+}
+
+/// Notes that client `id` was made here from an invoice's details: DynamoDB's own record
+/// of it, if any, replaces it without a conflict.
+pub fn note_placeholder(store: &Store, id: &str) {
+    let Some(scope) = scope_of(store) else { return };
+    let key = client_key(id);
+    update(store, &scope, |st| {
+        if !st.placeholders.contains(&key) {
+            st.placeholders.push(key);
+        }
+    });
+}
+
+/// Notes that the user saved client `id` here: it is theirs now, not a stand-in.
+pub fn note_edited(store: &Store, id: &str) {
+    let Some(scope) = scope_of(store) else { return };
+    let key = client_key(id);
+    if load(store)
+        .get(&scope)
+        .is_some_and(|st| st.placeholders.contains(&key))
+    {
+        update(store, &scope, |st| st.placeholders.retain(|k| k != &key));
     }
-    let st = st.clone();
-    save(store, &scope, &st);
 }
 
 /// Stores DynamoDB's content of `key` here (None: deleted there). Returns what changed,
@@ -133,12 +180,7 @@ fn store_remote(store: &Store, key: &str, content: Option<&Value>) -> Result<&'s
         };
         let p: Profile = serde_json::from_value(v["profile"].clone()).map_err(|e| e.to_string())?;
         let mut s = store.snap.settings.clone();
-        if let Some(prefix) = v["numberPrefix"].as_str() {
-            s.number_prefix = prefix.to_string();
-        }
-        if let Some(d) = v["numberDigits"].as_u64() {
-            s.number_digits = d.min(12) as u8;
-        }
+        numbering_from(v, &mut s);
         crate::state::save_profile(store, p, s).map_err(|e| e.message())?;
         Ok("profile")
     } else {
@@ -169,7 +211,18 @@ pub async fn sync(store: &Store) {
     }
     let remote: BTreeMap<String, RemoteRecord> =
         items.into_iter().map(|r| (r.key.clone(), r)).collect();
-    let mut st = load(store).remove(&scope).unwrap_or_default();
+    // writes whose answer was lost: those DynamoDB holds exactly did land
+    update(store, &scope, |st| {
+        for (key, m) in std::mem::take(&mut st.writing) {
+            if remote
+                .get(&key)
+                .is_some_and(|r| (r.version, r.checksum.clone()) == m)
+            {
+                st.synced.insert(key, m);
+            }
+        }
+    });
+    let st = load(store).remove(&scope).unwrap_or_default();
     let values = local_values(store);
     let mut keys: Vec<String> = values
         .keys()
@@ -194,7 +247,10 @@ pub async fn sync(store: &Store) {
         match decide(&local, st.synced.get(&key), r, needed) {
             RecordStep::Keep => continue,
             RecordStep::Synced(m) => {
-                st.synced.insert(key.clone(), m);
+                update(store, &scope, |st| {
+                    st.placeholders.retain(|k| k != &key);
+                    st.synced.insert(key.clone(), m);
+                });
             }
             step @ (RecordStep::Take(_) | RecordStep::TakeKeepLocal(_)) => {
                 let (m, keep) = match step {
@@ -202,8 +258,10 @@ pub async fn sync(store: &Store) {
                     RecordStep::Take(m) => (m, false),
                     _ => continue,
                 };
-                // the copy here may have changed since it was read: then the next round
-                if local_state(&local_values(store), &st, &key) != local {
+                // the copy here may have changed (or been deleted) since it was read: then
+                // the next round decides
+                let now = load(store).remove(&scope).unwrap_or_default();
+                if local_state(&local_values(store), &now, &key) != local {
                     continue;
                 }
                 let theirs: Option<Value> = r
@@ -236,8 +294,11 @@ pub async fn sync(store: &Store) {
                 match store_remote(store, &key, theirs.as_ref()) {
                     Ok(what) => {
                         told.push(describe(what, &key, theirs.as_ref(), &values));
-                        st.deleted.retain(|k| k != &key);
-                        st.synced.insert(key.clone(), m);
+                        update(store, &scope, |st| {
+                            st.deleted.retain(|k| k != &key);
+                            st.placeholders.retain(|k| k != &key);
+                            st.synced.insert(key.clone(), m);
+                        });
                     }
                     Err(e) => {
                         store.dispatch(Action::Toast(format!(
@@ -256,9 +317,27 @@ pub async fn sync(store: &Store) {
                     content: Some((v, &sum)),
                     base,
                 };
-                match put(&target, &user, write, r).await {
+                let mark = (version, Some(sum.clone()));
+                update(store, &scope, |st| {
+                    st.writing.insert(key.clone(), mark.clone());
+                });
+                let reply = put(&target, &user, write, r).await;
+                if !matches!(
+                    reply,
+                    Reply::Ok { .. } | Reply::Stale | Reply::Failed { .. }
+                ) {
+                    // no answer: the next round reads what DynamoDB has
+                    break;
+                }
+                update(store, &scope, |st| {
+                    st.writing.remove(&key);
+                    if matches!(reply, Reply::Ok { .. }) {
+                        st.placeholders.retain(|k| k != &key);
+                        st.synced.insert(key.clone(), mark);
+                    }
+                });
+                match reply {
                     Reply::Ok { .. } => {
-                        st.synced.insert(key.clone(), (version, Some(sum)));
                         if r.is_some_and(|r| r.checksum.is_none()) {
                             told.push(format!(
                                 "client {} was deleted on another device, but invoices here name it: kept, and back in DynamoDB",
@@ -291,26 +370,31 @@ pub async fn sync(store: &Store) {
                     content: None,
                     base: Some(base),
                 };
+                update(store, &scope, |st| {
+                    st.writing.insert(key.clone(), (version, None));
+                });
                 match put(&target, &user, write, r).await {
-                    Reply::Ok { .. } => {
+                    Reply::Ok { .. } => update(store, &scope, |st| {
+                        st.writing.remove(&key);
                         st.deleted.retain(|k| k != &key);
                         st.synced.insert(key.clone(), (version, None));
-                    }
-                    Reply::Stale => {}
+                    }),
+                    Reply::Stale => update(store, &scope, |st| {
+                        st.writing.remove(&key);
+                    }),
                     _ => break,
-                }
+                };
             }
             RecordStep::Forget => {
-                st.deleted.retain(|k| k != &key);
-                st.synced.remove(&key);
+                update(store, &scope, |st| {
+                    st.deleted.retain(|k| k != &key);
+                    st.synced.remove(&key);
+                });
             }
         }
-        if !still(store) || !save(store, &scope, &st) {
+        if !still(store) {
             return;
         }
-    }
-    if still(store) {
-        save(store, &scope, &st);
     }
     told.retain(|t| !t.is_empty());
     if !told.is_empty() || kept > 0 {

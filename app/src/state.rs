@@ -576,6 +576,7 @@ pub fn duplicate_invoice(store: &Store, id: &str) -> Result<Invoice, SaveError> 
 
 pub fn save_client(store: &Store, c: Client) -> Result<(), SaveError> {
     with_kv(|kv| store::put_client(kv, &store.ns, &c))?;
+    crate::records::note_edited(store, &c.id);
     store.dispatch(Action::PutClient(c));
     Ok(())
 }

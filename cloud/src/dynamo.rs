@@ -176,7 +176,16 @@ pub async fn lease_numbers(
             .and_then(|it| it.get("next"))
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse::<u64>().ok());
-        let (start, end) = block(seen, floor, count);
+        let Some((start, end)) = block(seen, floor, count) else {
+            return Err(Failure {
+                transport: false,
+                http_status: Some(400),
+                code: Some("ValidationException".into()),
+                message: Some(format!(
+                    "the number counter holds {seen:?}, beyond the numbers it gives out: fix the #counter item"
+                )),
+            });
+        };
         let mut item = crate::item::key(user, COUNTER_KEY);
         item.insert("next".into(), AttributeValue::N(end.to_string()));
         let put = client
@@ -250,11 +259,21 @@ pub async fn records(
             let lineage: Vec<Mark> = s("lineage")
                 .and_then(|l| serde_json::from_str(&l).ok())
                 .unwrap_or_default();
+            // only an explicit tombstone is a deletion; a record whose content does not
+            // match its checksum (or has none) is damaged: no content, so nothing here is
+            // ever replaced by it, and a checksum that no local copy has
+            let stored = s("checksum");
+            let content = s("content");
+            let intact = match (&stored, &content) {
+                (Some(sum), Some(text)) => serde_json::from_str::<serde_json::Value>(text)
+                    .is_ok_and(|v| ledgerline_core::sync::records::record_checksum(&v) == *sum),
+                _ => false,
+            };
             out.push(RemoteRecord {
                 key,
                 version,
-                checksum: if deleted { None } else { s("checksum") },
-                content: if deleted { None } else { s("content") },
+                checksum: (!deleted).then(|| stored.unwrap_or_else(|| "damaged".into())),
+                content: (!deleted && intact).then_some(content).flatten(),
                 lineage,
             });
         }
@@ -300,7 +319,13 @@ pub async fn put_record(
             );
             it
         }
-        None => crate::item::tombstone(user, key, version, now),
+        None => {
+            // kept for good (no TTL): a device away longer than a TTL must still see that
+            // the client was deleted, and clients are few
+            let mut it = crate::item::tombstone(user, key, version, now);
+            it.remove(crate::item::TTL_ATTRIBUTE);
+            it
+        }
     };
     if !lineage.is_empty() {
         item.insert(

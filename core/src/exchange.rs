@@ -154,6 +154,13 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
                 record,
                 reason: "client has no id".into(),
             }),
+            Ok(c) if c.id.starts_with('#') => rejections.push(Rejection {
+                record: format!("{record} ({})", c.name),
+                reason: format!(
+                    "client id {} starts with '#', which Ledgerline keeps for its own records",
+                    c.id
+                ),
+            }),
             Ok(c) if c.name.trim().is_empty() => rejections.push(Rejection {
                 record: format!("{record} ({})", c.id),
                 reason: "client has no name".into(),
@@ -188,6 +195,14 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
             Ok(inv) if inv.id.trim().is_empty() => rejections.push(Rejection {
                 record: label,
                 reason: "invoice has no id".into(),
+            }),
+            // '#counter', '#profile', '#client#…' are Ledgerline's own items in DynamoDB
+            Ok(inv) if inv.id.starts_with('#') => rejections.push(Rejection {
+                record: label,
+                reason: format!(
+                    "invoice id {} starts with '#', which Ledgerline keeps for its own records",
+                    inv.id
+                ),
             }),
             Ok(inv) if !verify(&inv) => rejections.push(Rejection {
                 record: label,
@@ -389,6 +404,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(e[0].reason.contains("newer Ledgerline"));
+    }
+
+    #[test]
+    fn ids_kept_for_ledgerlines_own_items_are_rejected() {
+        let mut s = snap();
+        s.invoices[0].id = "#counter".into();
+        s.clients[1].id = "#profile".into();
+        s.invoices[1].content.client_id = "#profile".into();
+        crate::exchange::reseal(&mut s.invoices[1]);
+        let errs = plan_import(&export_json(&s, "t"), &Snapshot::default()).unwrap_err();
+        let reasons: Vec<&str> = errs.iter().map(|e| e.reason.as_str()).collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("invoice id #counter starts with '#'")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("client id #profile starts with '#'")),
+            "{reasons:?}"
+        );
     }
 
     #[test]

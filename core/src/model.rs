@@ -19,6 +19,9 @@ pub struct Profile {
     pub payment_terms_days: u32,
     pub default_notes: String,
     pub default_terms: String,
+    /// Fields a newer version wrote ([`Extra`]): kept, stored and sent again.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// Largest logo accepted, as stored text (the data URL).
@@ -36,6 +39,7 @@ impl Default for Profile {
             payment_terms_days: 30,
             default_notes: String::new(),
             default_terms: String::new(),
+            extra: Extra::new(),
         }
     }
 }
@@ -83,6 +87,9 @@ pub struct Client {
     pub tax_id: String,
     #[serde(default)]
     pub updated_at: String,
+    /// Fields a newer version wrote ([`Extra`]): kept, stored and sent again.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -233,7 +240,9 @@ impl InvoiceContent {
             return;
         };
         let client_changed = previous.is_none_or(|p| p.client_id != self.client_id);
-        if self.status == Status::Draft || self.bill_to.is_none() || client_changed {
+        // issued now (or still a draft): the client as it is at this save
+        let was_draft = previous.is_none_or(|p| p.status == Status::Draft);
+        if self.status == Status::Draft || was_draft || self.bill_to.is_none() || client_changed {
             self.bill_to = Some(BillTo::of(client));
         }
     }
@@ -249,6 +258,7 @@ impl InvoiceContent {
             address: b.address.clone(),
             tax_id: b.tax_id.clone(),
             updated_at: now_rfc3339.to_string(),
+            extra: Extra::new(),
         })
     }
 }
@@ -355,19 +365,27 @@ mod tests {
             c.bill_to.as_ref().map(|b| b.name.as_str()),
             Some("Acme Ltd")
         );
-        // issued: it keeps what it was issued with
+        // issuing it takes the client as it is then, even if the draft was saved before
+        acme.name = "Acme Ltd.".into();
+        let draft = c.clone();
         c.status = Status::Sent;
+        c.refresh_bill_to(Some(&draft), std::slice::from_ref(&acme));
+        assert_eq!(
+            c.bill_to.as_ref().map(|b| b.name.as_str()),
+            Some("Acme Ltd.")
+        );
+        // issued: it keeps what it was issued with
         acme.name = "Renamed".into();
         let before = c.clone();
         c.refresh_bill_to(Some(&before), std::slice::from_ref(&acme));
         assert_eq!(
             c.bill_to.as_ref().map(|b| b.name.as_str()),
-            Some("Acme Ltd")
+            Some("Acme Ltd.")
         );
         // ... and with the client gone here, a device can make it again from the invoice
         c.refresh_bill_to(Some(&before), &[]);
         let back = c.client_from_bill_to("2026-12-02T00:00:00Z").unwrap();
-        assert_eq!((back.id.as_str(), back.name.as_str()), ("c1", "Acme Ltd"));
+        assert_eq!((back.id.as_str(), back.name.as_str()), ("c1", "Acme Ltd."));
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub const MAX_BLOCK: u64 = 1000;
 pub const LOW_WATER: u64 = 10;
 /// The sort key of the counter item (never an invoice id: those never start with '#').
 pub const COUNTER_KEY: &str = "#counter";
+/// The highest number the counter gives out. A number above it (typed by hand, or
+/// imported) is not one of the counter's and never moves it: the counter can only grow,
+/// and never wraps around.
+pub const MAX_NUMBER: u64 = 1_000_000_000_000;
 /// How a provisional number starts.
 pub const PROVISIONAL: &str = "DRAFT-";
 
@@ -85,13 +89,14 @@ impl Lease {
     }
 }
 
-/// The sequence number of `number` in the format of `settings`, if it has that format.
+/// The sequence number of `number` in the format of `settings`, if it has that format
+/// and is within the counter's range (at most [`MAX_NUMBER`]).
 pub fn sequence_of(settings: &Settings, number: &str) -> Option<u64> {
     let digits = number.strip_prefix(settings.number_prefix.as_str())?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().filter(|n| *n <= MAX_NUMBER)
 }
 
 /// The lowest number a new block may start at, as far as this device knows: after every
@@ -102,7 +107,9 @@ pub fn floor(settings: &Settings, invoices: &[Invoice], lease: &Lease) -> u64 {
         .filter_map(|i| sequence_of(settings, &i.content.number))
         .max()
         .map_or(1, |n| n + 1);
-    used.max(settings.next_number).max(lease.high()).max(1)
+    used.max(settings.next_number.min(MAX_NUMBER))
+        .max(lease.high())
+        .clamp(1, MAX_NUMBER)
 }
 
 /// How many numbers to lease when `waiting` invoices wait for one: a block, or enough
@@ -115,9 +122,11 @@ pub fn block_size(waiting: u64) -> u64 {
 /// Where the block of `size` numbers a device leases now starts, and the counter's value
 /// after it: `counter` is DynamoDB's counter as read (None: there is none yet, or the
 /// table was recreated), `floor` what this device knows is taken.
-pub fn block(counter: Option<u64>, floor: u64, size: u64) -> (u64, u64) {
-    let start = counter.unwrap_or(1).max(floor).max(1);
-    (start, start + size.clamp(1, MAX_BLOCK))
+pub fn block(counter: Option<u64>, floor: u64, size: u64) -> Option<(u64, u64)> {
+    let start = counter.unwrap_or(1).max(floor.min(MAX_NUMBER)).max(1);
+    let end = start.checked_add(size.clamp(1, MAX_BLOCK))?;
+    // the counter only ever grows, and stays within its range
+    (end > counter.unwrap_or(0) && end <= MAX_NUMBER + MAX_BLOCK + 1).then_some((start, end))
 }
 
 pub fn is_provisional(number: &str) -> bool {
@@ -251,13 +260,27 @@ mod tests {
         let mut l = Lease::default();
         l.add(40, 65);
         assert_eq!(floor(&s, &[a, b], &l), 65);
-        assert_eq!(block(Some(70), 65, BLOCK), (70, 70 + BLOCK));
+        assert_eq!(block(Some(70), 65, BLOCK), Some((70, 70 + BLOCK)));
         // the table recreated empty: the counter is gone, the device's knowledge is not
-        assert_eq!(block(None, 65, BLOCK), (65, 65 + BLOCK));
-        assert_eq!(block(None, 0, BLOCK), (1, 1 + BLOCK));
+        assert_eq!(block(None, 65, BLOCK), Some((65, 65 + BLOCK)));
+        assert_eq!(block(None, 0, BLOCK), Some((1, 1 + BLOCK)));
         assert_eq!(block_size(0), BLOCK);
         assert_eq!(block_size(175), 185, "all that wait, and some");
-        assert_eq!(block(Some(1), 1, 1_000_000), (1, 1 + MAX_BLOCK));
+        assert_eq!(block(Some(1), 1, 1_000_000), Some((1, 1 + MAX_BLOCK)));
+    }
+
+    #[test]
+    fn huge_numbers_never_move_the_counter_or_wrap_it() {
+        let s = settings();
+        let typed = invoice("a", "INV-18446744073709551615", "c");
+        assert_eq!(sequence_of(&s, &typed.content.number), None);
+        assert_eq!(floor(&s, &[typed], &Lease::default()), 1);
+        let mut big = Settings::default();
+        big.next_number = u64::MAX;
+        assert_eq!(floor(&big, &[], &Lease::default()), MAX_NUMBER);
+        // a counter somehow beyond the range: no block rather than one that goes back
+        assert_eq!(block(Some(u64::MAX - 3), 1, BLOCK), None);
+        assert_eq!(block(Some(MAX_NUMBER + MAX_BLOCK + 1), 1, BLOCK), None);
     }
 
     #[test]
@@ -317,7 +340,9 @@ mod tests {
             let mut leases = [Lease::default(), Lease::default(), Lease::default()];
             for (device, extra, waiting) in steps {
                 let f = leases[device].high().max(extra);
-                let (start, end) = block(counter, f, block_size(waiting));
+                let Some((start, end)) = block(counter, f, block_size(waiting)) else {
+                    continue;
+                };
                 counter = Some(end);
                 leases[device].add(start, end);
                 for &(s, e) in &given {

@@ -13,6 +13,7 @@ pub fn client(id: &str, name: &str) -> Client {
         address: String::new(),
         tax_id: String::new(),
         updated_at: String::new(),
+        extra: Default::default(),
     }
 }
 

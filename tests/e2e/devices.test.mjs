@@ -306,3 +306,41 @@ test('a client edited on two devices at once: DynamoDB keeps one, the other is o
   await a.context.close();
   await b.context.close();
 });
+
+test('a client made from an old issued invoice is a stand-in: DynamoDB\'s newer client record replaces it, without a conflict, and is never overwritten', async () => {
+  const email = 'standin@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Umbrella', { address: 'Old Road 1' });
+  await quickInvoice(a.page, 'Issued with the old address');
+  const [inv] = await until('the invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  await a.page.goto(stack.server.url + 'invoices/' + inv.id);
+  await ready(a.page);
+  await tid(a.page, 'inv-status').selectOption('sent');
+  await tid(a.page, 'inv-save').click();
+  await tid(a.page, 'invoice-table').waitFor();
+  // the client moves after the invoice was issued
+  await nav(a.page, 'Clients');
+  await tid(a.page, 'client-row').filter({ hasText: 'Umbrella' }).getByTestId('client-edit').click();
+  await tid(a.page, 'client-address').fill('New Road 2');
+  await tid(a.page, 'client-save').click();
+  const key = '#client#' + inv.content.clientId;
+  await until('both in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r[0]?.content.status === 'sent' && (await records(a.sub))[key]?.content?.address === 'New Road 2';
+  });
+  assert.equal((await remote(a.sub))[0].content.billTo.address, 'Old Road 1', 'issued with the old address');
+
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  await until('B holds DynamoDB\'s client', async () => (await clientsOf(b.page)).some((c) => c.address === 'New Road 2'), 30000);
+  // a few more rounds: nothing goes back
+  await new Promise((r) => setTimeout(r, 5000));
+  const r = (await records(a.sub))[key];
+  assert.equal(r.content.address, 'New Road 2', 'DynamoDB\'s record was not overwritten by the stand-in');
+  assert.equal(r.version, 2);
+  assert.deepEqual(await syncStore(b.page, 'conflicts'), [], 'no conflict for a stand-in');
+  assert.equal((await remote(a.sub)).length, 1);
+  await a.context.close();
+  await b.context.close();
+});

@@ -12,6 +12,7 @@ fn blank() -> Client {
         address: String::new(),
         tax_id: String::new(),
         updated_at: String::new(),
+        extra: Default::default(),
     }
 }
 

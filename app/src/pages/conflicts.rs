@@ -369,9 +369,7 @@ fn record_choice(
                 format!("Your version of the profile cannot be read ({e}); it stays listed here.")
             })?;
             let mut s = store.snap.settings.clone();
-            if let Some(prefix) = v["numberPrefix"].as_str() {
-                s.number_prefix = prefix.to_string();
-            }
+            crate::records::numbering_from(v, &mut s);
             crate::state::save_profile(store, p, s).map_err(|e| e.message())?;
             Ok("Restored your business profile; it goes to DynamoDB at the next sync.".into())
         }

@@ -196,6 +196,8 @@ fn clients_from_invoices(store: &Store, stored: &[Invoice]) {
         }
         if let Some(c) = inv.content.client_from_bill_to(&now) {
             if with_kv(|kv| ledgerline_core::store::put_client(kv, &store.ns, &c)).is_ok() {
+                // a stand-in: DynamoDB's own record of the client replaces it
+                crate::records::note_placeholder(store, &c.id);
                 store.dispatch(Action::PutClient(c.clone()));
                 added.push(c);
             }

@@ -560,9 +560,12 @@ impl World {
                         &self.local_list(d),
                         &self.devices[d].leases[t],
                     );
-                    let (start, end) = block(self.tables[t].counter, f, block_size(waiting));
-                    self.tables[t].counter = Some(end);
-                    self.devices[d].leases[t].add(start, end);
+                    if let Some((start, end)) =
+                        block(self.tables[t].counter, f, block_size(waiting))
+                    {
+                        self.tables[t].counter = Some(end);
+                        self.devices[d].leases[t].add(start, end);
+                    }
                 }
                 let ids: Vec<String> = waiting_for_numbers(&self.local_list(d))
                     .into_iter()

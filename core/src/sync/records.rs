@@ -48,6 +48,9 @@ pub enum LocalRecord {
     Deleted,
     /// Nothing (never had it, or local data was cleared: never a deletion).
     Absent,
+    /// A stand-in made here from an invoice's client details (its checksum): DynamoDB's
+    /// own record replaces it, without a conflict; it goes up only where DynamoDB has none.
+    Placeholder(String),
 }
 
 /// What DynamoDB has of a record (as a Query read it).
@@ -120,7 +123,7 @@ pub fn decide(
     let Some(r) = remote else {
         return match local {
             // absence in DynamoDB is never a deletion: the local record goes up again
-            LocalRecord::Present(_) => RecordStep::Upload {
+            LocalRecord::Present(_) | LocalRecord::Placeholder(_) => RecordStep::Upload {
                 version: synced.map_or(1, |s| s.0 + 1),
                 base: None,
             },
@@ -132,6 +135,16 @@ pub fn decide(
     let theirs: Mark = (r.version, r.checksum.clone());
     let unchanged_there = synced == Some(&theirs);
     match local {
+        LocalRecord::Placeholder(sum) => match &r.checksum {
+            Some(c) if c == sum => RecordStep::Synced(theirs),
+            Some(_) => RecordStep::Take(theirs),
+            // deleted there: it stays while an invoice here names it
+            None if needed => RecordStep::Upload {
+                version: r.version + 1,
+                base: Some(theirs),
+            },
+            None => RecordStep::Take(theirs),
+        },
         LocalRecord::Present(_) if needed && r.checksum.is_none() => RecordStep::Upload {
             version: r.version + 1,
             base: Some(theirs),
@@ -170,13 +183,9 @@ pub fn decide(
                 RecordStep::TakeKeepLocal(theirs)
             }
         }
-        LocalRecord::Absent => {
-            if unchanged_there {
-                RecordStep::Keep
-            } else {
-                RecordStep::Take(theirs)
-            }
-        }
+        // nothing here, and no deletion made here: DynamoDB's record comes (again)
+        LocalRecord::Absent if unchanged_there && r.checksum.is_none() => RecordStep::Keep,
+        LocalRecord::Absent => RecordStep::Take(theirs),
     }
 }
 
@@ -332,13 +341,47 @@ mod tests {
         );
         assert_eq!(decide3(&LocalRecord::Deleted, None, None), Forget);
         // absent here (never had it, or local data cleared): never a deletion
+        // ... and a live record missing here comes back even if it was agreed on
         assert_eq!(
             decide3(
                 &LocalRecord::Absent,
                 Some(&mark(2, Some("a"))),
                 Some(&remote(2, Some("a")))
             ),
+            Take(mark(2, Some("a")))
+        );
+        assert_eq!(
+            decide3(
+                &LocalRecord::Absent,
+                Some(&mark(3, None)),
+                Some(&remote(3, None))
+            ),
             Keep
+        );
+        // a stand-in made from an invoice: DynamoDB's own record wins without a conflict,
+        // it goes up where DynamoDB has none, and stays while needed after a delete there
+        let stand_in = LocalRecord::Placeholder("p".into());
+        assert_eq!(
+            decide3(&stand_in, None, Some(&remote(4, Some("a")))),
+            Take(mark(4, Some("a")))
+        );
+        assert_eq!(
+            decide3(&stand_in, None, None),
+            Upload {
+                version: 1,
+                base: None
+            }
+        );
+        assert_eq!(
+            decide(&stand_in, None, Some(&remote(5, None)), true),
+            Upload {
+                version: 6,
+                base: Some(mark(5, None))
+            }
+        );
+        assert_eq!(
+            decide3(&stand_in, None, Some(&remote(5, None))),
+            Take(mark(5, None))
         );
         assert_eq!(
             decide3(&LocalRecord::Absent, None, Some(&remote(2, Some("a")))),
