@@ -275,8 +275,10 @@ mod tests {
         let typed = invoice("a", "INV-18446744073709551615", "c");
         assert_eq!(sequence_of(&s, &typed.content.number), None);
         assert_eq!(floor(&s, &[typed], &Lease::default()), 1);
-        let mut big = Settings::default();
-        big.next_number = u64::MAX;
+        let big = Settings {
+            next_number: u64::MAX,
+            ..Settings::default()
+        };
         assert_eq!(floor(&big, &[], &Lease::default()), MAX_NUMBER);
         // a counter somehow beyond the range: no block rather than one that goes back
         assert_eq!(block(Some(u64::MAX - 3), 1, BLOCK), None);
