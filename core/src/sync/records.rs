@@ -414,6 +414,8 @@ mod tests {
         Sync(usize, u8),
         Wipe(usize),
         LabReset,
+        /// An invoice on this device names the client (it must never go missing there).
+        Name(usize, u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -423,6 +425,7 @@ mod tests {
             4 => (0usize..2, 0u8..8).prop_map(|(d, cut)| Op::Sync(d, cut)),
             1 => (0usize..2).prop_map(Op::Wipe),
             1 => Just(Op::LabReset),
+            2 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Name(d, k)),
         ]
     }
 
@@ -432,6 +435,8 @@ mod tests {
         deleted: Vec<String>,
         synced: BTreeMap<String, Mark>,
         conflicts: Vec<Option<String>>,
+        /// Clients an invoice on this device names.
+        named: std::collections::BTreeSet<String>,
     }
 
     fn local_of(d: &Dev, key: &str) -> LocalRecord {
@@ -461,7 +466,8 @@ mod tests {
         keys.dedup();
         let mut writes = 0u8;
         for key in keys {
-            let step = decide3(&local_of(d, &key), d.synced.get(&key), db.get(&key));
+            let needed = d.named.contains(&key);
+            let step = decide(&local_of(d, &key), d.synced.get(&key), db.get(&key), needed);
             let keep_local = matches!(step, RecordStep::TakeKeepLocal(_));
             match step {
                 RecordStep::Keep => {}
@@ -566,6 +572,8 @@ mod tests {
                         }
                         saved.push(content);
                     }
+                    // the app refuses to delete a client an invoice names
+                    Op::Delete(d, k) if devs[*d].named.contains(&client_key(&k.to_string())) => {}
                     Op::Delete(d, k) => {
                         let key = client_key(&k.to_string());
                         if let Some(gone) = devs[*d].local.remove(&key) {
@@ -585,6 +593,18 @@ mod tests {
                         devs[*d] = Dev { conflicts, ..Dev::default() };
                     }
                     Op::LabReset => db.clear(),
+                    Op::Name(d, k) => {
+                        let key = client_key(&k.to_string());
+                        if devs[*d].local.contains_key(&key) {
+                            devs[*d].named.insert(key);
+                        }
+                    }
+                }
+                // no client an invoice names is ever missing on that device
+                for d in &devs {
+                    for key in &d.named {
+                        prop_assert!(d.local.contains_key(key), "{key} is named by an invoice but missing after {o:?}");
+                    }
                 }
                 // a wipe and a lab reset destroy copies on purpose: what was only there
                 // is gone by the user's (or the lab's) doing, not the sync's
