@@ -158,6 +158,22 @@ pub fn next_leased(settings: &Settings, invoices: &[Invoice], lease: &mut Lease)
     }
 }
 
+/// Whether `now` is the copy an editor loaded (`version`, `checksum`, `number`) with
+/// nothing changed but its provisional number replaced by a real one (numbered while the
+/// editor was open): the draft then takes that number and saves over it, no conflict.
+pub fn only_numbered(loaded: (u64, &str, &str), now: &Invoice) -> bool {
+    let (version, checksum, number) = loaded;
+    if !is_provisional(number)
+        || is_provisional(&now.content.number)
+        || now.version != version.saturating_add(1)
+    {
+        return false;
+    }
+    let mut probe = now.content.clone();
+    probe.number = number.to_string();
+    crate::checksum::content_checksum(&probe) == checksum
+}
+
 /// One number used by more than one live invoice here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duplicate {
@@ -328,6 +344,26 @@ mod tests {
         early.content.status = Status::Paid;
         let d = duplicates(&[early, sent]);
         assert!(d[0].renumber.is_empty());
+    }
+
+    #[test]
+    fn a_copy_only_numbered_meanwhile_is_no_conflict() {
+        let mut loaded = invoice("a", "DRAFT-3F2A9C1E", "c");
+        loaded.version = 1;
+        let mut now = loaded.clone();
+        now.content.number = "INV-0051".into();
+        now.version = 2;
+        now.checksum = crate::checksum::content_checksum(&now.content);
+        let l = (1, loaded.checksum.as_str(), "DRAFT-3F2A9C1E");
+        assert!(only_numbered(l, &now));
+        // anything else changed too: a real change, the conflict path
+        now.content.notes = "edited elsewhere".into();
+        assert!(!only_numbered(l, &now));
+        // a real number that changed is not this case either
+        assert!(!only_numbered(
+            (1, loaded.checksum.as_str(), "INV-0001"),
+            &now
+        ));
     }
 
     proptest! {

@@ -75,10 +75,12 @@ test('conflict: edited offline here and directly in DynamoDB: DynamoDB wins and 
 
   await proxy.set({ mode: 'drop' });
   await status(page, 'local');
-  await page.goto(server.url + 'invoices/' + id);
-  await tid(page, 'inv-notes').fill('my offline edit');
-  await tid(page, 'inv-save').click();
-  await tid(page, 'invoice-table').waitFor();
+  await explain(page, async () => {
+    await page.goto(server.url + 'invoices/' + id);
+    await tid(page, 'inv-notes').fill('my offline edit');
+    await tid(page, 'inv-save').click();
+    await tid(page, 'invoice-table').waitFor();
+  });
 
   // someone else writes version 7 straight into DynamoDB
   const [theirs] = await remote(sub);

@@ -40,6 +40,11 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let existing = existing.clone();
         use_state(move || existing.map(|i| (i.version, i.checksum)))
     };
+    // the number it had then (a provisional one may be replaced while the editor is open)
+    let loaded_number = {
+        let existing = existing.clone();
+        use_state(move || existing.map(|i| i.content.number))
+    };
     let errors = use_state(Vec::<FieldError>::new);
     let save_error = use_state(|| None::<SaveError>);
 
@@ -72,6 +77,7 @@ pub fn editor_page(props: &EditorProps) -> Html {
         let nav = nav.clone();
         let id = props.id.clone();
         let loaded = loaded.clone();
+        let loaded_number = loaded_number.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let problem = |n: &str| crate::numbers::problem(&store, id.as_deref(), n);
@@ -84,13 +90,27 @@ pub fn editor_page(props: &EditorProps) -> Html {
                     errors.set(list);
                     save_error.set(None);
                 }
-                Ok(content) => {
+                Ok(mut content) => {
                     errors.set(vec![]);
                     if let Some(id) = &id {
                         let now = crate::platform::with_kv(|kv| {
                             ledgerline_core::store::load_invoice(kv, &store.ns, id)
                         });
-                        let was = (*loaded).as_ref().map(|(v, sum)| (*v, sum.as_str()));
+                        let mut was = (*loaded).as_ref().map(|(v, sum)| (*v, sum.as_str()));
+                        // numbered meanwhile, nothing else: the draft takes the number
+                        let numbered = match (&*loaded, &*loaded_number, &now) {
+                            (Some((v, sum)), Some(n), Some(now)) => {
+                                ledgerline_core::numbers::only_numbered((*v, sum, n), now)
+                                    .then(|| (n.clone(), now))
+                            }
+                            _ => None,
+                        };
+                        if let Some((old, now)) = numbered {
+                            if content.number == old {
+                                content.number = now.content.number.clone();
+                            }
+                            was = Some((now.version, now.checksum.as_str()));
+                        }
                         if ledgerline_core::sync::edited_copy_moved_on(was, now.as_ref()) {
                             keep_stale_draft(
                                 &store,
