@@ -704,7 +704,8 @@ pub fn handle(message: String) -> js_sys::Promise {
                 let at = js_sys::Date::now();
                 let body = dispatch(env.body).await;
                 if let Some((user, target)) = touched {
-                    tell_counts(scope(&user, &target)).await;
+                    // after the reply, not before it: the caller waits for nothing more
+                    wasm_bindgen_futures::spawn_local(tell_counts(scope(&user, &target)));
                 }
                 if let Some(what) = what {
                     // a log that cannot be written must not fail the operation itself

@@ -175,7 +175,8 @@ test('a change saved just before the tab went away reaches the queue at the next
   await page2.goto(stack.server.url);
   await ready(page2);
   await until('the outbox to be queued', async () => (await syncStore(page2, 'queue')).some((op) => op.invoiceId === id));
-  assert.equal(await page2.evaluate((sub) => localStorage.getItem('ledgerline/v1/outbox/' + sub), sub), null, 'the outbox is emptied once queued');
+  // two-phase: the note goes once the worker has answered that the queue holds it
+  await until('the outbox emptied once queued', async () => (await page2.evaluate((sub) => localStorage.getItem('ledgerline/v1/outbox/' + sub), sub)) === null, 10000);
   await stack.proxy.set({ mode: 'pass' });
   await until('the invoice in DynamoDB', async () => (await remote(sub)).some((i) => i.id === id));
   await context.close();
