@@ -7,6 +7,7 @@ pub mod oplog;
 pub mod pages;
 pub mod platform;
 pub mod records;
+pub mod scoped;
 pub mod state;
 pub mod sync;
 pub mod widgets;

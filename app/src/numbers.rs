@@ -5,41 +5,29 @@
 
 use crate::cloud::call;
 use crate::platform::with_kv;
+use crate::scoped;
 use crate::state::{save_invoice, Action, Store};
 use ledgerline_core::numbers::{self, Lease};
 use ledgerline_core::protocol::{Reply, Request};
-use std::collections::BTreeMap;
 
-fn key(store: &Store) -> String {
-    format!("{}numbers", store.ns.prefix())
-}
-
-/// The (user, target) the numbers belong to (None without an account).
-fn scope_of(store: &Store) -> Option<String> {
-    store
-        .session
-        .as_ref()
-        .map(|s| ledgerline_core::sync::scope(&s.sub, &store.config.target))
-}
-
-fn all(store: &Store) -> BTreeMap<String, Lease> {
-    with_kv(|kv| kv.get(&key(store)))
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default()
-}
+const NAME: &str = "numbers";
 
 /// The numbers this device holds for the current account and table (None: no account).
 pub fn lease(store: &Store) -> Option<Lease> {
-    let scope = scope_of(store)?;
-    Some(all(store).remove(&scope).unwrap_or_default())
+    let scope = scoped::scope_of(store)?;
+    Some(
+        scoped::load::<Lease>(store, NAME)
+            .remove(&scope)
+            .unwrap_or_default(),
+    )
 }
 
 /// The write that stores `lease` for the current account and table.
 fn write_of(store: &Store, lease: Lease) -> Option<(String, Option<String>)> {
-    let scope = scope_of(store)?;
-    let mut every = all(store);
+    let scope = scoped::scope_of(store)?;
+    let mut every = scoped::load::<Lease>(store, NAME);
     every.insert(scope, lease);
-    Some((key(store), serde_json::to_string(&every).ok()))
+    Some(scoped::write(store, NAME, &every))
 }
 
 /// The number a new invoice gets now: the browser's counter without an account; with
@@ -91,9 +79,29 @@ pub fn consume(store: &Store, number: &str) -> Option<(String, Option<String>)> 
     write_of(store, l)
 }
 
+thread_local! {
+    static LEASING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the lease in flight as done however `top_up` ends.
+struct Leasing;
+
+impl Drop for Leasing {
+    fn drop(&mut self) {
+        LEASING.with(|l| l.set(false));
+    }
+}
+
 /// Leases the next block when few numbers are left (DynamoDB answering), then gives
 /// numbers to the invoices waiting with provisional ones, oldest first.
 pub async fn top_up(store: &Store) {
+    // one lease at a time: two checks answered together (a retry and the periodic one)
+    // would otherwise both see few numbers left and both lease a block
+    while LEASING.with(|l| l.get()) {
+        gloo::timers::future::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    LEASING.with(|l| l.set(true));
+    let _leasing = Leasing;
     let (Some(session), Some(before)) = (store.session.clone(), lease(store)) else {
         return;
     };
@@ -116,8 +124,7 @@ pub async fn top_up(store: &Store) {
         return;
     };
     // the user or table may have changed while DynamoDB answered
-    if store.session.as_ref().map(|s| &s.sub) != Some(&session.sub) || store.config.target != target
-    {
+    if !crate::sync::still_on(store, &session.sub, &target) {
         return;
     }
     let mut now = lease(store).unwrap_or_default();

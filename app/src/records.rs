@@ -1,16 +1,18 @@
 //! Clients and the business profile in DynamoDB (`ledgerline_core::sync::records`): one
 //! round after each pull while DynamoDB answers. The synced marks and the clients deleted
-//! here are kept per (user, target) in localStorage (`<ns>records`): "Delete all local
-//! data" clears them with the data, so nothing is inferred from that wipe.
+//! here are kept per (user, target) in localStorage (`<ns>records`). "Delete all local
+//! data" keeps that state (a deletion not yet sent still goes; an absent record is never
+//! a deletion) and keeps every change DynamoDB lacks for review first ([`keep_unsent`]).
 
 use crate::cloud::call;
 use crate::platform::with_kv;
+use crate::scoped;
 use crate::state::{Action, Store};
 use ledgerline_core::model::{Client, Profile, Settings};
 use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::records::{
-    client_id_of, client_key, decide, lineage_after, record_checksum, LocalRecord, Mark,
-    RecordStep, RemoteRecord, PROFILE_KEY,
+    at_wipe, client_id_of, client_key, decide, lineage_after, missing_clients, record_checksum,
+    AtWipe, LocalRecord, Mark, RecordStep, RemoteRecord, PROFILE_KEY,
 };
 use ledgerline_core::sync::{Conflict, RecordConflict};
 use serde::{Deserialize, Serialize};
@@ -31,21 +33,10 @@ struct ScopeState {
     writing: BTreeMap<String, Mark>,
 }
 
-fn state_key(store: &Store) -> String {
-    format!("{}records", store.ns.prefix())
-}
-
-fn scope_of(store: &Store) -> Option<String> {
-    store
-        .session
-        .as_ref()
-        .map(|s| ledgerline_core::sync::scope(&s.sub, &store.config.target))
-}
+const NAME: &str = "records";
 
 fn load(store: &Store) -> BTreeMap<String, ScopeState> {
-    with_kv(|kv| kv.get(&state_key(store)))
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default()
+    scoped::load(store, NAME)
 }
 
 /// Changes the state of `scope` as it is in localStorage now (read, changed, written at
@@ -53,8 +44,8 @@ fn load(store: &Store) -> BTreeMap<String, ScopeState> {
 fn update(store: &Store, scope: &str, f: impl FnOnce(&mut ScopeState)) -> bool {
     let mut all = load(store);
     f(all.entry(scope.to_string()).or_default());
-    let text = serde_json::to_string(&all).unwrap_or_default();
-    with_kv(|kv| kv.set(&state_key(store), &text)).is_ok()
+    let (key, text) = scoped::write(store, NAME, &all);
+    with_kv(|kv| kv.set(&key, &text.unwrap_or_default())).is_ok()
 }
 
 /// The profile record's content: the profile and the settings that describe the business
@@ -115,10 +106,105 @@ fn local_state(values: &BTreeMap<String, Value>, st: &ScopeState, key: &str) -> 
     }
 }
 
+/// Before "Delete all local data": every client and profile change of the current
+/// (user, target) that DynamoDB does not have yet is kept in the conflicts store (it
+/// outlives the wipe, as the invoices' queue does). Returns how many were kept, or None
+/// when they could not be (then nothing may be deleted).
+pub async fn keep_unsent(store: &Store) -> Option<usize> {
+    let Some(scope) = scoped::scope_of(store) else {
+        return Some(0);
+    };
+    let st = load(store).remove(&scope).unwrap_or_default();
+    let values = local_values(store);
+    let now = js_sys::Date::now() as u64;
+    let kept: Vec<Conflict> = values
+        .iter()
+        .filter(|(key, _)| {
+            at_wipe(&local_state(&values, &st, key), st.synced.get(*key)) == AtWipe::Keep
+        })
+        .map(|(key, v)| Conflict {
+            invoice_id: key.clone(),
+            local: None,
+            remote: None,
+            remote_version: None,
+            damaged_remote: None,
+            record: Some(RecordConflict {
+                key: key.clone(),
+                local: Some(v.clone()),
+                remote: None,
+                unsent: true,
+            }),
+            at: now,
+        })
+        .collect();
+    let n = kept.len();
+    if n == 0 {
+        return Some(0);
+    }
+    crate::sync::keep_conflicts(store, kept).await.then_some(n)
+}
+
+/// The state to write back after "Delete all local data" cleared the namespace: every
+/// scope's deletions not yet sent, with the synced marks they are based on. No other mark
+/// stays: an edit made after the wipe, on what this browser no longer shows, must not
+/// replace DynamoDB's record unseen (without a mark it is a conflict, kept for review).
+pub fn state_after_wipe(store: &Store) -> Option<(String, String)> {
+    let mut all = load(store);
+    all.retain(|_, st| !st.deleted.is_empty());
+    if all.is_empty() {
+        return None;
+    }
+    for st in all.values_mut() {
+        let deleted = std::mem::take(&mut st.deleted);
+        st.synced.retain(|k, _| deleted.contains(k));
+        *st = ScopeState {
+            synced: std::mem::take(&mut st.synced),
+            deleted,
+            ..ScopeState::default()
+        };
+    }
+    let (key, text) = scoped::write(store, NAME, &all);
+    Some((key, text?))
+}
+
+/// Makes the clients `stored` invoices name but this device lacks (made, or deleted, on
+/// another device) from the details the invoice carries, and tells the user: no invoice
+/// here ever names a client that is missing.
+pub fn stand_ins(store: &Store, stored: &[ledgerline_core::model::Invoice]) {
+    let now = crate::platform::now_rfc3339();
+    let missing = missing_clients(stored, |id| store.snap.clients.iter().any(|c| c.id == id));
+    let mut added: Vec<Client> = Vec::new();
+    for inv in missing {
+        let Some(c) = inv.content.client_from_bill_to(&now) else {
+            continue;
+        };
+        if with_kv(|kv| ledgerline_core::store::put_client(kv, &store.ns, &c)).is_ok() {
+            // a stand-in: DynamoDB's own record of the client replaces it
+            note_placeholder(store, &c.id);
+            store.dispatch(Action::PutClient(c.clone()));
+            added.push(c);
+        }
+    }
+    if !added.is_empty() {
+        let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
+        store.dispatch(Action::Toast(format!(
+            "Added {} from the client details on your invoices: {}.",
+            if added.len() == 1 {
+                "a client"
+            } else {
+                "clients"
+            },
+            names.join(", ")
+        )));
+    }
+}
+
 /// Notes that the user deleted client `id` here (its tombstone goes to DynamoDB at the
 /// next round). Without an account, nothing.
 pub fn note_deleted(store: &Store, id: &str) {
-    let Some(scope) = scope_of(store) else { return };
+    let Some(scope) = scoped::scope_of(store) else {
+        return;
+    };
     let key = client_key(id);
     update(store, &scope, |st| {
         st.placeholders.retain(|k| k != &key);
@@ -131,7 +217,9 @@ pub fn note_deleted(store: &Store, id: &str) {
 /// Notes that client `id` was made here from an invoice's details: DynamoDB's own record
 /// of it, if any, replaces it without a conflict.
 pub fn note_placeholder(store: &Store, id: &str) {
-    let Some(scope) = scope_of(store) else { return };
+    let Some(scope) = scoped::scope_of(store) else {
+        return;
+    };
     let key = client_key(id);
     update(store, &scope, |st| {
         if !st.placeholders.contains(&key) {
@@ -142,7 +230,9 @@ pub fn note_placeholder(store: &Store, id: &str) {
 
 /// Notes that the user saved client `id` here: it is theirs now, not a stand-in.
 pub fn note_edited(store: &Store, id: &str) {
-    let Some(scope) = scope_of(store) else { return };
+    let Some(scope) = scoped::scope_of(store) else {
+        return;
+    };
     let key = client_key(id);
     if load(store)
         .get(&scope)
@@ -190,7 +280,7 @@ fn store_remote(store: &Store, key: &str, content: Option<&Value>) -> Result<&'s
 
 /// One round: DynamoDB's records read, each decided, stored here or written there.
 pub async fn sync(store: &Store) {
-    let (Some(session), Some(scope)) = (store.session.clone(), scope_of(store)) else {
+    let (Some(session), Some(scope)) = (store.session.clone(), scoped::scope_of(store)) else {
         return;
     };
     let target = store.config.target.clone();
@@ -203,9 +293,7 @@ pub async fn sync(store: &Store) {
     else {
         return;
     };
-    let still = |store: &Store| {
-        store.session.as_ref().map(|s| &s.sub) == Some(&user) && store.config.target == target
-    };
+    let still = |store: &Store| crate::sync::still_on(store, &user, &target);
     if !still(store) {
         return;
     }
@@ -282,6 +370,7 @@ pub async fn sync(store: &Store) {
                             key: key.clone(),
                             local: values.get(&key).cloned(),
                             remote: theirs.clone(),
+                            unsent: false,
                         }),
                         at: js_sys::Date::now() as u64,
                     };

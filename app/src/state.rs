@@ -549,6 +549,8 @@ pub fn undo_delete(store: &Store, inv: Invoice, toast_id: u32) {
                 );
             }
             store.dispatch(Action::ClearToast(toast_id));
+            // its client may have been deleted meanwhile (here or on another device)
+            crate::records::stand_ins(store, std::slice::from_ref(&inv));
             store.dispatch(Action::PutInvoice(inv));
         }
         Err(e) => store.dispatch(Action::Toast(SaveError::from(e).message())),
@@ -704,17 +706,43 @@ pub async fn restore_backup(store: &Store, bundle: &str) -> Result<String, Strin
     Ok(text)
 }
 
-/// Removes every record of the current user context from this browser.
+/// Removes every record of the current user context from this browser. Signed in, the
+/// client and profile changes DynamoDB lacks are kept for review first (if they cannot
+/// be, nothing is deleted), and unsent deletions still go.
 pub fn clear_all(store: &Store) {
-    let started = js_sys::Date::now();
-    with_kv(|kv| store::clear(kv, &store.ns));
-    crate::oplog::local(store, "local.clear", None, Ok(String::new()), started);
-    store.dispatch(Action::Replace(Snapshot::default()));
-    // this browser only: what DynamoDB has comes back with the next pull
-    if store.session.is_some() {
-        store.dispatch(Action::Repull);
-        crate::sync::check(store);
-    }
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let started = js_sys::Date::now();
+        let Some(kept) = crate::records::keep_unsent(&store).await else {
+            store.dispatch(Action::Toast(
+                "Nothing was deleted: client and profile changes that are not in DynamoDB yet could not be kept for you first (the browser's database did not answer). Reload the page and try again, or use Export JSON first.".into(),
+            ));
+            return;
+        };
+        let state = crate::records::state_after_wipe(&store);
+        with_kv(|kv| {
+            store::clear(kv, &store.ns);
+            if let Some((k, v)) = &state {
+                // best effort: without it, DynamoDB's records simply come back
+                let _ = kv.set(k, v);
+            }
+        });
+        crate::oplog::local(&store, "local.clear", None, Ok(String::new()), started);
+        store.dispatch(Action::Replace(Snapshot::default()));
+        if kept > 0 {
+            store.dispatch(Action::Toast(format!(
+                "{kept} client or profile change{} not yet in DynamoDB {} kept under Conflicts: restore {} from there, or discard.",
+                if kept == 1 { "" } else { "s" },
+                if kept == 1 { "is" } else { "are" },
+                if kept == 1 { "it" } else { "them" },
+            )));
+        }
+        // this browser only: what DynamoDB has comes back with the next pull
+        if store.session.is_some() {
+            store.dispatch(Action::Repull);
+            crate::sync::check(&store);
+        }
+    });
 }
 
 pub fn save_config(store: &Store, c: CloudConfig) -> Result<(), SaveError> {

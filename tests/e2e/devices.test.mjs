@@ -307,6 +307,68 @@ test('a client edited on two devices at once: DynamoDB keeps one, the other is o
   await b.context.close();
 });
 
+test('"Delete all local data" with client changes DynamoDB lacks: an unsent edit and a new client are kept under Conflicts and reach DynamoDB once restored; an unsent delete still goes', async () => {
+  const email = 'wiperecords@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Wayne', { address: 'Synced address' });
+  await addClient(a.page, 'Stark');
+  const here = await clientsOf(a.page);
+  const wayne = '#client#' + here.find((c) => c.name === 'Wayne').id;
+  const stark = '#client#' + here.find((c) => c.name === 'Stark').id;
+  await until('both clients in DynamoDB', async () => { const r = await records(a.sub); return r[wayne] && r[stark]; });
+  const before = await records(a.sub);
+  assert.deepEqual([before[wayne].version, before[stark].version], [1, 1]);
+
+  // offline: Wayne edited, Stark deleted, Fresh Co new; then all local data deleted
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  await nav(a.page, 'Clients');
+  await tid(a.page, 'client-row').filter({ hasText: 'Wayne' }).getByTestId('client-edit').click();
+  await tid(a.page, 'client-address').fill('Unsent address');
+  await tid(a.page, 'client-save').click();
+  await tid(a.page, 'client-row').filter({ hasText: 'Stark' }).getByTestId('client-delete').click();
+  await tid(a.page, 'client-row').filter({ hasText: 'Stark' }).waitFor({ state: 'detached' });
+  await addClient(a.page, 'Fresh Co');
+  await nav(a.page, 'Data');
+  await tid(a.page, 'clear-all').click();
+  assert.match(await tid(a.page, 'clear-explain').textContent(), /kept under Conflicts/);
+  await tid(a.page, 'clear-confirm').click();
+  await tid(a.page, 'toast').filter({ hasText: '2 client or profile changes not yet in DynamoDB are kept under Conflicts' }).waitFor();
+  assert.deepEqual(await clientsOf(a.page), [], 'the clients are gone from this browser');
+  await conflictsLink(a.page).filter({ hasText: 'Conflicts (2)' }).waitFor();
+  assert.deepEqual(await records(a.sub), before, 'DynamoDB untouched while unreachable');
+
+  // back online: DynamoDB's Wayne comes back, Stark's delete still goes
+  await stack.proxy.set({ mode: 'pass' });
+  await until('Stark deleted in DynamoDB, Wayne back here', async () => {
+    const r = await records(a.sub);
+    const c = await clientsOf(a.page);
+    return r[stark]?.deleted && c.length === 1 && c[0].address === 'Synced address';
+  }, 60000);
+  await conflictsLink(a.page).click();
+  const cards = a.page.locator('[data-testid="conflict"][data-kind="record"]');
+  assert.equal(await cards.count(), 2);
+  const wayneCard = a.page.locator(`[data-testid="conflict"][data-kind="record"][data-id="${wayne}"]`);
+  assert.match(await wayneCard.textContent(), /Not in DynamoDB yet when all local data/);
+  const row = wayneCard.locator('[data-testid="conflict-field"][data-field="address"]');
+  assert.equal(await row.locator('.mine').textContent(), 'Unsent address');
+  for (const name of ['Wayne', 'Fresh Co']) {
+    await cards.filter({ hasText: name }).getByTestId('conflict-restore-mine').click();
+    await tid(a.page, 'conflicts-note').filter({ hasText: `Restored your version of Client ${name}` }).waitFor();
+  }
+  const after = await until('both restored in DynamoDB', async () => {
+    const r = await records(a.sub);
+    const fresh = Object.entries(r).find(([, v]) => v.content?.name === 'Fresh Co');
+    return r[wayne]?.content?.address === 'Unsent address' && fresh && r;
+  }, 60000);
+  assert.equal(after[wayne].version, 2, 'on top of the version that was synced');
+  assert.equal(after[stark].version, 2, 'a tombstone after version 1');
+  assert.equal(Object.values(after).filter((v) => !v.deleted && v.content?.name).length, 2, 'after: Wayne and Fresh Co live, Stark deleted');
+  await tid(a.page, 'conflicts-empty').waitFor();
+  await a.context.close();
+});
+
 test('a client made from an old issued invoice is a stand-in: DynamoDB\'s newer client record replaces it, without a conflict, and is never overwritten', async () => {
   const email = 'standin@ledgerline.test';
   const a = await signedIn(email);

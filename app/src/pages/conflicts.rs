@@ -169,19 +169,21 @@ pub fn conflicts_page() -> Html {
                 let number = number_of(c);
                 let when = String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(c.at as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED));
                 if let Some(rc) = &c.record {
-                    let rows = record_rows(rc.local.as_ref(), rc.remote.as_ref());
+                    let rows = record_rows(rc.local.as_ref(), rc.remote.as_ref(), rc.unsent);
                     let what = match (&rc.local, &rc.remote) {
+                        _ if rc.unsent => "Not in DynamoDB yet when all local data in this browser was deleted, so it was kept here instead of lost. \"Restore mine\" brings it back (it goes to DynamoDB at the next sync); \"Discard\" forgets it.",
                         (Some(_), None) => "Deleted in DynamoDB (on another device) while you changed it here. It is deleted here too; \"Restore mine\" brings yours back.",
                         (None, _) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back; \"Delete it anyway\" deletes it again.",
                         _ => "Changed in DynamoDB while you changed it here. DynamoDB's version is the one used now; yours is kept below.",
                     };
                     let mine_label = if rc.local.is_some() { "Restore mine" } else { "Delete it anyway" };
+                    let theirs_label = if rc.unsent { "Discard" } else { "Keep DynamoDB's" };
                     return html! {
                         <div class="card" data-testid="conflict" data-kind="record" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
                             <h2>{ record_title(rc) }</h2>
                             <p>{ what }<span class="muted">{ format!(" Found {when}.") }</span></p>
                             { diff_table(&rows) }
-                            <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ "Keep DynamoDB's" }</button>
+                            <button data-testid="conflict-keep-remote" onclick={decide(c.clone(), Choice::KeepRemote)}>{ theirs_label }</button>
                             <button class="primary" data-testid="conflict-restore-mine" onclick={decide(c.clone(), Choice::RestoreMine)}>{ mine_label }</button>
                         </div>
                     };
@@ -302,10 +304,12 @@ fn diff_table(rows: &[FieldDiff]) -> Html {
     }
 }
 
-/// The fields of a client or profile record that differ; a missing side reads "(deleted)".
+/// The fields of a client or profile record that differ; a missing side reads "(deleted)",
+/// or "(not in DynamoDB)" for a change kept at a local wipe (`unsent`).
 fn record_rows(
     mine: Option<&serde_json::Value>,
     theirs: Option<&serde_json::Value>,
+    unsent: bool,
 ) -> Vec<FieldDiff> {
     let a = mine.map(record_fields);
     let b = theirs.map(record_fields);
@@ -316,6 +320,7 @@ fn record_rows(
         }
     }
     let value = |side: &Option<Vec<(String, String)>>, l: &str| match side {
+        None if unsent => "(not in DynamoDB)".to_string(),
         None => "(deleted)".to_string(),
         Some(f) => f
             .iter()
@@ -344,7 +349,11 @@ fn record_choice(
 ) -> Result<String, String> {
     let title = record_title(rc);
     if choice != Choice::RestoreMine {
-        return Ok(format!("Kept DynamoDB's version of {title}."));
+        return Ok(if rc.unsent {
+            format!("Discarded your unsent version of {title}.")
+        } else {
+            format!("Kept DynamoDB's version of {title}.")
+        });
     }
     let client_id = ledgerline_core::sync::records::client_id_of(&rc.key);
     match (&rc.local, client_id) {

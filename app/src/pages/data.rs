@@ -157,7 +157,7 @@ pub fn data_page() -> Html {
                 <h2>{ "Delete local data" }</h2>
                 if *confirm_clear {
                     <p data-testid="clear-explain">{ if store.session.is_some() {
-                        "This removes every invoice, client and setting from this browser only. Invoices already in DynamoDB stay there and come back here at the next sync, and changes waiting to be uploaded still go. Export first if you may need them."
+                        "This removes every invoice, client and setting from this browser only. Invoices, clients and the profile already in DynamoDB stay there and come back here at the next sync; invoice changes and deletions waiting to be uploaded still go, and client or profile changes DynamoDB does not have yet are kept under Conflicts. Export first if you may need them."
                     } else {
                         "This removes every invoice, client and setting from this browser. Export first if you may need them."
                     } }</p>

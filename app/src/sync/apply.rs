@@ -135,7 +135,7 @@ pub async fn apply(
         }
     }
     let complete = acks.len() == takes.len();
-    clients_from_invoices(store, &stored);
+    crate::records::stand_ins(store, &stored);
     store.dispatch(Action::ApplyRemote {
         items: stored,
         removed,
@@ -176,43 +176,4 @@ async fn keep_refused(store: &Store, sub: &str, refused: Vec<Invoice>) {
         keep: store.config.backups_kept.max(1).saturating_add(1),
     })
     .await;
-}
-
-/// A client an invoice from DynamoDB names but this device lacks (made, or deleted, on
-/// another device) is made again from the details the invoice carries, and the user told:
-/// no invoice here ever names a client that is missing.
-fn clients_from_invoices(store: &Store, stored: &[Invoice]) {
-    let now = crate::platform::now_rfc3339();
-    let mut added: Vec<ledgerline_core::model::Client> = Vec::new();
-    for inv in stored {
-        let known = store
-            .snap
-            .clients
-            .iter()
-            .any(|c| c.id == inv.content.client_id)
-            || added.iter().any(|c| c.id == inv.content.client_id);
-        if known {
-            continue;
-        }
-        if let Some(c) = inv.content.client_from_bill_to(&now) {
-            if with_kv(|kv| ledgerline_core::store::put_client(kv, &store.ns, &c)).is_ok() {
-                // a stand-in: DynamoDB's own record of the client replaces it
-                crate::records::note_placeholder(store, &c.id);
-                store.dispatch(Action::PutClient(c.clone()));
-                added.push(c);
-            }
-        }
-    }
-    if !added.is_empty() {
-        let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
-        store.dispatch(Action::Toast(format!(
-            "Added {} from invoices made on another device: {}.",
-            if added.len() == 1 {
-                "a client"
-            } else {
-                "clients"
-            },
-            names.join(", ")
-        )));
-    }
 }

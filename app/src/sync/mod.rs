@@ -35,7 +35,11 @@ fn still(store: &Store, sub: &str) -> bool {
 
 /// Whether `sub` is still signed in and the app still points at `target`: what a sync
 /// job read from one table is never stored or acknowledged for another.
-fn still_on(store: &Store, sub: &str, target: &ledgerline_core::protocol::Target) -> bool {
+pub(crate) fn still_on(
+    store: &Store,
+    sub: &str,
+    target: &ledgerline_core::protocol::Target,
+) -> bool {
     still(store, sub) && store.config.target == *target
 }
 
