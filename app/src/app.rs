@@ -93,6 +93,28 @@ pub fn app() -> Html {
             move || drop(listener)
         });
     }
+    // Automatic exports (R7.3): looked at now and every few minutes while open, for the
+    // user of the moment, signed in or not.
+    {
+        let deps = (crate::oplog::user_of(&store), store.config.auto_export);
+        let store = store.clone();
+        use_effect_with(deps, move |_| {
+            let run = std::rc::Rc::new(move || {
+                let store = store.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    crate::autoexport::run_if_due(&store).await;
+                });
+            });
+            // a moment after start, not during it
+            let first = gloo::timers::callback::Timeout::new(crate::autoexport::FIRST_MS, {
+                let run = run.clone();
+                move || run()
+            });
+            let tick =
+                gloo::timers::callback::Interval::new(crate::autoexport::TICK_MS, move || run());
+            move || drop((first, tick))
+        });
+    }
     // The connection manager: a check now, every interval, on online/offline and when
     // the tab becomes visible; only while signed in.
     {

@@ -1,6 +1,7 @@
 //! Ledgerline: an offline-first invoice generator (Yew).
 
 pub mod app;
+pub mod autoexport;
 pub mod cloud;
 pub mod numbers;
 pub mod oplog;

@@ -3,6 +3,7 @@
 //! Data → Export), keyed `<user>|<at>` so a user's backups sort oldest first; only the
 //! newest N are kept.
 
+use ledgerline_core::backups::{to_prune, Kept};
 use ledgerline_core::protocol::BackupInfo;
 use rexie::{Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,8 @@ async fn all(db: &Rexie, user: &str) -> Result<Vec<(JsValue, Stored)>, String> {
         .collect())
 }
 
-/// Stores one backup and drops the oldest beyond `keep` (at least one is kept).
+/// Stores one backup and drops the oldest of its kind beyond `keep` (at least one is
+/// kept; automatic exports and other backups are counted apart).
 pub async fn add(
     user: &str,
     reason: &str,
@@ -59,8 +61,14 @@ pub async fn add(
     };
     let text = serde_json::to_string(&value).map_err(err)?;
     let existing = all(&db, user).await?;
-    let keep = keep.max(1) as usize;
-    let drop = (existing.len() + 1).saturating_sub(keep);
+    let kept: Vec<Kept> = existing
+        .iter()
+        .map(|(_, s)| Kept {
+            at: s.at,
+            reason: &s.reason,
+        })
+        .collect();
+    let drop = to_prune(&kept, reason, keep);
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadWrite)
         .map_err(err)?;
@@ -69,8 +77,10 @@ pub async fn add(
         .put(&JsValue::from_str(&text), Some(&key(user, at)))
         .await
         .map_err(err)?;
-    for (k, _) in existing.into_iter().take(drop) {
-        store.delete(k).await.map_err(err)?;
+    for (k, s) in &existing {
+        if drop.contains(&s.at) {
+            store.delete(k.clone()).await.map_err(err)?;
+        }
     }
     tx.done().await.map_err(err)?;
     Ok(())
@@ -87,6 +97,7 @@ pub async fn list(user: &str) -> Result<Vec<BackupInfo>, String> {
             at: s.at,
             reason: s.reason,
             invoices: s.invoices,
+            bytes: s.bundle.len() as u64,
         })
         .collect())
 }

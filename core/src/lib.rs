@@ -1,5 +1,6 @@
 //! Ledgerline's pure logic: no browser APIs, tested natively with `cargo test`.
 
+pub mod backups;
 pub mod checksum;
 pub mod credentials;
 pub mod currency;

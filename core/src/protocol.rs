@@ -220,6 +220,9 @@ pub struct BackupInfo {
     pub at: f64,
     pub reason: String,
     pub invoices: u32,
+    /// The bundle's size in bytes (UTF-8).
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -399,6 +402,10 @@ pub struct CloudConfig {
     pub cognito: CognitoConfig,
     /// How many backups of the local data to keep (taken before a sync changes it).
     pub backups_kept: u32,
+    /// How often this browser exports the local data by itself (R7.3).
+    pub auto_export: crate::backups::Every,
+    /// How many automatic exports to keep (apart from the backups).
+    pub auto_exports_kept: u32,
 }
 
 impl Default for CloudConfig {
@@ -407,6 +414,8 @@ impl Default for CloudConfig {
             target: Target::default(),
             check_interval_secs: 30,
             backups_kept: 10,
+            auto_export: crate::backups::Every::Day,
+            auto_exports_kept: crate::backups::DEFAULT_KEPT,
             cognito: CognitoConfig {
                 region: "us-east-1".into(),
                 ..Default::default()

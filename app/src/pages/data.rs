@@ -301,10 +301,41 @@ fn backups_view() -> Html {
             })
         }
     };
+    let download = {
+        let note = note.clone();
+        let store = store.clone();
+        move |at: f64| {
+            let note = note.clone();
+            let store = store.clone();
+            Callback::from(move |_| {
+                let note = note.clone();
+                let user = crate::oplog::user_of(&store);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let day: String = String::from(
+                        js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at)).to_iso_string(),
+                    )
+                    .chars()
+                    .take(10)
+                    .collect();
+                    let name = format!("ledgerline-export-{day}.json");
+                    let outcome = match call(Request::ReadBackup { user, at }).await {
+                        Reply::Backup { bundle } => {
+                            crate::platform::download(&name, "application/json", &bundle)
+                        }
+                        Reply::Error { message } => Err(message),
+                        _ => Err("no answer from the browser's database".into()),
+                    };
+                    if let Err(m) = outcome {
+                        note.set(Some((false, format!("The copy could not be downloaded ({m}). It is still kept here; try again, or restore it and use Export JSON."))));
+                    }
+                });
+            })
+        }
+    };
     html! {
         <div class="card" data-testid="backups">
             <h2>{ "Backups in this browser" }</h2>
-            <p class="muted">{ format!("A copy of your invoices is kept before each sync that changes them and before a restore; the newest {} are kept (Settings → DynamoDB).", store.config.backups_kept) }</p>
+            <p class="muted">{ format!("A copy of your invoices is kept before each sync that changes them and before a restore (the newest {} are kept, Settings → DynamoDB), and an automatic export {} (the newest {} are kept, Settings → Backups).", store.config.backups_kept, store.config.auto_export.label(), store.config.auto_exports_kept) }</p>
             <button data-testid="backup-now" onclick={now} disabled={*busy}>{ "Back up now" }</button>
             if *busy { <span class="loading" data-testid="backup-busy">{ " Working…" }</span> }
             if let Some((ok, t)) = &*note {
@@ -316,14 +347,18 @@ fn backups_view() -> Html {
                 Some(Ok(l)) if l.is_empty() => html! { <p data-testid="backups-empty">{ "No backups yet." }</p> },
                 Some(Ok(l)) => html! {
                     <table class="list" data-testid="backup-list">
-                        <thead><tr><th>{ "Taken" }</th><th>{ "Why" }</th><th class="num">{ "Invoices" }</th><th></th></tr></thead>
+                        <thead><tr><th>{ "Taken" }</th><th>{ "Why" }</th><th class="num">{ "Invoices" }</th><th class="num">{ "Size" }</th><th></th></tr></thead>
                         <tbody>
                             { for l.iter().map(|b| html! {
                                 <tr data-testid="backup-row" data-reason={b.reason.clone()}>
                                     <td>{ String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(b.at)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)) }</td>
                                     <td>{ &b.reason }</td>
                                     <td class="num">{ b.invoices }</td>
-                                    <td><button data-testid="backup-restore" disabled={*busy} onclick={restore(b.at)}>{ "Restore" }</button></td>
+                                    <td class="num" data-testid="backup-size">{ size(b.bytes) }</td>
+                                    <td>
+                                        <button data-testid="backup-download" onclick={download(b.at)}>{ "Download" }</button>
+                                        <button data-testid="backup-restore" disabled={*busy} onclick={restore(b.at)}>{ "Restore" }</button>
+                                    </td>
                                 </tr>
                             }) }
                         </tbody>
@@ -396,5 +431,14 @@ fn log_view() -> Html {
                 },
             } }
         </div>
+    }
+}
+
+/// "12 KB", "1.4 MB".
+fn size(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
     }
 }

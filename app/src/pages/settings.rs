@@ -1,6 +1,7 @@
 use crate::platform::read_data_url;
 use crate::state::{save_profile, Store};
 use crate::widgets::{area, field, setter, Form};
+use ledgerline_core::backups::Every;
 use ledgerline_core::currency::currency;
 use ledgerline_core::model::{Profile, Settings, MAX_LOGO_BYTES};
 use web_sys::HtmlInputElement;
@@ -169,7 +170,92 @@ pub fn settings_page() -> Html {
                     <button type="submit" class="primary" data-testid="profile-save">{ "Save settings" }</button>
                 </div>
             </form>
+            <BackupSettings />
             <super::cloud::CloudSettings />
         </section>
+    }
+}
+
+/// Settings → Backups: how often this browser exports its data by itself, and how many
+/// of those exports it keeps (this device only).
+#[function_component(BackupSettings)]
+fn backup_settings() -> Html {
+    let store = use_context::<Store>().expect("store context");
+    let every = use_state(|| store.config.auto_export);
+    let kept = use_state(|| store.config.auto_exports_kept.to_string());
+    let message = use_state(|| None::<(bool, String)>);
+    let on_every = {
+        let every = every.clone();
+        Callback::from(move |e: Event| {
+            let v = e
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value();
+            if let Some(x) = Every::parse(&v) {
+                every.set(x);
+            }
+        })
+    };
+    let on_save = {
+        let (store, every, kept, message) =
+            (store.clone(), every.clone(), kept.clone(), message.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let n = match kept.trim().parse::<u32>() {
+                Ok(n) if (1..=365).contains(&n) => n,
+                _ => {
+                    message.set(Some((false, format!("'{}' is not a number of exports to keep: enter a whole number from 1 to 365.", kept.trim()))));
+                    return;
+                }
+            };
+            let mut c = store.config.clone();
+            c.auto_export = *every;
+            c.auto_exports_kept = n;
+            match crate::state::save_config(&store, c) {
+                Ok(()) => message.set(Some((
+                    true,
+                    match *every {
+                        Every::Off => "Saved: automatic exports are off.".to_string(),
+                        e => format!(
+                            "Saved: this browser exports your data {} and keeps the newest {n}.",
+                            e.label()
+                        ),
+                    },
+                ))),
+                Err(e) => message.set(Some((false, e.message()))),
+            }
+        })
+    };
+    let last = crate::autoexport::last(&store).map(|at| {
+        String::from(
+            js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at))
+                .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED),
+        )
+    });
+    html! {
+        <form class="card" data-testid="backup-settings" onsubmit={on_save} novalidate=true>
+            <h2>{ "Backups" }</h2>
+            <p class="muted">{ "A full export of your invoices, clients and profile, kept in this browser (Data → Backups), where it can be downloaded or restored. It runs while Ledgerline is open." }</p>
+            if let Some((ok, text)) = &*message {
+                <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="backup-settings-message" role="status">{ text }</div>
+            }
+            <div class="grid">
+                <label class="field">
+                    <span class="label">{ "Automatic export" }</span>
+                    <select data-testid="auto-export-every" onchange={on_every}>
+                        { for [Every::Day, Every::Week, Every::Off].into_iter().map(|e| html! {
+                            <option value={e.value()} selected={*every == e}>{ e.label() }</option>
+                        }) }
+                    </select>
+                </label>
+                { field("Automatic exports kept", "auto-export-kept", "text", &kept, { let kept = kept.clone(); Callback::from(move |v: String| kept.set(v)) }, None) }
+            </div>
+            <p class="muted" data-testid="auto-export-last">{ match last {
+                Some(t) => format!("Last automatic export: {t}."),
+                None => "No automatic export yet.".to_string(),
+            } }</p>
+            <div class="form-actions">
+                <button type="submit" data-testid="backup-settings-save">{ "Save backup settings" }</button>
+            </div>
+        </form>
     }
 }

@@ -1,0 +1,82 @@
+//! Scheduled automatic exports (R7.3): every day or week (Settings → Backups), a whole
+//! export bundle of this browser's data is kept in IndexedDB with the backups, the newest
+//! N of them kept. The page runs it at start-up and every few minutes while open; the
+//! rules (`ledgerline_core::backups`) say when one is due and which go. The time of the
+//! last one is kept per user (`<ns>auto-export`) and claimed before the export starts,
+//! so two tabs do not both export.
+
+use crate::cloud::call;
+use crate::platform::with_kv;
+use crate::state::{Action, Store};
+use ledgerline_core::backups::{due, worth_exporting, AUTOMATIC};
+use ledgerline_core::protocol::{Reply, Request};
+
+/// How often an open page looks whether an export is due.
+pub const TICK_MS: u32 = 10 * 60 * 1000;
+
+/// The first look, after start-up.
+pub const FIRST_MS: u32 = 3000;
+
+fn key(store: &Store) -> String {
+    format!("{}auto-export", store.ns.prefix())
+}
+
+/// When the last automatic export of this user was made here (ms since the epoch).
+pub fn last(store: &Store) -> Option<f64> {
+    with_kv(|kv| kv.get(&key(store))).and_then(|raw| raw.parse::<f64>().ok())
+}
+
+fn set_last(store: &Store, at: Option<f64>) -> bool {
+    with_kv(|kv| match at {
+        Some(at) => kv.set(&key(store), &at.to_string()).is_ok(),
+        None => {
+            kv.remove(&key(store));
+            true
+        }
+    })
+}
+
+/// Makes an automatic export if one is due; says so only when it fails.
+pub async fn run_if_due(store: &Store) {
+    let now = js_sys::Date::now();
+    let before = last(store);
+    if !due(store.config.auto_export, before, now) || !worth_exporting(&store.snap) {
+        return;
+    }
+    // claimed first: another tab looking now finds it done
+    if !set_last(store, Some(now)) {
+        return;
+    }
+    let snap = store.snap.clone();
+    let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
+    let bytes = bundle.len();
+    let reply = call(Request::Backup {
+        user: crate::oplog::user_of(store),
+        reason: AUTOMATIC.to_string(),
+        invoices: snap.invoices.len() as u32,
+        bundle,
+        keep: store.config.auto_exports_kept,
+    })
+    .await;
+    match reply {
+        Reply::Ok { .. } => crate::oplog::local(
+            store,
+            "export.auto",
+            None,
+            Ok(format!("{} invoices, {bytes} bytes", snap.invoices.len())),
+            now,
+        ),
+        other => {
+            let why = match other {
+                Reply::Error { message } => message,
+                _ => "no answer from the browser's database".to_string(),
+            };
+            // not done: the next look tries again
+            set_last(store, before);
+            crate::oplog::local(store, "export.auto", None, Err(why.clone()), now);
+            store.dispatch(Action::Toast(format!(
+                "The automatic export could not be stored in this browser ({why}). Your data is unchanged; use Data → Export JSON to keep a copy, or free some browser storage. It is tried again in a few minutes."
+            )));
+        }
+    }
+}

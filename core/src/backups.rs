@@ -1,0 +1,172 @@
+//! Copies of the local data kept in this browser (IndexedDB): backups taken before a sync
+//! changes local data or before a restore, and scheduled automatic exports (R7.3). Each
+//! is a whole export bundle. The rules here decide when an automatic export is due and
+//! which copies go when there are too many; the app and the worker only do the I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// The reason recorded for a scheduled automatic export.
+pub const AUTOMATIC: &str = "automatic export";
+
+/// How many automatic exports are kept unless the user chose otherwise.
+pub const DEFAULT_KEPT: u32 = 14;
+
+const DAY_MS: f64 = 24.0 * 3600.0 * 1000.0;
+
+/// How often the automatic export runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Every {
+    #[default]
+    Day,
+    Week,
+    Off,
+}
+
+impl Every {
+    /// The period in milliseconds (None: never).
+    pub fn period_ms(self) -> Option<f64> {
+        match self {
+            Every::Day => Some(DAY_MS),
+            Every::Week => Some(7.0 * DAY_MS),
+            Every::Off => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Every::Day => "every day",
+            Every::Week => "every week",
+            Every::Off => "off",
+        }
+    }
+
+    /// From a form value ("day", "week", "off").
+    pub fn parse(s: &str) -> Option<Every> {
+        match s {
+            "day" => Some(Every::Day),
+            "week" => Some(Every::Week),
+            "off" => Some(Every::Off),
+            _ => None,
+        }
+    }
+
+    pub fn value(self) -> &'static str {
+        match self {
+            Every::Day => "day",
+            Every::Week => "week",
+            Every::Off => "off",
+        }
+    }
+}
+
+/// Whether an automatic export is due at `now` (milliseconds since the epoch) when the
+/// last one was made at `last`. A few minutes early counts (the check runs on a timer),
+/// and a last export dated more than a day in the future means the clock was wrong then
+/// (or is now): exporting is the safe side.
+pub fn due(every: Every, last: Option<f64>, now: f64) -> bool {
+    let Some(period) = every.period_ms() else {
+        return false;
+    };
+    match last {
+        None => true,
+        Some(l) if l > now + DAY_MS => true,
+        Some(l) => now - l >= period - 5.0 * 60.0 * 1000.0,
+    }
+}
+
+/// Whether there is anything worth exporting automatically: an empty browser (fresh, or
+/// just cleared) would only push a real copy out of the ones kept.
+pub fn worth_exporting(s: &crate::store::Snapshot) -> bool {
+    !s.invoices.is_empty() || !s.clients.is_empty() || s.profile != crate::model::Profile::default()
+}
+
+/// One kept copy, as far as pruning needs: when, and why it was taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept<'a> {
+    pub at: f64,
+    pub reason: &'a str,
+}
+
+/// The copies (their `at`) to drop once a new one with `reason` is stored, so that the
+/// newest `keep` of its kind remain (at least one): automatic exports and the other
+/// backups are counted apart, so a day of syncing never pushes out the weekly exports.
+/// `existing` may be in any order and does not include the new copy.
+pub fn to_prune(existing: &[Kept], reason: &str, keep: u32) -> Vec<f64> {
+    let automatic = reason == AUTOMATIC;
+    let mut same: Vec<f64> = existing
+        .iter()
+        .filter(|k| (k.reason == AUTOMATIC) == automatic)
+        .map(|k| k.at)
+        .collect();
+    same.sort_by(|a, b| a.total_cmp(b));
+    let keep = keep.max(1) as usize;
+    let drop = (same.len() + 1).saturating_sub(keep);
+    same.into_iter().take(drop).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000_000.0;
+
+    #[test]
+    fn due_once_a_period_has_passed() {
+        assert!(due(Every::Day, None, NOW), "never exported: now");
+        assert!(!due(Every::Day, Some(NOW - DAY_MS / 2.0), NOW));
+        assert!(due(Every::Day, Some(NOW - DAY_MS), NOW));
+        assert!(
+            due(Every::Day, Some(NOW - DAY_MS + 60_000.0), NOW),
+            "a minute early counts"
+        );
+        assert!(!due(Every::Week, Some(NOW - 3.0 * DAY_MS), NOW));
+        assert!(due(Every::Week, Some(NOW - 7.0 * DAY_MS), NOW));
+        assert!(!due(Every::Off, None, NOW));
+        assert!(!due(Every::Off, Some(0.0), NOW));
+        // the last one dated in the future: the clock was wrong
+        assert!(due(Every::Week, Some(NOW + 3.0 * DAY_MS), NOW));
+        assert!(!due(Every::Day, Some(NOW + 60_000.0), NOW));
+    }
+
+    #[test]
+    fn the_schedule_reads_back() {
+        for e in [Every::Day, Every::Week, Every::Off] {
+            assert_eq!(Every::parse(e.value()), Some(e));
+        }
+        assert_eq!(Every::parse("hourly"), None);
+        let json = serde_json::to_string(&Every::Week).unwrap_or_default();
+        assert_eq!(json, "\"week\"");
+    }
+
+    #[test]
+    fn pruning_counts_each_kind_apart() {
+        let kept = |at: f64, reason: &'static str| Kept { at, reason };
+        let existing = [
+            kept(5.0, AUTOMATIC),
+            kept(1.0, AUTOMATIC),
+            kept(2.0, "before a sync"),
+            kept(3.0, AUTOMATIC),
+            kept(4.0, "before a sync"),
+        ];
+        // a new automatic export, 3 kept: the oldest automatic one goes
+        assert_eq!(to_prune(&existing, AUTOMATIC, 3), vec![1.0]);
+        assert_eq!(to_prune(&existing, AUTOMATIC, 2), vec![1.0, 3.0]);
+        assert_eq!(to_prune(&existing, AUTOMATIC, 14), Vec::<f64>::new());
+        // a sync backup, 1 kept: only the other sync backups go
+        assert_eq!(to_prune(&existing, "before a sync", 1), vec![2.0, 4.0]);
+        assert_eq!(
+            to_prune(&existing, "before a sync", 0),
+            vec![2.0, 4.0],
+            "at least the new one stays"
+        );
+    }
+
+    #[test]
+    fn an_empty_browser_is_not_exported() {
+        let mut s = crate::store::Snapshot::default();
+        assert!(!worth_exporting(&s));
+        s.profile.name = "Me".into();
+        assert!(worth_exporting(&s));
+    }
+}
