@@ -43,10 +43,9 @@ pub async fn run_if_due(store: &Store) {
     if !due(store.config.auto_export, before, now) || !worth_exporting(&store.snap) {
         return;
     }
-    // claimed first: another tab looking now finds it done
-    if !set_last(store, Some(now)) {
-        return;
-    }
+    // claimed first: another tab looking now finds it done (if the claim cannot be
+    // written, storage is full: exporting matters all the more, so it goes ahead)
+    let claimed = set_last(store, Some(now));
     let snap = store.snap.clone();
     let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
     let bytes = bundle.len();
@@ -58,12 +57,26 @@ pub async fn run_if_due(store: &Store) {
         keep: store.config.auto_exports_kept,
     })
     .await;
+    let stored = match &reply {
+        Reply::Ok { .. } => true,
+        Reply::Error { .. } => false,
+        // no answer in time: the worker may still have stored it (a slow database)
+        _ => stored_since(store, now).await,
+    };
     match reply {
-        Reply::Ok { .. } => crate::oplog::local(
+        _ if stored => crate::oplog::local(
             store,
             "export.auto",
             None,
-            Ok(format!("{} invoices, {bytes} bytes", snap.invoices.len())),
+            Ok(format!(
+                "{} invoices, {bytes} bytes{}",
+                snap.invoices.len(),
+                if claimed {
+                    ""
+                } else {
+                    " (its time could not be noted here)"
+                }
+            )),
             now,
         ),
         other => {
@@ -78,5 +91,16 @@ pub async fn run_if_due(store: &Store) {
                 "The automatic export could not be stored in this browser ({why}). Your data is unchanged; use Data → Export JSON to keep a copy, or free some browser storage. It is tried again in a few minutes."
             )));
         }
+    }
+}
+
+/// Whether an automatic export taken at `since` or later is among the backups.
+async fn stored_since(store: &Store, since: f64) -> bool {
+    let user = crate::oplog::user_of(store);
+    match call(Request::Backups { user }).await {
+        Reply::Backups { list } => list
+            .iter()
+            .any(|b| b.reason == AUTOMATIC && b.at >= since - 60_000.0),
+        _ => false,
     }
 }

@@ -133,6 +133,7 @@ pub async fn keep_unsent(store: &Store) -> Option<usize> {
                 local: Some(v.clone()),
                 remote: None,
                 unsent: true,
+                base: st.synced.get(key).cloned(),
             }),
             at: now,
         })
@@ -150,6 +151,12 @@ pub async fn keep_unsent(store: &Store) -> Option<usize> {
 /// replace DynamoDB's record unseen (without a mark it is a conflict, kept for review).
 pub fn state_after_wipe(store: &Store) -> Option<(String, String)> {
     let mut all = load(store);
+    // a deletion undone since (the client is here again: restored, imported) is no longer
+    // one: after the wipe it would read as the user's and send a tombstone
+    let here = local_values(store);
+    for st in all.values_mut() {
+        st.deleted.retain(|k| !here.contains_key(k));
+    }
     all.retain(|_, st| !st.deleted.is_empty());
     if all.is_empty() {
         return None;
@@ -228,7 +235,8 @@ pub fn note_placeholder(store: &Store, id: &str) {
     });
 }
 
-/// Notes that the user saved client `id` here: it is theirs now, not a stand-in.
+/// Notes that the user saved client `id` here: it is theirs now, not a stand-in, and no
+/// longer deleted.
 pub fn note_edited(store: &Store, id: &str) {
     let Some(scope) = scoped::scope_of(store) else {
         return;
@@ -236,9 +244,56 @@ pub fn note_edited(store: &Store, id: &str) {
     let key = client_key(id);
     if load(store)
         .get(&scope)
-        .is_some_and(|st| st.placeholders.contains(&key))
+        .is_some_and(|st| st.placeholders.contains(&key) || st.deleted.contains(&key))
     {
-        update(store, &scope, |st| st.placeholders.retain(|k| k != &key));
+        update(store, &scope, |st| {
+            st.placeholders.retain(|k| k != &key);
+            st.deleted.retain(|k| k != &key);
+        });
+    }
+}
+
+/// Notes that the user restored their unsent version of `key` (kept at a local wipe):
+/// unless this device has agreed on a version with DynamoDB since, it goes on top of
+/// `base`, the version agreed on before the wipe (a conflict if DynamoDB changed since).
+pub fn note_restored(store: &Store, key: &str, base: Option<Mark>) {
+    let Some(scope) = scoped::scope_of(store) else {
+        return;
+    };
+    update(store, &scope, |st| {
+        st.placeholders.retain(|k| k != key);
+        st.deleted.retain(|k| k != key);
+        if let (false, Some(b)) = (st.synced.contains_key(key), base) {
+            st.synced.insert(key.to_string(), b);
+        }
+    });
+}
+
+thread_local! {
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// One records round (or local wipe) at a time in this tab: held while it runs.
+pub struct Busy(());
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.with(|b| b.set(false));
+    }
+}
+
+fn try_busy() -> Option<Busy> {
+    BUSY.with(|b| (!b.replace(true)).then_some(Busy(())))
+}
+
+/// Waits until no records round runs, then holds them off (a local wipe: a round's late
+/// answer must not write marks into the state the wipe leaves).
+pub async fn hold() -> Busy {
+    loop {
+        if let Some(b) = try_busy() {
+            return b;
+        }
+        gloo::timers::future::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -285,6 +340,8 @@ pub async fn sync(store: &Store) {
     };
     let target = store.config.target.clone();
     let user = session.sub.clone();
+    // one round at a time (two checks answered together would both write)
+    let Some(_busy) = try_busy() else { return };
     let Reply::Records { items } = call(Request::Records {
         target: target.clone(),
         user: user.clone(),
@@ -310,8 +367,12 @@ pub async fn sync(store: &Store) {
             }
         }
     });
-    let st = load(store).remove(&scope).unwrap_or_default();
     let values = local_values(store);
+    // a client deleted here and back since (restored, imported) is no longer deleted
+    update(store, &scope, |st| {
+        st.deleted.retain(|k| !values.contains_key(k))
+    });
+    let st = load(store).remove(&scope).unwrap_or_default();
     let mut keys: Vec<String> = values
         .keys()
         .chain(st.deleted.iter())
@@ -371,6 +432,7 @@ pub async fn sync(store: &Store) {
                             local: values.get(&key).cloned(),
                             remote: theirs.clone(),
                             unsent: false,
+                            base: None,
                         }),
                         at: js_sys::Date::now() as u64,
                     };

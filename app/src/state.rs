@@ -713,6 +713,9 @@ pub fn clear_all(store: &Store) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let started = js_sys::Date::now();
+        // no records round in between: its late answer would mark versions synced in the
+        // state the wipe leaves
+        let _busy = crate::records::hold().await;
         let Some(kept) = crate::records::keep_unsent(&store).await else {
             store.dispatch(Action::Toast(
                 "Nothing was deleted: client and profile changes that are not in DynamoDB yet could not be kept for you first (the browser's database did not answer). Reload the page and try again, or use Export JSON first.".into(),

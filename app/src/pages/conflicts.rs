@@ -364,6 +364,9 @@ fn record_choice(
                 })?;
             c.updated_at = crate::platform::now_rfc3339();
             crate::state::save_client(store, c).map_err(|e| e.message())?;
+            if rc.unsent {
+                crate::records::note_restored(store, &rc.key, rc.base.clone());
+            }
             Ok(format!(
                 "Restored your version of {title}; it goes to DynamoDB at the next sync."
             ))
@@ -380,6 +383,9 @@ fn record_choice(
             let mut s = store.snap.settings.clone();
             crate::records::numbering_from(v, &mut s);
             crate::state::save_profile(store, p, s).map_err(|e| e.message())?;
+            if rc.unsent {
+                crate::records::note_restored(store, &rc.key, rc.base.clone());
+            }
             Ok("Restored your business profile; it goes to DynamoDB at the next sync.".into())
         }
         (None, None) => Ok(format!("Kept DynamoDB's version of {title}.")),

@@ -113,6 +113,11 @@ pub struct RecordConflict {
     /// deleted all local data, kept here instead of lost ([`records::at_wipe`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsent: bool,
+    /// For an unsent change: the version both sides had agreed on when it was kept, so
+    /// that "Restore mine" sends it on top of that version (or meets a conflict if
+    /// DynamoDB changed since) instead of losing to DynamoDB's copy again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<records::Mark>,
 }
 
 /// What DynamoDB holds for one key, as far as the versions Query tells (no content).

@@ -141,6 +141,16 @@ struct Scope {
     last_pull: Option<u64>,
 }
 
+/// A client or profile version kept for review: a lost record conflict, or a change
+/// DynamoDB lacked at a local wipe (`unsent`, with the mark it was based on).
+#[derive(Debug, Clone)]
+struct RecKept {
+    key: String,
+    content: String,
+    unsent: bool,
+    base: Option<Mark>,
+}
+
 /// What a device keeps of clients and the profile per (user, target) (`<ns>records`).
 #[derive(Debug, Clone, Default)]
 struct RecScope {
@@ -172,7 +182,7 @@ struct Device {
     clients: BTreeMap<String, String>,
     rec: [RecScope; 2],
     /// Client and profile versions kept for review (the local side of a record conflict).
-    rec_conflicts: Vec<String>,
+    rec_conflicts: Vec<RecKept>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +272,17 @@ enum Step {
         dev: u8,
         cut: u8,
     },
+    /// Client `k` comes back on a device that lacks it by Data → Import or a backup
+    /// restore (which write clients without touching the records state).
+    ImportClient {
+        dev: u8,
+        k: u8,
+    },
+    /// "Restore mine" on one of the device's kept client or profile versions.
+    RestoreRecord {
+        dev: u8,
+        which: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -289,6 +310,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (dev.clone(), 0u8..3).prop_map(|(dev, k)| Step::ClientDelete { dev, k }),
         1 => dev.clone().prop_map(|dev| Step::ProfileEdit { dev }),
         3 => (dev.clone(), 0u8..8).prop_map(|(dev, cut)| Step::Records { dev, cut }),
+        1 => (dev.clone(), 0u8..3).prop_map(|(dev, k)| Step::ImportClient { dev, k }),
+        1 => (dev.clone(), 0u8..4).prop_map(|(dev, which)| Step::RestoreRecord { dev, which }),
     ]
 }
 
@@ -312,8 +335,9 @@ struct World {
     broken: Option<String>,
     /// Client and profile contents saved by a user and not replaced or deleted by them.
     rec_alive: BTreeSet<String>,
-    /// Record keys some device's user deleted.
-    rec_deleted_by_user: BTreeSet<String>,
+    /// (device, record key) whose latest user action on that device was a delete (the
+    /// only ones a tombstone may be written for).
+    rec_deleted_by_user: BTreeSet<(usize, String)>,
     /// Client keys ever made (ids are UUIDs: never made twice).
     rec_created: BTreeSet<String>,
 }
@@ -613,6 +637,11 @@ impl World {
                 let dev = &mut self.devices[d];
                 let t = dev.target;
                 let mut forgotten = Vec::new();
+                // deletions undone since (the client is here again) are dropped
+                let here: BTreeSet<String> = dev.clients.keys().cloned().collect();
+                for r in &mut dev.rec {
+                    r.deleted.retain(|k| !here.contains(k));
+                }
                 for (key, content) in std::mem::take(&mut dev.clients) {
                     let local = LocalRecord::Present(content.clone());
                     let local = if dev.rec[t].placeholders.contains(&key) {
@@ -624,8 +653,15 @@ impl World {
                     let confirmed =
                         dev.rec[t].synced.get(&key).and_then(|m| m.1.as_ref()) == Some(&content);
                     if at_wipe(&local, dev.rec[t].synced.get(&key)) == AtWipe::Keep {
-                        dev.rec_conflicts.push(content);
-                    } else if confirmed {
+                        dev.rec_conflicts.push(RecKept {
+                            base: dev.rec[t].synced.get(&key).cloned(),
+                            key,
+                            content,
+                            unsent: true,
+                        });
+                    } else if confirmed && !self.tables[t].records.contains_key(&key) {
+                        // gone from DynamoDB by a lab reset only (anything else replacing
+                        // it there came from a user who saw it)
                         forgotten.push(content);
                     }
                 }
@@ -741,13 +777,51 @@ impl World {
                 }
                 if let Some(gone) = dev.clients.remove(&key) {
                     self.rec_alive.remove(&gone);
-                    self.rec_deleted_by_user.insert(key.clone());
+                    self.rec_deleted_by_user.insert((d, key.clone()));
                     let t = dev.target;
                     dev.rec[t].placeholders.remove(&key);
                     dev.rec[t].deleted.insert(key);
                 }
             }
             Step::Records { dev, cut } => self.records_round(dev as usize, cut),
+            Step::ImportClient { dev, k } => {
+                let d = dev as usize;
+                let key = client_key(&format!("k{k}"));
+                if self.devices[d].clients.contains_key(&key) || !self.rec_created.contains(&key) {
+                    return;
+                }
+                self.counter += 1;
+                let content = format!("{key}-imported-{}", self.counter);
+                self.devices[d].clients.insert(key.clone(), content.clone());
+                self.rec_alive.insert(content);
+                self.rec_deleted_by_user.remove(&(d, key));
+            }
+            Step::RestoreRecord { dev, which } => {
+                let d = dev as usize;
+                let dev = &mut self.devices[d];
+                if dev.rec_conflicts.is_empty() {
+                    return;
+                }
+                let kept = dev
+                    .rec_conflicts
+                    .remove(which as usize % dev.rec_conflicts.len());
+                let t = dev.target;
+                let r = &mut dev.rec[t];
+                r.placeholders.remove(&kept.key);
+                r.deleted.remove(&kept.key);
+                if kept.unsent {
+                    // as `note_restored`
+                    if let (false, Some(b)) = (r.synced.contains_key(&kept.key), kept.base) {
+                        r.synced.insert(kept.key.clone(), b);
+                    }
+                }
+                self.rec_deleted_by_user.remove(&(d, kept.key.clone()));
+                if let Some(prev) = dev.clients.insert(kept.key, kept.content.clone()) {
+                    if prev != kept.content {
+                        self.rec_alive.remove(&prev);
+                    }
+                }
+            }
             Step::Advance { days } => {
                 self.now += u64::from(days) * DAY;
                 let now = self.now;
@@ -766,8 +840,10 @@ impl World {
         let content = format!("{key}-v{}", self.counter);
         let dev = &mut self.devices[d];
         let t = dev.target;
+        // as `note_edited`
         dev.rec[t].placeholders.remove(&key);
         dev.rec[t].deleted.remove(&key);
+        self.rec_deleted_by_user.remove(&(d, key.clone()));
         if let Some(prev) = dev.clients.insert(key, content.clone()) {
             self.rec_alive.remove(&prev);
         }
@@ -808,6 +884,10 @@ impl World {
     /// `records::sync`), stopped after `cut` writes, the answer of the last one lost.
     fn records_round(&mut self, d: usize, cut: u8) {
         let t = self.devices[d].target;
+        // a client deleted here and back since (restored, imported) is no longer deleted
+        let dev = &mut self.devices[d];
+        let here: BTreeSet<String> = dev.clients.keys().cloned().collect();
+        dev.rec[t].deleted.retain(|k| !here.contains(k));
         let mut keys: BTreeSet<String> = self.devices[d].clients.keys().cloned().collect();
         keys.extend(self.devices[d].rec[t].deleted.iter().cloned());
         keys.extend(self.tables[t].records.keys().cloned());
@@ -834,7 +914,12 @@ impl World {
                     if keep_local {
                         // kept first
                         if let LocalRecord::Present(c) = &local {
-                            dev.rec_conflicts.push(c.clone());
+                            dev.rec_conflicts.push(RecKept {
+                                key: key.clone(),
+                                content: c.clone(),
+                                unsent: false,
+                                base: None,
+                            });
                         }
                     }
                     match remote.and_then(|r| r.checksum) {
@@ -848,7 +933,9 @@ impl World {
                     let r = &mut dev.rec[t];
                     r.deleted.remove(&key);
                     r.placeholders.remove(&key);
-                    r.synced.insert(key, m);
+                    r.synced.insert(key.clone(), m);
+                    // a deletion that lost is the conflict's now
+                    self.rec_deleted_by_user.remove(&(d, key));
                 }
                 RecordStep::Upload { version, base } => {
                     if writes >= cut {
@@ -892,8 +979,10 @@ impl World {
                     if !write_holds(Some(&base), table.get(&key)) {
                         continue;
                     }
-                    if !self.rec_deleted_by_user.contains(&key) {
-                        self.broken = Some(format!("a tombstone for {key} nobody deleted"));
+                    if !self.rec_deleted_by_user.contains(&(d, key.clone())) {
+                        self.broken = Some(format!(
+                            "device {d} wrote a tombstone for {key} its user did not delete (or brought back)"
+                        ));
                     }
                     let before = table
                         .get(&key)
@@ -914,11 +1003,13 @@ impl World {
                     }
                     let r = &mut self.devices[d].rec[t];
                     r.deleted.remove(&key);
-                    r.synced.insert(key, (version, None));
+                    r.synced.insert(key.clone(), (version, None));
+                    self.rec_deleted_by_user.remove(&(d, key));
                 }
                 RecordStep::Forget => {
                     dev.rec[t].deleted.remove(&key);
                     dev.rec[t].synced.remove(&key);
+                    self.rec_deleted_by_user.remove(&(d, key));
                 }
             }
         }
@@ -933,7 +1024,7 @@ impl World {
             .collect();
         for d in &self.devices {
             h.extend(d.clients.values().cloned());
-            h.extend(d.rec_conflicts.iter().cloned());
+            h.extend(d.rec_conflicts.iter().map(|k| k.content.clone()));
         }
         h
     }
