@@ -28,17 +28,98 @@ pub fn client(target: &Target, creds: &Credentials) -> Client {
         .sleep_impl(SharedAsyncSleep::new(JsSleep))
         // the app classifies failures and schedules its own retries
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        // bodies are whole in memory (fetch): a slow answer is the call timeout's to judge,
+        // not a stall guard's (it failed every call slower than about 5 s as a network error)
+        .stalled_stream_protection(
+            aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
+        )
         // a call that hangs (a half-dead network) fails as a timeout instead of holding
         // the replay lock forever
         .timeout_config(
             aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(std::time::Duration::from_secs(15))
+                .operation_attempt_timeout(std::time::Duration::from_millis(ATTEMPT_TIMEOUT_MS))
                 .build(),
         );
     if !target.endpoint.trim().is_empty() {
         b = b.endpoint_url(target.endpoint.trim());
     }
     Client::from_conf(b.build())
+}
+
+/// How long one DynamoDB call may take before it fails as a timeout.
+pub const ATTEMPT_TIMEOUT_MS: u64 = 15_000;
+
+/// The sort key of the user's change marker: a random token rewritten after every replay
+/// that wrote invoices. A connection check of another device reads it (one small GetItem)
+/// and pulls only when it is not the one it saw at its last pull or wrote itself.
+pub const MARKER_KEY: &str = "#changes";
+
+/// The change marker now (None: never written).
+pub async fn read_marker(
+    client: &Client,
+    table: &str,
+    user: &str,
+) -> Result<Option<String>, Failure> {
+    let got = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(crate::item::key(user, MARKER_KEY)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| failure(&e))?;
+    Ok(got
+        .item()
+        .and_then(|it| it.get("token"))
+        .and_then(|v| v.as_s().ok())
+        .cloned())
+}
+
+/// Writes a new change marker after this device wrote invoices. `seen`: the marker this
+/// device last knew (None: none known). Returns the new token and whether nobody else
+/// changed the marker since `seen` (then this device has seen every change there is).
+pub async fn bump_marker(
+    client: &Client,
+    table: &str,
+    user: &str,
+    seen: Option<&Option<String>>,
+) -> Result<(String, bool), Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let token = format!(
+        "{:x}-{:08x}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+    );
+    let mut item = crate::item::key(user, MARKER_KEY);
+    item.insert("token".into(), AttributeValue::S(token.clone()));
+    let put = || {
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item.clone()))
+    };
+    let followed = match seen {
+        None => false,
+        Some(None) => put()
+            .condition_expression("attribute_not_exists(#t)")
+            .expression_attribute_names("#t", "token")
+            .send()
+            .await
+            .is_ok(),
+        Some(Some(s)) => put()
+            .condition_expression("#t = :seen")
+            .expression_attribute_names("#t", "token")
+            .expression_attribute_values(":seen", AttributeValue::S(s.clone()))
+            .send()
+            .await
+            .is_ok(),
+    };
+    if !followed {
+        // someone else changed it too (or this device knows nothing): written anyway, so
+        // that the others see this change; this device pulls at its next check
+        put().send().await.map_err(|e| failure(&e))?;
+    }
+    Ok((token, followed))
 }
 
 /// What a failed SDK call looked like, for [`ledgerline_core::errors::classify`].

@@ -72,6 +72,10 @@ where
 thread_local! {
     /// The service's message of the last failure (for the log; AWS never echoes secrets).
     static LAST_DETAIL: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Per (user, target): the change marker as of this worker's last pull, or as this
+    /// worker rewrote it with nothing else changed since (`dynamo::MARKER_KEY`).
+    static SEEN: RefCell<std::collections::HashMap<String, Option<String>>> =
+        RefCell::new(std::collections::HashMap::new());
 }
 
 fn failed(f: &ledgerline_core::errors::Failure, worked: bool, ms: f64) -> Reply {
@@ -218,6 +222,19 @@ async fn dispatch(req: Request) -> Reply {
             },
         },
         Request::Replay { target, user } => replay(&target, &user).await,
+        Request::Changed { target, user } => {
+            let (client, worked) = match client_or_reply(&target).await {
+                Ok(c) => c,
+                Err(reply) => return reply,
+            };
+            let scope = scope(&user, &target);
+            match dynamo::read_marker(&client, &target.table, &user).await {
+                Ok(now) => Reply::Changed {
+                    changed: SEEN.with(|s| s.borrow().get(&scope) != Some(&now)),
+                },
+                Err(f) => failed(&f, worked, 0.0),
+            }
+        }
         Request::Pull {
             target,
             user,
@@ -231,20 +248,28 @@ async fn dispatch(req: Request) -> Reply {
             let table = target.table.clone();
             let scope = scope(&user, &target);
             let run = async move {
+                // the change marker before the pull: a change made while it runs is seen
+                // at the next check
+                let marker = dynamo::read_marker(&client, &table, &user).await.ok();
                 match ledgerline_cloud::pull::pull(&client, &table, &user, &scope, &local, &damaged)
                     .await
                 {
-                    Ok(Ok(p)) => Reply::Pulled {
-                        take: p.take,
-                        conflicts: p.conflicts,
-                        round_trips: p.round_trips,
-                        upload: p.upload,
-                        reuploaded: p.reuploaded,
-                        review: p.review,
-                        repaired: p.repaired,
-                        damaged_remote: p.damaged_remote,
-                        started_at: p.started_at,
-                    },
+                    Ok(Ok(p)) => {
+                        if let Some(m) = marker {
+                            SEEN.with(|s| s.borrow_mut().insert(scope.clone(), m));
+                        }
+                        Reply::Pulled {
+                            take: p.take,
+                            conflicts: p.conflicts,
+                            round_trips: p.round_trips,
+                            upload: p.upload,
+                            reuploaded: p.reuploaded,
+                            review: p.review,
+                            repaired: p.repaired,
+                            damaged_remote: p.damaged_remote,
+                            started_at: p.started_at,
+                        }
+                    }
                     Ok(Err(f)) => failed(&f, worked, 0.0),
                     Err(message) => Reply::Error { message },
                 }
@@ -483,6 +508,18 @@ async fn replay(target: &Target, user: &str) -> Reply {
             Ok(r) => {
                 if r.sent > 0 {
                     let _ = vault::mark_worked().await;
+                    // other devices learn of it at their next check; this one knows the
+                    // marker it wrote only if nobody else wrote one since it last looked
+                    let seen = SEEN.with(|s| s.borrow().get(&scope).cloned());
+                    if let Ok((token, followed)) =
+                        dynamo::bump_marker(&client, &table, &user, seen.as_ref()).await
+                    {
+                        SEEN.with(|s| {
+                            if followed {
+                                s.borrow_mut().insert(scope.clone(), Some(token));
+                            }
+                        });
+                    }
                 }
                 LAST_DETAIL.with(|d| *d.borrow_mut() = r.detail.clone());
                 Reply::Replayed {
@@ -517,6 +554,7 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
             user, invoice_id, ..
         } => Some(("queue.add", user.clone(), Some(invoice_id.clone()))),
         Request::Replay { user, .. } => Some(("remote.replay", user.clone(), None)),
+        Request::Changed { user, .. } => Some(("remote.changed", user.clone(), None)),
         Request::LeaseNumbers { user, .. } => Some(("remote.leaseNumbers", user.clone(), None)),
         Request::Records { user, .. } => Some(("remote.records", user.clone(), None)),
         Request::PutRecord { user, key, .. } => {
@@ -563,6 +601,15 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
         ),
         Reply::NoCredentials => ("failed", None, "no credentials stored".to_string()),
         Reply::Records { items } => ("ok", None, format!("{} records", items.len())),
+        Reply::Changed { changed } => (
+            "ok",
+            None,
+            if *changed {
+                "changed elsewhere".to_string()
+            } else {
+                "unchanged".to_string()
+            },
+        ),
         Reply::Stale => ("refused", None, "changed in DynamoDB since".to_string()),
         Reply::Leased { start, end } => (
             "ok",

@@ -6,16 +6,17 @@
 use crate::dynamo::failure;
 use crate::item;
 use crate::store::{self, all_of, count, open, update, update_many, QUEUE};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use futures_util::StreamExt;
 use ledgerline_core::errors::{classify, ErrorClass, Failure};
 use ledgerline_core::protocol::Take;
-use ledgerline_core::sync::replay::{loser, on_failed_condition, AfterFailedCondition};
+use ledgerline_core::sync::replay::{landed, loser, on_failed_condition, AfterFailedCondition};
 use ledgerline_core::sync::{
     plan_batches, seen_of, sent_mark, tombstone_version, written_mark, Conflict, OpKind, QueueOp,
-    RemoteItem,
+    RemoteItem, Window,
 };
 use rexie::Rexie;
 use wasm_bindgen::JsValue;
@@ -88,6 +89,8 @@ thread_local! {
     /// The endpoint answered TransactWriteItems with UnknownOperation (dynalite): later
     /// replays go straight to single writes instead of asking again each time.
     static NO_TRANSACTIONS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How many actions the next transaction carries (adapted to DynamoDB's answers).
+    static WINDOW: std::cell::Cell<Window> = std::cell::Cell::new(Window::default());
 }
 
 /// A new client (another endpoint or credentials): ask about transactions again.
@@ -346,6 +349,16 @@ pub async fn replay(
         out.failed = Some(classify(f, worked));
         out.detail = f.message.clone();
     };
+    let adapt = |f: &dyn Fn(&mut Window)| {
+        WINDOW.with(|w| {
+            let mut x = w.get();
+            f(&mut x);
+            w.set(x);
+        })
+    };
+    // timeouts in a row: a slow server gets smaller transactions at once; a network
+    // that hangs on every call stops the replay after a few
+    let mut timeouts = 0;
     // each round makes progress or stops; bounded anyway
     for _round in 0..1000 {
         let mut ops: Vec<QueueOp> = all_of(&db, QUEUE, scope).await?;
@@ -353,7 +366,12 @@ pub async fn replay(
         let (batches, apart) = plan_batches(&ops);
         out.refused = apart.iter().map(|i| ops[*i].invoice_id.clone()).collect();
         let Some(batch) = batches.first() else { break };
-        let batch: Vec<&QueueOp> = batch.iter().map(|i| &ops[*i]).collect();
+        let limit = if transactions {
+            WINDOW.with(|w| w.get().size)
+        } else {
+            usize::MAX
+        };
+        let batch: Vec<&QueueOp> = batch.iter().take(limit).map(|i| &ops[*i]).collect();
         let batch = mark_sent(&db, scope, &batch).await?;
         if batch.is_empty() {
             continue;
@@ -364,13 +382,15 @@ pub async fn replay(
                 .iter()
                 .filter_map(|op| action(table, user, op))
                 .collect();
-            match client
+            let sent = client
                 .transact_write_items()
                 .set_transact_items(Some(actions))
                 .send()
-                .await
-            {
+                .await;
+            match sent {
                 Ok(_) => {
+                    timeouts = 0;
+                    adapt(&|w| w.on_success(batch.len()));
                     done_all(&db, scope, &batch).await?;
                     out.sent += batch.len();
                     progress.tell(out.sent + out.conflicts.len());
@@ -378,6 +398,27 @@ pub async fn replay(
                 }
                 Err(e) => {
                     let f = failure(&e);
+                    let timed_out = matches!(e, SdkError::TimeoutError(_));
+                    if timed_out || classify(&f, worked) == ErrorClass::Throttled {
+                        adapt(&|w| w.on_slow(batch.len()));
+                    }
+                    if timed_out && batch.len() > 1 && timeouts < 2 {
+                        // too slow for this size: smaller at once. The transaction may still
+                        // land: a moment later one item says whether it did (all or nothing),
+                        // instead of each one failing its condition when sent again
+                        timeouts += 1;
+                        gloo_timers::future::sleep(std::time::Duration::from_secs(3)).await;
+                        if let Ok((remote, _)) =
+                            remote_copy(client, table, user, &batch[0].invoice_id).await
+                        {
+                            if landed(batch[0], &remote) {
+                                done_all(&db, scope, &batch).await?;
+                                out.sent += batch.len();
+                                progress.tell(out.sent + out.conflicts.len());
+                            }
+                        }
+                        continue;
+                    }
                     if f.code.as_deref() == Some("UnknownOperationException") {
                         transactions = false; // fall through to single writes
                         NO_TRANSACTIONS.with(|c| c.set(true));
@@ -397,6 +438,7 @@ pub async fn replay(
                             }
                         }
                         if at_fault == 0 {
+                            adapt(&|w| w.on_slow(batch.len()));
                             // cancelled for another reason (a concurrent transaction): later
                             failed(&db, scope, &batch, ErrorClass::Throttled).await?;
                             out.failed = Some(ErrorClass::Throttled);

@@ -100,6 +100,12 @@ pub enum Request {
         target: Target,
         user: String,
     },
+    /// Whether another device changed `user`'s invoices since this worker's last pull
+    /// (one read of the change marker).
+    Changed {
+        target: Target,
+        user: String,
+    },
     /// localStorage now holds DynamoDB's versions of these invoices (or no longer holds
     /// the deleted ones): mark them synced. `pulled_at`: the start of a pull whose every
     /// change is now stored here.
@@ -282,6 +288,10 @@ pub enum Reply {
         take: Vec<Take>,
         failed: Option<ErrorClass>,
         refused: Vec<String>,
+    },
+    /// The answer to [`Request::Changed`].
+    Changed {
+        changed: bool,
     },
     /// A pull ran: `take` are DynamoDB's versions (or tombstones) to store here and
     /// acknowledge; `conflicts` the queued changes that lost (already kept).

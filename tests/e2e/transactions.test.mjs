@@ -15,7 +15,7 @@ after(async () => {
   await stack?.stop();
 });
 beforeEach(async () => {
-  await stack?.proxy.set({ mode: 'pass', latencyMs: 0 });
+  await stack?.proxy.set({ mode: 'pass', latencyMs: 0, latencyPerItemMs: 0 });
 });
 const { signedIn, status, remote, putRemote, until, quickInvoice, editNotes, syncStore, bundleOf, importBundle, checksumOf } = kit(() => stack);
 
@@ -93,5 +93,43 @@ test('an item DynamoDB refuses as invalid is set apart and reported; the others 
   await until('the fixed invoice in DynamoDB', async () => (await remote(sub)).find((i) => i.id === bad.id)?.content.notes === 'shortened');
   await until('the queue to drain', async () => (await syncStore(page, 'queue')).length === 0);
   await status(page, 'connected');
+  await context.close();
+});
+
+test('a server too slow for 100 actions: the transaction that timed out is found landed with one read, the rest goes in smaller ones, every write exactly once', async () => {
+  const { context, page, sub } = await signedIn('slowtx@ledgerline.test');
+  await status(page, 'connected');
+  await addClient(page, 'Slow Client');
+  await quickInvoice(page, 'Template');
+  await until('the first invoice in DynamoDB', async () => (await remote(sub)).length === 1);
+  await nav(page, 'Data');
+  const exported = JSON.parse((await download(page, 'export-json')).text);
+  await stack.proxy.set({ mode: 'drop' });
+  await status(page, 'local');
+  const bundle = bundleOf(exported, 150, 'S');
+  await importBundle(page, bundle, 'slowtx');
+  await until('150 changes queued', async () => (await syncStore(page, 'queue')).length === 150);
+  assert.equal((await remote(sub)).length, 1, 'before: one invoice in DynamoDB');
+
+  // 2 s per request and 150 ms per action: 100 actions take 17 s, the app gives up at 15 s
+  const before = await stack.proxy.stats();
+  await stack.proxy.set({ mode: 'pass', latencyMs: 2000, latencyPerItemMs: 150 });
+  await until('the queue to drain', async () => (await syncStore(page, 'queue')).length === 0, 180000);
+  const after = await stack.proxy.stats();
+  await stack.proxy.set({ mode: 'pass', latencyMs: 0, latencyPerItemMs: 0 });
+  const items = await remote(sub);
+  assert.equal(items.length, 151, 'after: all 150 and the template');
+  const sent = new Map(bundle.invoices.filter((i) => i.number.startsWith('S-')).map((i) => [i.id, i.checksum]));
+  for (const it of items.filter((i) => sent.has(i.id))) {
+    assert.equal(it.version, 1, `${it.id} written once, as version 1`);
+    assert.equal(it.checksum, sent.get(it.id), `${it.id} as sent`);
+  }
+  // one transaction of 100 timed out (it landed late: one GetItem found it), then the
+  // other 50 in one smaller transaction; nothing taken for a conflict
+  const tx = delta(before, after, 'TransactWriteItems');
+  const reads = delta(before, after, 'GetItem');
+  assert.ok(tx >= 2 && tx <= 3, `${tx} TransactWriteItems calls`);
+  assert.ok(reads <= 2, `${reads} GetItem calls (one probe per timed-out transaction)`);
+  assert.deepEqual(await syncStore(page, 'conflicts'), []);
   await context.close();
 });

@@ -7,14 +7,16 @@
 // `times` limits the fault to the next n requests, then back to pass; `after` lets the
 // next n requests pass before the fault starts (a fault in the middle of a replay); `refuse`:
 // a request whose body contains this text gets a ValidationException. latencyMs delays
-// every forwarded request. GET /__stats returns {requests, byTarget, firstAt, lastAt} (per
+// every forwarded request; latencyPerItemMs adds that much per action of a
+// TransactWriteItems (a server slower the larger the transaction, as moto is). GET /__stats returns {requests, byTarget, firstAt, lastAt} (per
 // operation: counts, first and last arrival in ms, serverMs: time spent waiting for the
 // server behind, answered: requests the server behind answered; refused: requests the
 // signature check refused, per error type, and lastRefused: the last one's operation, type
 // and message); POST /__stats/reset. GetItem and PutItem of the user's number counter
 // (sort key `#counter`) are counted as "GetItem#counter" and "PutItem#counter", those of
 // client and profile records (`#client#…`, `#profile`) as "PutItem#record", and their
-// Query as "Query#record": a test counting PutItem or Query counts invoices' requests.
+// Query as "Query#record", those of the change marker (`#changes`) as "GetItem#changes" and
+// "PutItem#changes": a test counting PutItem, GetItem or Query counts invoices' requests.
 // CORS preflights are answered here, like DynamoDB does.
 //
 // Signatures and request time, checked as DynamoDB does (dynalite and moto check neither):
@@ -126,7 +128,7 @@ export function checkSignature(req, body, now, keys) {
 export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, verify = true }) {
   const t = new URL(target);
   if (keys instanceof Map) keys = Object.fromEntries(keys);
-  const state = { mode: 'pass', latencyMs: 0, times: Infinity, after: 0, refuse: null, clockOffsetMs: 0, verify };
+  const state = { mode: 'pass', latencyMs: 0, latencyPerItemMs: 0, times: Infinity, after: 0, refuse: null, clockOffsetMs: 0, verify };
   const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {}, answered: {}, refused: {}, lastRefused: null };
   /** The proxy's clock (epoch ms) and its HTTP-date, for the Date header of every answer. */
   const now = () => Date.now() + state.clockOffsetMs;
@@ -153,6 +155,7 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
         const body = JSON.parse((await readBody(req)).toString() || '{}');
         state.mode = body.mode ?? 'pass';
         state.latencyMs = body.latencyMs ?? state.latencyMs;
+        state.latencyPerItemMs = body.latencyPerItemMs ?? state.latencyPerItemMs;
         state.times = body.times ?? Infinity;
         state.after = body.after ?? 0;
         state.refuse = body.refuse ?? null;
@@ -184,6 +187,7 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
           const b = JSON.parse(body.toString());
           const key = (b.Key || b.Item)?.invoiceId?.S;
           if (key === '#counter') op += '#counter';
+          else if (key === '#changes') op += '#changes';
           else if (key?.startsWith('#')) op += '#record';
         } catch { /* not JSON: counted as it is */ }
       } else if (op === 'Query' && body.toString().includes('begins_with')) {
@@ -193,7 +197,11 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;
       stats.firstAt[op] ??= Date.now();
       stats.lastAt[op] = Date.now();
-      if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
+      let delay = state.latencyMs;
+      if (state.latencyPerItemMs && op === 'TransactWriteItems') {
+        try { delay += state.latencyPerItemMs * (JSON.parse(body.toString()).TransactItems?.length || 0); } catch { /* counted without */ }
+      }
+      if (delay) await new Promise((r) => setTimeout(r, delay));
       const refusal = state.verify ? checkSignature(req, body, now(), keys) : null;
       if (refusal) {
         const type = refusal[1].split('#').pop();

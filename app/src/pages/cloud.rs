@@ -48,7 +48,10 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         Reply::Invalid { message } | Reply::Error { message } => {
             outcome.set(Some(Outcome::Invalid(message)))
         }
-        Reply::Conflicts { .. } | Reply::Backups { .. } | Reply::Backup { .. } => {}
+        Reply::Conflicts { .. }
+        | Reply::Backups { .. }
+        | Reply::Backup { .. }
+        | Reply::Changed { .. } => {}
         Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
         Reply::Session { .. }
         | Reply::SignedUp { .. }

@@ -250,9 +250,22 @@ pub fn check(store: &Store) {
             }
             _ => with_state(|s| s.reset_retries(RETRY_CHECK)),
         }
-        // DynamoDB answers: bring its changes once, then send whatever waits; then the
-        // clients and the profile
+        // DynamoDB answers: bring its changes (at start, and whenever another device
+        // changed the invoices since: one read of the change marker), then send whatever
+        // waits; then the clients and the profile
         if ok {
+            if store.pulled {
+                let reply = call(Request::Changed {
+                    target: target.clone(),
+                    user: sub.clone(),
+                })
+                .await;
+                if matches!(reply, Reply::Changed { changed: true })
+                    && still_on(&store, &sub, &target)
+                {
+                    store.dispatch(Action::Repull);
+                }
+            }
             pull::pull_then_replay(&store).await;
             if still(&store, &sub) {
                 crate::records::sync(&store).await;

@@ -59,6 +59,59 @@ pub fn cannot_send(op: &QueueOp) -> bool {
     op_bytes(op) > MAX_ITEM_BYTES || damaged || op.last_error == Some(ErrorClass::RequestInvalid)
 }
 
+/// How many actions the next transaction may carry, adapted like congestion control: a
+/// transaction that timed out or was throttled halves it and caps it at three quarters of
+/// the size that failed; each success doubles it up to the cap; a run of successes at the
+/// cap raises the cap by a quarter (the server may have recovered). A slow server (one
+/// that takes longer for larger transactions, as moto does) settles on batches it answers
+/// in time instead of timing out on every one; a fast one keeps full batches. Only
+/// failures shrink it: a busy device (slow answers that still arrive) keeps its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub size: usize,
+    pub cap: usize,
+    /// Successes in a row at the cap.
+    streak: u8,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            size: MAX_ACTIONS,
+            cap: MAX_ACTIONS,
+            streak: 0,
+        }
+    }
+}
+
+/// Successes in a row at the cap before it grows.
+const STREAK: u8 = 16;
+
+impl Window {
+    /// A transaction of `sent` actions succeeded.
+    pub fn on_success(&mut self, sent: usize) {
+        if sent < self.size {
+            return; // a short batch (the queue's end) says nothing about the size
+        }
+        if self.size >= self.cap {
+            self.streak = self.streak.saturating_add(1);
+            if self.streak >= STREAK {
+                self.cap = (self.cap + (self.cap / 4).max(1)).min(MAX_ACTIONS);
+                self.streak = 0;
+            }
+        }
+        self.size = self.size.saturating_mul(2).min(self.cap);
+    }
+
+    /// A transaction of `sent` actions timed out or was throttled.
+    pub fn on_slow(&mut self, sent: usize) {
+        let failed = sent.min(self.size).max(1);
+        self.cap = (failed * 3 / 4).max(1);
+        self.size = (failed / 2).max(1);
+        self.streak = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +163,70 @@ mod tests {
         q3[0].last_error = Some(ErrorClass::RequestInvalid);
         enqueue(&mut q3, put("r", 2, None));
         assert_eq!(q3[0].last_error, None, "a new save sends it again");
+    }
+
+    /// Round trips and timeouts of a replay of `total` writes against a server answering
+    /// n actions in `secs(n)` seconds, with a 15 s client timeout.
+    fn replay_trips(secs: impl Fn(usize) -> f64, total: usize) -> (usize, usize) {
+        let mut w = Window::default();
+        let (mut left, mut trips, mut timeouts) = (total, 0, 0);
+        while left > 0 && trips < 10_000 {
+            let n = w.size.min(left);
+            trips += 1;
+            if secs(n) > 15.0 {
+                timeouts += 1;
+                w.on_slow(n);
+            } else {
+                left -= n;
+                w.on_success(n);
+            }
+        }
+        (trips, timeouts)
+    }
+
+    #[test]
+    fn the_window_settles_below_what_times_out() {
+        let fast = replay_trips(|_| 0.1, 1000);
+        assert_eq!(fast, (10, 0), "a fast server: full batches");
+        assert_eq!(
+            replay_trips(|_| 2.0, 1000),
+            (10, 0),
+            "latency alone: full batches"
+        );
+        // slower the larger the transaction: 100 actions take 17 s
+        let (trips, timeouts) = replay_trips(|n| 2.0 + 0.15 * n as f64, 1000);
+        assert_eq!(timeouts, 1);
+        assert!(
+            trips <= 2 * fast.0,
+            "{trips} round trips, {} on a fast server",
+            fast.0
+        );
+        // 100 actions in 22 s: batches of 65 at most go through
+        let (trips, timeouts) = replay_trips(|n| 2.0 + 0.2 * n as f64, 1000);
+        assert!(timeouts <= 2, "{timeouts} timeouts");
+        assert!(trips <= 22, "{trips} round trips");
+        // a server that recovers gets full batches again
+        let mut w = Window::default();
+        w.on_slow(100);
+        w.on_slow(50);
+        assert_eq!((w.size, w.cap), (25, 37));
+        for _ in 0..200 {
+            let n = w.size;
+            w.on_success(n);
+        }
+        assert_eq!((w.size, w.cap), (MAX_ACTIONS, MAX_ACTIONS));
+        // a short batch at the queue's end does not grow it
+        let mut w = Window::default();
+        w.on_slow(100);
+        w.on_success(3);
+        assert_eq!(w.size, 50);
+        // never zero
+        let mut w = Window::default();
+        for _ in 0..20 {
+            w.on_slow(1);
+        }
+        assert_eq!((w.size, w.cap), (1, 1));
+        w.on_success(1);
+        assert_eq!(w.size, 1, "at the cap");
     }
 }

@@ -71,6 +71,14 @@ pub fn loser(kind: &OpKind) -> Option<Invoice> {
     }
 }
 
+/// Whether DynamoDB holds exactly what `op` wrote (version and checksum; a tombstone at
+/// the delete's version). After a transaction timed out, one item answers for all of it:
+/// a transaction is all or nothing.
+pub fn landed(op: &QueueOp, remote: &RemoteItem) -> bool {
+    let (version, sum) = super::queue::written_mark(op);
+    super::seen_of(remote) == Some((version, Some(sum)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::AfterFailedCondition::*;
@@ -165,5 +173,25 @@ mod tests {
             on_failed_condition(&p, &RemoteItem::Damaged(Some(7))),
             Rebase(Some(7))
         );
+    }
+
+    #[test]
+    fn landed_means_exactly_what_was_written() {
+        let op = put("a", 3, Some(2));
+        let mine = remote_of(&op);
+        assert!(landed(&op, &RemoteItem::Live(mine.clone())));
+        let mut other = mine.clone();
+        other.content.notes = "someone else".into();
+        crate::exchange::reseal(&mut other);
+        assert!(!landed(&op, &RemoteItem::Live(other)));
+        let mut older = mine;
+        older.version = 2;
+        assert!(!landed(&op, &RemoteItem::Live(older)), "still the base");
+        assert!(!landed(&op, &RemoteItem::Absent));
+        assert!(!landed(&op, &RemoteItem::Damaged(Some(3))));
+        let gone = del("b", Some(4));
+        let v = crate::sync::tombstone_version(Some(4));
+        assert!(landed(&gone, &RemoteItem::Tombstone(v)));
+        assert!(!landed(&gone, &RemoteItem::Tombstone(v + 1)));
     }
 }
