@@ -15,3 +15,5 @@ node tests/bench/replay.mjs 1000 20
 # two devices of one user, 200 offline edits each: time and round trips to converge,
 # beside sequential PutItem of the same number of invoices
 node tests/bench/devices.mjs 200
+# one connection check with 2,000 invoices: the change-marker read beside a versions Query
+node tests/bench/check-cost.mjs 2000

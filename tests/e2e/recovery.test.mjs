@@ -69,7 +69,14 @@ test('server killed in the middle of a replay, then restarted: the same end stat
   // what was left reaches the server once each (a write that landed unanswered is sent
   // again once); attempts the backoff made while the server was down never reached it
   const reached = (a, b) => (b.answered.PutItem || 0) - (a.answered.PutItem || 0);
-  assert.equal(reached(killed, await stack.proxy.stats()), left, 'no write sent twice after the restart');
+  const end = await stack.proxy.stats();
+  if (delta(killed, end, 'Query') === 0) {
+    assert.equal(reached(killed, end), left, 'no write sent twice after the restart');
+  } else {
+    // the change marker had moved (a write of it landed with its answer lost): a pull ran
+    // and recognised the writes that had landed before the kill instead of sending them
+    assert.ok(reached(killed, end) <= left, `no write sent twice after the restart: ${reached(killed, end)} of ${left}`);
+  }
   assert.equal(items.length, 196, 'the template plus 200 imported minus 5 deleted');
   const byId = new Map(items.map((i) => [i.id, i]));
   for (const id of ids.slice(0, 20)) assert.equal(byId.get(id).content.notes, `edited offline ${id}`);
