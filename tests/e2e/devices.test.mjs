@@ -417,6 +417,36 @@ test('while both are open, an invoice saved on A shows on B within a check inter
   await b.context.close();
 });
 
+test('an editor open on B while A\'s edit of the same invoice arrives live: the draft stays in the form, and saving it keeps it under Conflicts; DynamoDB keeps A\'s', async () => {
+  const email = 'liveeditor@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'Editor Client');
+  await quickInvoice(a.page, 'Shared');
+  const [inv] = await until('the invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  const b = await signedIn(email, { create: false });
+  await status(b.page, 'connected');
+  await until('the invoice on B', async () => (await localInvoices(b.page)).length === 1);
+  await b.page.goto(stack.server.url + 'invoices/' + inv.id);
+  await ready(b.page);
+  await tid(b.page, 'inv-notes').fill('B draft, not saved yet');
+
+  await editNotes(a.page, inv.id, 'A edit');
+  await until('A\'s edit on B, live', async () => (await localInvoices(b.page)).some((i) => i.version === inv.version + 1), 20000);
+  assert.equal(await tid(b.page, 'inv-notes').inputValue(), 'B draft, not saved yet', 'the open draft is untouched');
+  await tid(b.page, 'inv-save').click();
+  await tid(b.page, 'toast').filter({ hasText: 'changed while you edited it' }).waitFor();
+  const kept = await syncStore(b.page, 'conflicts');
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0].local.notes, 'B draft, not saved yet');
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = await remote(a.sub);
+  assert.equal(after.length, 1, 'after: still one invoice in DynamoDB');
+  assert.deepEqual([after[0].version, after[0].content.notes], [inv.version + 1, 'A edit'], 'DynamoDB keeps A\'s');
+  await a.context.close();
+  await b.context.close();
+});
+
 test('a client made from an old issued invoice is a stand-in: DynamoDB\'s newer client record replaces it, without a conflict, and is never overwritten', async () => {
   const email = 'standin@ledgerline.test';
   const a = await signedIn(email);
