@@ -46,17 +46,9 @@ pub async fn run_if_due(store: &Store) {
     // claimed first: another tab looking now finds it done (if the claim cannot be
     // written, storage is full: exporting matters all the more, so it goes ahead)
     let claimed = set_last(store, Some(now));
-    let snap = store.snap.clone();
-    let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
-    let bytes = bundle.len();
-    let reply = call(Request::Backup {
-        user: crate::oplog::user_of(store),
-        reason: AUTOMATIC.to_string(),
-        invoices: snap.invoices.len() as u32,
-        bundle,
-        keep: store.config.auto_exports_kept,
-    })
-    .await;
+    let invoices = store.snap.invoices.len();
+    let (reply, bytes) =
+        crate::sync::keep_copy(store, AUTOMATIC, store.config.auto_exports_kept).await;
     let stored = match &reply {
         Reply::Ok { .. } => true,
         Reply::Error { .. } => false,
@@ -69,8 +61,7 @@ pub async fn run_if_due(store: &Store) {
             "export.auto",
             None,
             Ok(format!(
-                "{} invoices, {bytes} bytes{}",
-                snap.invoices.len(),
+                "{invoices} invoices, {bytes} bytes{}",
                 if claimed {
                     ""
                 } else {

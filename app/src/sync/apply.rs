@@ -16,17 +16,25 @@ use ledgerline_core::sync::{may_store, still_as_decided, Ack, Conflict};
 
 /// Takes a backup of the local data before a sync changes it; returns whether it was kept.
 pub async fn backup(store: &Store, reason: &str) -> bool {
+    let (reply, _) = keep_copy(store, reason, store.config.backups_kept).await;
+    matches!(reply, Reply::Ok { .. })
+}
+
+/// Keeps an export bundle of the local data in IndexedDB (`reason` says why; the newest
+/// `keep` of its kind stay). Returns the worker's answer and the bundle's size in bytes.
+pub async fn keep_copy(store: &Store, reason: &str, keep: u32) -> (Reply, usize) {
     let snap = store.snap.clone();
     let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
+    let bytes = bundle.len();
     let reply = call(Request::Backup {
         user: crate::oplog::user_of(store),
         reason: reason.to_string(),
         invoices: snap.invoices.len() as u32,
         bundle,
-        keep: store.config.backups_kept,
+        keep,
     })
     .await;
-    matches!(reply, Reply::Ok { .. })
+    (reply, bytes)
 }
 
 /// Stores `takes` (read from `target`) and acknowledges what localStorage holds

@@ -21,7 +21,7 @@ use ledgerline_core::outbox::{self, Pending};
 use ledgerline_core::protocol::{Reply, Request, SessionInfo};
 use ledgerline_core::sync::{Conflict, OpKind};
 
-pub use apply::backup;
+pub use apply::{backup, keep_copy};
 use runner::{with_state, RETRY_CHECK};
 
 // Everything here takes the `Store` handle, never a copy of the state: a handle reads the

@@ -116,6 +116,35 @@ impl Table {
             _ => self.built_on.remove(&op.invoice_id),
         };
     }
+    /// A conditional write of record `key` (`content` None: a tombstone) based on `base`,
+    /// as the cloud adapter's: false (nothing written) if the condition fails.
+    fn write_record(
+        &mut self,
+        key: &str,
+        version: u64,
+        content: Option<&String>,
+        base: Option<&Mark>,
+    ) -> bool {
+        if !write_holds(base, self.records.get(key)) {
+            return false;
+        }
+        let before = self
+            .records
+            .get(key)
+            .map(|r| r.lineage.clone())
+            .unwrap_or_default();
+        self.records.insert(
+            key.to_string(),
+            RemoteRecord {
+                key: key.to_string(),
+                version,
+                checksum: content.cloned(),
+                content: content.cloned(),
+                lineage: lineage_after(base, &before),
+            },
+        );
+        true
+    }
     fn live_records(&self) -> BTreeMap<String, String> {
         self.records
             .iter()
@@ -945,24 +974,10 @@ impl World {
                     let Some(content) = dev.clients.get(&key).cloned() else {
                         continue;
                     };
-                    let table = &mut self.tables[t].records;
-                    if !write_holds(base.as_ref(), table.get(&key)) {
+                    let table = &mut self.tables[t];
+                    if !table.write_record(&key, version, Some(&content), base.as_ref()) {
                         continue; // stale: the next round decides
                     }
-                    let before = table
-                        .get(&key)
-                        .map(|r| r.lineage.clone())
-                        .unwrap_or_default();
-                    table.insert(
-                        key.clone(),
-                        RemoteRecord {
-                            key: key.clone(),
-                            version,
-                            checksum: Some(content.clone()),
-                            content: Some(content.clone()),
-                            lineage: lineage_after(base.as_ref(), &before),
-                        },
-                    );
                     if writes == cut {
                         return; // the answer is lost
                     }
@@ -975,8 +990,7 @@ impl World {
                         return;
                     }
                     writes += 1;
-                    let table = &mut self.tables[t].records;
-                    if !write_holds(Some(&base), table.get(&key)) {
+                    if !self.tables[t].write_record(&key, version, None, Some(&base)) {
                         continue;
                     }
                     if !self.rec_deleted_by_user.contains(&(d, key.clone())) {
@@ -984,20 +998,6 @@ impl World {
                             "device {d} wrote a tombstone for {key} its user did not delete (or brought back)"
                         ));
                     }
-                    let before = table
-                        .get(&key)
-                        .map(|r| r.lineage.clone())
-                        .unwrap_or_default();
-                    table.insert(
-                        key.clone(),
-                        RemoteRecord {
-                            key: key.clone(),
-                            version,
-                            checksum: None,
-                            content: None,
-                            lineage: lineage_after(Some(&base), &before),
-                        },
-                    );
                     if writes == cut {
                         return;
                     }
