@@ -6,7 +6,10 @@
 2. Writes the precache list and a build id into sw.js. Every file of the build (hashed
    app files, the workers, icons, manifest) is precached; the build id is a hash of all
    of them, so any change installs a new service worker.
-3. Writes precompressed .br and .gz copies of the text and wasm files (scripts/precompress.mjs)
+3. Writes cloud-sw.js: the cloud worker's JS glue (cloud.js) wrapped so that it defines
+   `ledgerline_cloud` instead of `wasm_bindgen`, for the service worker, which already has
+   the shell worker's `wasm_bindgen` (two classic scripts cannot both declare it).
+4. Writes precompressed .br and .gz copies of the text and wasm files (scripts/precompress.mjs)
    for servers that send them; they are not precached (the browser decodes them).
 """
 import base64
@@ -41,6 +44,18 @@ if os.environ.get("TRUNK_PROFILE") == "release" and os.path.exists(esbuild):
             sys.exit("postbuild: minified %s but found no integrity attribute to update" % js)
     with open(index_path, "w", encoding="utf-8") as f:
         f.write(index)
+
+cloud_js = os.path.join(staging, "cloud.js")
+if not os.path.exists(cloud_js):
+    sys.exit("postbuild: cloud.js is missing (the cloud worker was not built)")
+with open(cloud_js, encoding="utf-8") as f:
+    glue = f.read()
+if "wasm_bindgen" not in glue:
+    sys.exit("postbuild: cloud.js does not define wasm_bindgen")
+with open(os.path.join(staging, "cloud-sw.js"), "w", encoding="utf-8") as f:
+    # `let` inside a function scope: this script's own binding, returned under another name
+    f.write("// cloud.js for the service worker (scripts/postbuild.py)\n"
+            "self.ledgerline_cloud = (() => {\n" + glue + "\n;return wasm_bindgen;\n})();\n")
 
 files = []
 digest = hashlib.sha256()

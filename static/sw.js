@@ -1,19 +1,103 @@
 // Ledgerline service worker loader. Every listener is added here, during the first
 // synchronous evaluation (browsers ignore fetch listeners added later), and each event
-// is forwarded to the Rust worker (worker.js + worker_bg.wasm, built by trunk).
+// is forwarded to Rust: the shell worker (worker.js + worker_bg.wasm: caching, offline
+// answers) and, for sync jobs only, the sync engine (cloud-sw.js + cloud_bg.wasm: the
+// same engine as the page's cloud worker, with the AWS SDK; never loaded to answer a fetch).
 // scripts/postbuild.py fills BUILD and PRECACHE at build time, so every build is a new
-// worker with its own cache.
-importScripts('/worker.js');
+// worker with its own cache, and writes cloud-sw.js (cloud.js defining `ledgerline_cloud`).
+importScripts('/worker.js', '/cloud-sw.js');
 
 const BUILD = '__LEDGERLINE_BUILD__';
 const PRECACHE = __LEDGERLINE_PRECACHE__;
 const CACHE = 'ledgerline-shell-' + BUILD;
+// Background Sync tags (app/src/background.rs asks for them).
+const SYNC_TAG = 'ledgerline-replay';
+const PERIODIC_TAG = 'ledgerline-periodic';
+// Chromium gives a sync event about 3 minutes: a job still running after this long gives
+// the event up (what was sent stays sent) and asks for another one for the rest.
+const SYNC_BUDGET_MS = 150000;
 
-// The worker's own wasm comes from this build's cache when offline.
+// The shell worker's wasm comes from this build's cache when offline.
 const ready = caches
   .open(CACHE)
   .then((c) => c.match('/worker_bg.wasm'))
   .then((cached) => wasm_bindgen({ module_or_path: cached || '/worker_bg.wasm' }));
+
+// The sync engine, loaded on the first job.
+let engine = null;
+function loadEngine() {
+  if (!engine) {
+    engine = caches
+      .open(CACHE)
+      .then((c) => c.match('/cloud_bg.wasm'))
+      .then((cached) => ledgerline_cloud({ module_or_path: cached || '/cloud_bg.wasm' }))
+      .catch((e) => {
+        engine = null;
+        throw e;
+      });
+  }
+  return engine;
+}
+
+let nextId = 1;
+/** One request to the engine (the page's protocol, core/src/protocol.rs); its reply body. */
+async function job(body) {
+  await loadEngine();
+  const text = await ledgerline_cloud.handle(JSON.stringify({ id: nextId++, body }));
+  return JSON.parse(text).body;
+}
+
+// One replay at a time from this worker; the engine's Web Lock keeps it apart from every
+// tab's cloud worker.
+let running = null;
+function replayAll() {
+  if (!running) running = job('replayAll').finally(() => { running = null; });
+  return running;
+}
+
+/** A sync event's work: fails (so the browser fires it again) when changes are left for
+ * a reason that passes by itself, or when it ran out of time (then asks again). */
+async function syncJob() {
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), SYNC_BUDGET_MS); });
+  const reply = await Promise.race([replayAll(), late]).finally(() => clearTimeout(timer));
+  if (reply === null) {
+    await self.registration.sync.register(SYNC_TAG).catch(() => {});
+    throw new Error('Ledgerline: the background replay ran out of time; asked for another');
+  }
+  const outcome = reply.job ? reply.job.outcome : 'retry';
+  if (outcome === 'retry') throw new Error('Ledgerline: changes are left to send; the browser tries again');
+}
+
+/** How many changes wait for the user the page last synced for, as the engine noted it
+ * (IndexedDB `ledgerline-engine`); 0 when unknown. Never creates the database. */
+function pendingHint() {
+  return new Promise((resolve) => {
+    const open = indexedDB.open('ledgerline-engine');
+    open.onupgradeneeded = () => open.transaction.abort();
+    open.onerror = () => resolve(0);
+    open.onsuccess = () => {
+      const db = open.result;
+      try {
+        const get = db.transaction('context').objectStore('context').get('current');
+        get.onsuccess = () => {
+          db.close();
+          try { resolve((JSON.parse(get.result || 'null') || {}).pending || 0); } catch (_) { resolve(0); }
+        };
+        get.onerror = () => { db.close(); resolve(0); };
+      } catch (_) {
+        db.close();
+        resolve(0);
+      }
+    };
+  });
+}
+
+/** A start for any reason, or the network back: send what waits, if anything (the
+ * engine is loaded only then). A fallback where Background Sync is missing. */
+function replayIfWaiting() {
+  return pendingHint().then((n) => (n > 0 ? replayAll() : null)).catch(() => null);
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil(ready.then(() => wasm_bindgen.on_install(CACHE, PRECACHE)));
@@ -29,6 +113,21 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(ready.then(() => wasm_bindgen.on_fetch(CACHE, request)));
 });
 
+self.addEventListener('sync', (event) => {
+  if (event.tag === SYNC_TAG) event.waitUntil(syncJob());
+});
+
+// Installed app (Chromium): now and then, send what waits (a due automatic export and a
+// check run in the page when it opens).
+self.addEventListener('periodicsync', (event) => {
+  if (event.tag === PERIODIC_TAG) event.waitUntil(replayAll().catch(() => null));
+});
+
+self.addEventListener('online', () => { replayIfWaiting(); });
+
 self.addEventListener('message', (event) => {
   if (event.data === 'skip-waiting') self.skipWaiting();
 });
+
+// out of the way of the page that (likely) started this worker
+setTimeout(replayIfWaiting, 5000);

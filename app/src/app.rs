@@ -128,6 +128,24 @@ pub fn app() -> Html {
             let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
             if let Some(s) = session {
                 keep.push(Box::new(progress_listener(&store, s.sub.clone())));
+                keep.push(Box::new(inbox_listener(&store)));
+            }
+            // whom the service worker syncs for; then what it learned meanwhile
+            let context = session
+                .as_ref()
+                .map(|s| ledgerline_core::protocol::SyncContext {
+                    user: s.sub.clone(),
+                    target: store.config.target.clone(),
+                });
+            {
+                let store = store.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let signed_in = context.is_some();
+                    crate::sync::set_context(context).await;
+                    if signed_in {
+                        crate::sync::apply_inbox(&store).await;
+                    }
+                });
             }
             if session.is_some() {
                 let run = {
@@ -210,6 +228,23 @@ fn counts_listener(
             if signed_in {
                 dispatcher.dispatch(Action::SetPending(c.pending));
             }
+        }
+    })
+}
+
+/// What the service worker learned in the background, stored as soon as it says so
+/// (`SyncInbox`, for the current user and table).
+fn inbox_listener(
+    store: &Store,
+) -> Option<(web_sys::BroadcastChannel, gloo::events::EventListener)> {
+    let store = store.clone();
+    sync_channel(move |m: ledgerline_core::protocol::SyncInbox| {
+        let user = crate::oplog::user_of(&store);
+        if m.inbox == ledgerline_core::sync::scope(&user, &store.config.target) {
+            let store = store.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                crate::sync::apply_inbox(&store).await;
+            });
         }
     })
 }

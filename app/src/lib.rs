@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod autoexport;
+pub mod background;
 pub mod cloud;
 pub mod numbers;
 pub mod oplog;

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod cognito;
 pub mod dynamo;
+pub mod engine;
 pub mod http;
 pub mod idb;
 pub mod item;

@@ -3,11 +3,12 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
-use ledgerline_cloud::{backup, dynamo, oplog, replay as replayer, store, vault};
+use ledgerline_cloud::{backup, dynamo, engine, oplog, replay as replayer, store, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::protocol::{Envelope, LogEntry, Reply, Request, SessionInfo, Target};
+use ledgerline_core::sync::job::JobOutcome;
 use ledgerline_core::sync::scope;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -222,6 +223,30 @@ async fn dispatch(req: Request) -> Reply {
             },
         },
         Request::Replay { target, user } => replay(&target, &user).await,
+        Request::SetContext { context } => {
+            let pending = match &context {
+                Some(c) => match migrated(&c.user, &c.target).await {
+                    Ok(scope) => store::pending(&scope).await.unwrap_or(0) as u32,
+                    Err(_) => 0,
+                },
+                None => 0,
+            };
+            match engine::set_context(context, pending).await {
+                Ok(()) => Reply::Queued { pending },
+                Err(message) => Reply::Error { message },
+            }
+        }
+        Request::ReplayAll => replay_all().await,
+        Request::Inbox { target, user } => match engine::inbox(&scope(&user, &target)).await {
+            Ok(items) => Reply::Inbox { items },
+            Err(message) => Reply::Error { message },
+        },
+        Request::InboxDone { target, user, at } => {
+            match engine::inbox_done(&scope(&user, &target), &at).await {
+                Ok(()) => done(),
+                Err(message) => Reply::Error { message },
+            }
+        }
         Request::Changed { target, user } => {
             let (client, worked) = match client_or_reply(&target).await {
                 Ok(c) => c,
@@ -537,6 +562,57 @@ async fn replay(target: &Target, user: &str) -> Reply {
     ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
 }
 
+/// The service worker's job (its `sync` and `periodicsync` events): sends the queue of
+/// the (user, target) the page last set, under the same lock as every tab's replay. What
+/// DynamoDB sent back goes to the inbox (no page may be open to store it) and every open
+/// tab is told. Logged as `background.replay`.
+async fn replay_all() -> Reply {
+    let idle = Reply::Job {
+        outcome: JobOutcome::Idle,
+        sent: 0,
+        pending: 0,
+    };
+    let ctx = match engine::context().await {
+        Ok(Some(c)) => c,
+        Ok(None) => return idle,
+        Err(message) => return Reply::Error { message },
+    };
+    let scope = scope(&ctx.user, &ctx.target);
+    let at = js_sys::Date::now();
+    let reply = replay(&ctx.target, &ctx.user).await;
+    if let Reply::Replayed {
+        take, conflicts, ..
+    } = &reply
+    {
+        // not kept (storage failing): nothing is lost, DynamoDB's versions are not
+        // acknowledged here, so the next pull brings them again
+        if !take.is_empty()
+            && engine::inbox_add(&scope, take.clone(), conflicts.len() as u32)
+                .await
+                .is_ok()
+        {
+            broadcast(&ledgerline_core::protocol::SyncInbox {
+                inbox: scope.clone(),
+            });
+        }
+    }
+    let (outcome, sent, pending) = ledgerline_core::sync::job::of_replay(&reply);
+    let _ = oplog::append(&entry(
+        ("background.replay", ctx.user.clone(), None),
+        &reply,
+        at,
+    ))
+    .await;
+    if !matches!(outcome, JobOutcome::Idle) {
+        tell_counts(scope).await;
+    }
+    Reply::Job {
+        outcome,
+        sent,
+        pending,
+    }
+}
+
 /// What to log about a request: kind, user, invoice (None: not an operation to log).
 fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
     let global = |kind| Some((kind, String::new(), None));
@@ -576,7 +652,11 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         )),
         Request::Backup { user, .. } => Some(("local.backup", user.clone(), None)),
         Request::ReadBackup { user, .. } => Some(("local.readBackup", user.clone(), None)),
+        Request::InboxDone { user, .. } => Some(("sync.inboxDone", user.clone(), None)),
         Request::CredentialsInfo
+        | Request::SetContext { .. }
+        | Request::ReplayAll
+        | Request::Inbox { .. }
         | Request::Log { .. }
         | Request::ReadLog { .. }
         | Request::Conflicts { .. }
@@ -644,7 +724,17 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
                 "code sent".into()
             },
         ),
+        Reply::Job {
+            outcome,
+            sent,
+            pending,
+        } => (
+            "ok",
+            None,
+            format!("{outcome:?}: {sent} sent, {pending} pending"),
+        ),
         Reply::Log { .. }
+        | Reply::Inbox { .. }
         | Reply::Conflicts { .. }
         | Reply::Backups { .. }
         | Reply::Backup { .. } => ("ok", None, String::new()),
@@ -726,14 +816,20 @@ async fn tell_counts(scope: String) {
     let Reply::Counts { pending, conflicts } = counts(&scope, Ok(0)).await else {
         return;
     };
-    let msg = ledgerline_core::protocol::SyncCounts {
+    // the service worker's loader reads it to decide whether a start needs a replay
+    let _ = engine::note_pending(&scope, pending).await;
+    broadcast(&ledgerline_core::protocol::SyncCounts {
         scope,
         pending,
         conflicts,
-    };
+    });
+}
+
+/// Tells every tab (BroadcastChannel `ledgerline-sync`).
+fn broadcast(msg: &impl serde::Serialize) {
     if let (Ok(channel), Ok(text)) = (
         web_sys::BroadcastChannel::new("ledgerline-sync"),
-        serde_json::to_string(&msg),
+        serde_json::to_string(msg),
     ) {
         let _ = channel.post_message(&JsValue::from_str(&text));
         channel.close();

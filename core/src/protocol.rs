@@ -158,6 +158,25 @@ pub enum Request {
         /// How many (`ledgerline_core::numbers::block_size`).
         count: u64,
     },
+    /// Who the page syncs for now (None: nobody signed in), kept in IndexedDB so that
+    /// the service worker, which cannot read localStorage, syncs for the same (user, target).
+    SetContext {
+        context: Option<SyncContext>,
+    },
+    /// The service worker's job: send the queue of the context the page last set; what
+    /// DynamoDB sends back goes to the inbox. Answers [`Reply::Job`].
+    ReplayAll,
+    /// What a service worker's job learned for `user` on `target`, not yet stored here.
+    Inbox {
+        target: Target,
+        user: String,
+    },
+    /// These inbox entries (`InboxItem::at`) are stored in localStorage and acknowledged.
+    InboxDone {
+        target: Target,
+        user: String,
+        at: Vec<f64>,
+    },
     /// The user has decided about this conflict.
     DropConflict {
         target: Target,
@@ -199,6 +218,31 @@ pub struct Take {
     /// The local copy loses and must be kept as a conflict before it is overwritten.
     #[serde(default)]
     pub keep_local: bool,
+}
+
+/// Whom the page syncs for (kept in IndexedDB for the service worker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncContext {
+    pub user: String,
+    pub target: Target,
+}
+
+/// What a job of the service worker learned and the page has not stored yet: DynamoDB's
+/// versions to store (two-phase, like a replay's `take`), `kept` conflicts recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItem {
+    pub at: f64,
+    pub take: Vec<Take>,
+    pub kept: u32,
+}
+
+/// Told to every tab (BroadcastChannel `ledgerline-sync`) when a service worker's job
+/// left something in the inbox of scope `inbox`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncInbox {
+    pub inbox: String,
 }
 
 /// Told to every tab (BroadcastChannel `ledgerline-sync`) whenever a request changed the
@@ -346,6 +390,16 @@ pub enum Reply {
     /// The sign-in ended (refresh token expired or revoked): sign in again.
     SessionExpired {
         message: String,
+    },
+    /// What a service worker's job came to (`crate::sync::job`).
+    Job {
+        outcome: crate::sync::job::JobOutcome,
+        /// Sent to DynamoDB by this job, and still waiting after it.
+        sent: u32,
+        pending: u32,
+    },
+    Inbox {
+        items: Vec<InboxItem>,
     },
     /// The worker could not do what was asked (a bug or a storage failure).
     Error {

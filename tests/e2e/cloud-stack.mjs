@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, QueryCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
-import { launchBrowser, newPage, recordErrors } from '../support/browser.mjs';
+import { launchBrowser, newPage, recordErrors, launchPersistent } from '../support/browser.mjs';
 import { startDynalite, startMoto, ensureTable, startCognito, ensurePool, freePort, LOCAL_KEYS, ACADEMY_KEYS, TABLE } from '../support/standins.mjs';
 import { startFaultProxy } from '../support/fault-proxy.mjs';
 import { dist, ready, tid, nav } from './helpers.mjs';
@@ -66,14 +66,16 @@ export function kit(getStack) {
 
   /** A fresh context, configured for the stand-ins and signed in as `email` (created
    * unless `create` is false). `contextOptions` go to browser.newContext. */
-  async function signedIn(email, { create = true, contextOptions = null } = {}) {
+  async function signedIn(email, { create = true, contextOptions = null, persistent = false } = {}) {
     const { browser, server, proxy, cognito, pool } = s();
-    const { context, page } = contextOptions
-      ? await (async () => {
-        const context = await browser.newContext({ baseURL: server.url, acceptDownloads: true, ...contextOptions });
-        return { context, page: recordErrors(await context.newPage()) };
-      })()
-      : await newPage(browser, server.url);
+    const { context, page, close } = persistent
+      ? await launchPersistent(server.url, contextOptions ?? {})
+      : contextOptions
+        ? await (async () => {
+          const context = await browser.newContext({ baseURL: server.url, acceptDownloads: true, ...contextOptions });
+          return { context, page: recordErrors(await context.newPage()) };
+        })()
+        : await newPage(browser, server.url);
     await page.goto(server.url);
     await ready(page);
     await nav(page, 'Account');
@@ -99,7 +101,7 @@ export function kit(getStack) {
     await tid(page, 'auth-signin').click();
     await tid(page, 'account-email').waitFor();
     const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
-    return { context, page, sub };
+    return { context, page, sub, close: close ?? (() => context.close()) };
   }
 
   const status = (page, state, timeout = 20000) =>

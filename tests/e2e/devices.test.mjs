@@ -345,6 +345,7 @@ test('"Delete all local data" with client changes DynamoDB lacks: an unsent edit
   // still offline, Wayne's edit is restored: it goes on top of the version it was based on
   await conflictsLink(a.page).click();
   const cards = a.page.locator('[data-testid="conflict"][data-kind="record"]');
+  await cards.nth(1).waitFor(); // the conflicts page reads its store after it renders
   assert.equal(await cards.count(), 2);
   const wayneCard = a.page.locator(`[data-testid="conflict"][data-kind="record"][data-id="${wayne}"]`);
   assert.match(await wayneCard.textContent(), /Not in DynamoDB yet when all local data/);

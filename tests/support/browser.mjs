@@ -82,7 +82,7 @@ export function appErrors(page) {
  * for browser.newContext(), and [] here for an installable app. close() deletes the profile.
  * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page, close: () => Promise<void>}>}
  */
-export async function launchPersistent(baseUrl) {
+export async function launchPersistent(baseUrl, options = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -91,6 +91,7 @@ export async function launchPersistent(baseUrl) {
     ...(baseUrl ? { baseURL: baseUrl } : {}),
     serviceWorkers: 'allow',
     acceptDownloads: true,
+    ...options,
   });
   const page = recordErrors(context.pages()[0] ?? (await context.newPage()));
   const close = async () => {

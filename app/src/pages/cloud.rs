@@ -63,6 +63,8 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
         | Reply::Leased { .. }
         | Reply::Records { .. }
         | Reply::Stale
+        | Reply::Job { .. }
+        | Reply::Inbox { .. }
         | Reply::Counts { .. } => {}
     }
 }
@@ -216,6 +218,8 @@ pub fn cloud_settings() -> Html {
                 match saved {
                     Reply::Credentials { info } => {
                         store.dispatch(Action::SetCreds(info));
+                        // a background sync stopped by expired credentials asks again
+                        crate::background::request_replay();
                         let reply = call(Request::Check {
                             target: store.config.target.clone(),
                         })

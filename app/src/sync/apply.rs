@@ -41,6 +41,8 @@ pub async fn keep_copy(store: &Store, reason: &str, keep: u32) -> (Reply, usize)
 /// afterwards. `kept`: how many conflicts the worker recorded for them (told to the
 /// user). `pulled_at`: the pull's start, acknowledged as a complete pull only if every
 /// take was stored. Nothing happens if the user or the table changed meanwhile.
+/// Returns whether the worker took the acknowledgement (false: nothing or not all of it
+/// happened; the next pull decides again).
 pub async fn apply(
     store: &Store,
     sub: &str,
@@ -48,9 +50,9 @@ pub async fn apply(
     takes: Vec<Take>,
     kept: usize,
     pulled_at: Option<f64>,
-) {
+) -> bool {
     if !still_on(store, sub, target) {
-        return;
+        return false;
     }
     let ns = store.ns.clone();
     let current = |id: &str| with_kv(|kv| load_invoice(kv, &ns, id));
@@ -77,10 +79,10 @@ pub async fn apply(
         store.dispatch(Action::Toast(
             "DynamoDB has newer versions of some invoices, but this browser's versions could not be kept for review first, so nothing was replaced. Export a backup (Data → Export JSON); the app tries again at the next sync.".into(),
         ));
-        return;
+        return false;
     }
     if !still_on(store, sub, target) {
-        return;
+        return false;
     }
     // 2. a backup of the local data, then localStorage takes what still stands
     if !takes.is_empty() {
@@ -88,7 +90,7 @@ pub async fn apply(
         // version is in the conflicts store already
         backup(store, "before sync").await;
         if !still_on(store, sub, target) {
-            return;
+            return false;
         }
     }
     // changes made here whose hand-over has not reached the queue yet: DynamoDB's copy
@@ -161,10 +163,14 @@ pub async fn apply(
         pulled_at: pulled_at.filter(|_| complete),
     })
     .await;
-    if let (Reply::Counts { pending, conflicts }, true) = (reply, still_on(store, sub, target)) {
+    let Reply::Counts { pending, conflicts } = reply else {
+        return false;
+    };
+    if still_on(store, sub, target) {
         store.dispatch(Action::SetPending(pending));
         store.dispatch(Action::SetConflicts(conflicts));
     }
+    true
 }
 
 /// What browser storage refused (full) is kept in IndexedDB, restorable from Data →

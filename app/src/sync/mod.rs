@@ -9,6 +9,7 @@
 //! - `pull`, `replay`: the two jobs.
 
 mod apply;
+mod inbox;
 mod pull;
 mod repair;
 mod replay;
@@ -22,6 +23,7 @@ use ledgerline_core::protocol::{Reply, Request, SessionInfo};
 use ledgerline_core::sync::{Conflict, OpKind};
 
 pub use apply::{backup, keep_copy};
+pub use inbox::{apply_inbox, set_context};
 use runner::{with_state, RETRY_CHECK};
 
 // Everything here takes the `Store` handle, never a copy of the state: a handle reads the
@@ -150,15 +152,19 @@ pub fn enqueue(
     store.dispatch(Action::SetPending(store.pending.saturating_add(1)));
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Some(pending) = hand_over(&store, &user, &id, kind, parent, token).await {
+        let queued = hand_over(&store, &user, &id, kind, parent, token).await;
+        if let Some(pending) = queued {
             if still(&store, &user) {
                 store.dispatch(Action::SetPending(pending));
             }
         }
         // sent at once only while DynamoDB answers; otherwise the connection manager
-        // replays when it comes back (no request per save against a dead endpoint)
+        // replays when it comes back (no request per save against a dead endpoint), and
+        // the service worker does once the network is back, should every tab be closed
         if matches!(store.connection, Connection::Connected { .. }) {
             replay::replay_now(&store).await;
+        } else if queued.is_some() {
+            crate::background::request_replay();
         }
     });
 }

@@ -77,7 +77,11 @@ async fn replay_once(store: &Store) {
         apply(store, &sub, &target, take, conflicts.len(), None).await;
     }
     match failed {
-        Some(class) if class.retryable() && pending > 0 => retry_later(store),
+        Some(class) if class.retryable() && pending > 0 => {
+            retry_later(store);
+            // and should this tab close first, the service worker sends them
+            crate::background::request_replay();
+        }
         _ => with_state(|s| s.reset_retries(RETRY_REPLAY)),
     }
     let new_refusal = with_state(|s| {

@@ -19,6 +19,7 @@
 
 pub mod backoff;
 pub mod batch;
+pub mod job;
 pub mod pull;
 pub mod queue;
 pub mod records;

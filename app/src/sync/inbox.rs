@@ -1,0 +1,67 @@
+//! What the service worker learned while syncing in the background (no tab may have been
+//! open to store it): DynamoDB's versions wait in the engine's inbox in IndexedDB, and the
+//! page stores them like a replay's answer (losers kept, then stored, then acknowledged)
+//! at start-up and whenever the service worker tells the tabs; only then does an entry go.
+//! Also where the page tells the engine whom it syncs for (the service worker cannot read
+//! localStorage).
+
+use super::apply::apply;
+use super::still_on;
+use crate::cloud::call;
+use crate::state::Store;
+use ledgerline_core::protocol::{Reply, Request, SyncContext};
+use std::cell::Cell;
+
+thread_local! {
+    static APPLYING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Stores what waits in the inbox of the signed-in user and the current table.
+pub async fn apply_inbox(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
+    // one round at a time in this tab (a broadcast during a start-up round waits for it)
+    if APPLYING.with(|a| a.replace(true)) {
+        return;
+    }
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            APPLYING.with(|a| a.set(false));
+        }
+    }
+    let _done = Done;
+    let target = store.config.target.clone();
+    let Reply::Inbox { items } = call(Request::Inbox {
+        target: target.clone(),
+        user: sub.clone(),
+    })
+    .await
+    else {
+        return;
+    };
+    for item in items {
+        if !still_on(store, &sub, &target) {
+            return;
+        }
+        if apply(store, &sub, &target, item.take, item.kept as usize, None).await {
+            let _ = call(Request::InboxDone {
+                target: target.clone(),
+                user: sub.clone(),
+                at: vec![item.at],
+            })
+            .await;
+        }
+    }
+}
+
+/// Tells the engine whom this page syncs for (None: nobody signed in); if changes wait
+/// for that user, the service worker is asked to send them (should the tab close first).
+pub async fn set_context(context: Option<SyncContext>) {
+    if let Reply::Queued { pending } = call(Request::SetContext { context }).await {
+        if pending > 0 {
+            crate::background::request_replay();
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// Background sync (issue 10): the service worker sends the queue with every Ledgerline
+// page closed, on a `sync` event (CDP ServiceWorker.dispatchSyncEvent, fired from an
+// about:blank page, as Chromium does once the network is back) and on a `periodicsync`
+// event; credentials expired at that moment lose nothing and send nothing; without the
+// Sync API the page still delivers everything; a tab's worker and the service worker
+// racing for one queue write each change once. Persistent profiles (Background Sync is
+// off in incognito), dynalite behind the signature-checking fault proxy, and DynamoDB
+// counted with an independent client before and after.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { ready, tid, nav, addClient, download } from './helpers.mjs';
+import { startCloudStack, kit, BLOCK } from './cloud-stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startCloudStack('background');
+});
+after(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack?.reset();
+});
+const { signedIn, status, remote, until, quickInvoice, syncStore, bundleOf, importBundle } = kit(() => stack);
+
+const origin = () => new URL(stack.server.url).origin;
+
+/** Fires a service worker event of Ledgerline's registration through CDP, from an
+ * about:blank page of the same profile (no Ledgerline page needs to be open). */
+async function fire(context, method, tag) {
+  const blank = await context.newPage();
+  const cdp = await context.newCDPSession(blank);
+  const found = new Promise((resolve) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+    const r = registrations.find((r) => r.scopeURL.startsWith(origin()) && !r.isDeleted);
+    if (r) resolve(r);
+  }));
+  await cdp.send('ServiceWorker.enable');
+  const reg = await found;
+  await cdp.send(method, { origin: origin(), registrationId: reg.registrationId, tag, ...(method.endsWith('dispatchSyncEvent') ? { lastChance: false } : {}) });
+  return blank;
+}
+
+const ledgerlinePages = (context) => context.pages().filter((p) => p.url().startsWith(origin()));
+
+/** Signed in on a persistent profile, one invoice in DynamoDB, then `n` more saved while
+ * DynamoDB is unreachable (an import): returns what the test needs. */
+async function queued(email, n, options = {}) {
+  const a = await signedIn(email, { persistent: true, ...options });
+  await status(a.page, 'connected');
+  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
+  await addClient(a.page, 'Background Client');
+  await quickInvoice(a.page, 'Synced first');
+  await until('the first invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
+  await nav(a.page, 'Data');
+  const exported = JSON.parse((await download(a.page, 'export-json')).text);
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  const bundle = bundleOf(exported, n, 'BG');
+  await importBundle(a.page, bundle, email);
+  await until(`${n} changes queued`, async () => (await syncStore(a.page, 'queue')).length === n);
+  return { ...a, bundle };
+}
+
+/** Every invoice of the bundle is in DynamoDB once, at version 1, with its content. */
+function assertAllThere(items, bundle) {
+  const byId = new Map(items.map((i) => [i.id, i]));
+  for (const inv of bundle.invoices.slice(1)) {
+    const r = byId.get(inv.id);
+    assert.ok(r, `${inv.number} in DynamoDB`);
+    assert.equal(r.version, 1, `${inv.number} written once`);
+    assert.equal(r.content.notes, inv.notes);
+    assert.equal(r.checksum, inv.checksum);
+  }
+}
+
+test('100 changes saved while DynamoDB was down reach it from the service worker with every Ledgerline page closed; the app opened later has nothing left to send', async () => {
+  const a = await queued('bgsync@ledgerline.test', 100, { contextOptions: { permissions: ['background-sync'] } });
+  assert.equal(await a.page.evaluate(() => 'SyncManager' in self), true);
+  assert.equal((await remote(a.sub)).length, 1, 'before: one invoice in DynamoDB');
+  await a.page.close();
+  assert.equal(ledgerlinePages(a.context).length, 0, 'no Ledgerline page open');
+
+  await stack.proxy.set({ mode: 'pass' });
+  const blank = await fire(a.context, 'ServiceWorker.dispatchSyncEvent', 'ledgerline-replay');
+  const items = await until('all 101 invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 101 && r;
+  }, 90000);
+  assert.equal(ledgerlinePages(a.context).length, 0, 'sent with no Ledgerline page open');
+  assertAllThere(items, a.bundle);
+
+  // the app, opened again: nothing waits, no conflict, the same 101 invoices
+  const page = await a.context.newPage();
+  await page.goto(stack.server.url);
+  await ready(page);
+  await status(page, 'connected');
+  assert.equal((await syncStore(page, 'queue')).length, 0, 'the queue is empty');
+  assert.equal((await syncStore(page, 'conflicts')).length, 0, 'no conflict');
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  await tid(page, 'log-row').filter({ hasText: 'background.replay' }).filter({ hasText: '100 sent' }).first().waitFor();
+  assert.equal((await remote(a.sub)).length, 101, 'after: 101 invoices in DynamoDB');
+  await blank.close();
+  await a.close();
+});
+
+test('credentials expired when the sync event fires: nothing is sent and nothing lost; once new credentials are saved everything goes', async () => {
+  const a = await queued('bgexpired@ledgerline.test', 30, { contextOptions: { permissions: ['background-sync'] } });
+  await a.page.close();
+  await stack.proxy.set({ mode: 'expired' });
+  const before = await stack.proxy.stats();
+  const blank = await fire(a.context, 'ServiceWorker.dispatchSyncEvent', 'ledgerline-replay');
+  await until('the service worker\'s replay refused by DynamoDB', async () => {
+    const now = await stack.proxy.stats();
+    return now.requests > before.requests;
+  }, 30000);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal((await remote(a.sub)).length, 1, 'nothing sent with expired credentials');
+
+  // the app, opened again (the credentials still expired): the 30 changes still wait
+  const page = await a.context.newPage();
+  await page.goto(stack.server.url);
+  await ready(page);
+  assert.equal((await syncStore(page, 'queue')).length, 30, 'nothing lost');
+  assert.equal((await remote(a.sub)).length, 1, 'nothing sent');
+  await nav(page, 'Data');
+  await tid(page, 'log-show').click();
+  await tid(page, 'log-row').filter({ hasText: 'background.replay' }).filter({ hasText: 'credentials expired' }).first().waitFor();
+  // the lab restarted and its new credentials saved: everything goes
+  await stack.proxy.set({ mode: 'pass' });
+  await nav(page, 'Settings');
+  await tid(page, 'cred-block').fill(BLOCK);
+  await tid(page, 'cred-save').click();
+  const items = await until('all 31 invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 31 && r;
+  }, 60000);
+  assertAllThere(items, a.bundle);
+  await until('the queue empty', async () => (await syncStore(page, 'queue')).length === 0);
+  await blank.close();
+  await a.close();
+});
+
+test('without the Sync API (SyncManager deleted) the app still delivers everything saved offline, from the page', async () => {
+  const noSync = () => {
+    delete self.SyncManager;
+    if (self.ServiceWorkerRegistration) delete ServiceWorkerRegistration.prototype.sync;
+    delete self.PeriodicSyncManager;
+    if (self.ServiceWorkerRegistration) delete ServiceWorkerRegistration.prototype.periodicSync;
+  };
+  const a = await signedIn('bgnosync@ledgerline.test', { persistent: true });
+  await a.context.addInitScript(noSync);
+  await a.page.reload();
+  await ready(a.page);
+  assert.equal(await a.page.evaluate(() => 'SyncManager' in self), false);
+  await status(a.page, 'connected');
+  await addClient(a.page, 'No Sync Client');
+  await quickInvoice(a.page, 'Synced first');
+  await until('the first invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
+  await nav(a.page, 'Data');
+  const exported = JSON.parse((await download(a.page, 'export-json')).text);
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  const bundle = bundleOf(exported, 20, 'NS');
+  await importBundle(a.page, bundle, 'nosync');
+  await until('20 changes queued', async () => (await syncStore(a.page, 'queue')).length === 20);
+  await stack.proxy.set({ mode: 'pass' });
+  const items = await until('all 21 invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 21 && r;
+  }, 60000);
+  assertAllThere(items, bundle);
+  await status(a.page, 'connected');
+  assert.deepEqual(a.page.errors.filter((e) => !e.includes('Failed to load resource')), []);
+  await a.close();
+});
+
+test('a tab\'s cloud worker and the service worker racing for the same queue: each change is written once', async () => {
+  const a = await queued('bgrace@ledgerline.test', 100, { contextOptions: { permissions: ['background-sync'] } });
+  // the network back: the tab replays after its next check, the service worker at once
+  await stack.proxy.set({ mode: 'pass', latencyMs: 30 });
+  const blank = await fire(a.context, 'ServiceWorker.dispatchSyncEvent', 'ledgerline-replay');
+  const items = await until('all 101 invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 101 && r;
+  }, 90000);
+  assertAllThere(items, a.bundle);
+  await status(a.page, 'connected');
+  await until('the queue empty', async () => (await syncStore(a.page, 'queue')).length === 0);
+  assert.equal((await syncStore(a.page, 'conflicts')).length, 0, 'no conflict: nothing was written twice');
+  assert.equal(ledgerlinePages(a.context).length, 1);
+  await blank.close();
+  await a.close();
+});
+
+test('a periodic sync event with no Ledgerline page open sends what waits', async () => {
+  const a = await queued('bgperiodic@ledgerline.test', 10);
+  await a.page.close();
+  await stack.proxy.set({ mode: 'pass' });
+  const blank = await fire(a.context, 'ServiceWorker.dispatchPeriodicSyncEvent', 'ledgerline-periodic');
+  const items = await until('all 11 invoices in DynamoDB', async () => {
+    const r = await remote(a.sub);
+    return r.length === 11 && r;
+  }, 60000);
+  assertAllThere(items, a.bundle);
+  assert.equal(ledgerlinePages(a.context).length, 0);
+  await blank.close();
+  await a.close();
+});
