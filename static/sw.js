@@ -117,10 +117,10 @@ self.addEventListener('sync', (event) => {
   if (event.tag === SYNC_TAG) event.waitUntil(syncJob());
 });
 
-// Installed app (Chromium): now and then, send what waits (a due automatic export and a
-// check run in the page when it opens).
+// Installed app (Chromium), now and then: send what waits, then make the automatic
+// export if one is due (from the latest copy the page keeps with every save).
 self.addEventListener('periodicsync', (event) => {
-  if (event.tag === PERIODIC_TAG) event.waitUntil(replayAll().catch(() => null));
+  if (event.tag === PERIODIC_TAG) event.waitUntil(job('periodic').catch(() => null));
 });
 
 self.addEventListener('online', () => { replayIfWaiting(); });

@@ -48,6 +48,10 @@ pub fn app() -> Html {
         use_effect_with((), move |_| {
             let dispatcher = store.dispatcher();
             platform::register_service_worker(move || dispatcher.dispatch(Action::UpdateReady));
+            // the periodic sync, where the browser allows it (an installed app)
+            wasm_bindgen_futures::spawn_local(async {
+                crate::background::ensure_periodic().await;
+            });
             // a marker for tests and the benchmark: the first render is done
             if let Some(body) = web_sys::window()
                 .and_then(|w| w.document())
@@ -96,9 +100,19 @@ pub fn app() -> Html {
     // Automatic exports (R7.3): looked at now and every few minutes while open, for the
     // user of the moment, signed in or not.
     {
-        let deps = (crate::oplog::user_of(&store), store.config.auto_export);
+        let deps = (
+            crate::oplog::user_of(&store),
+            store.config.auto_export,
+            store.config.auto_exports_kept,
+        );
         let store = store.clone();
         use_effect_with(deps, move |_| {
+            {
+                let store = store.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    crate::autoexport::set_plan(&store).await;
+                });
+            }
             let run = std::rc::Rc::new(move || {
                 let store = store.clone();
                 wasm_bindgen_futures::spawn_local(async move {
@@ -114,6 +128,17 @@ pub fn app() -> Html {
                 gloo::timers::callback::Interval::new(crate::autoexport::TICK_MS, move || run());
             move || drop((first, tick))
         });
+    }
+    // The latest copy of the data in IndexedDB, a moment after the last change (and
+    // after start-up): the service worker exports from it, a damaged localStorage is
+    // restored from it.
+    {
+        let deps = (
+            crate::oplog::user_of(&store),
+            std::rc::Rc::as_ptr(&store.snap) as usize,
+        );
+        let store = store.clone();
+        use_effect_with(deps, move |_| crate::autoexport::latest_changed(&store));
     }
     // The connection manager: a check now, every interval, on online/offline and when
     // the tab becomes visible; only while signed in.
@@ -161,6 +186,17 @@ pub fn app() -> Html {
                     move || r(),
                 )));
                 if let Some(w) = web_sys::window() {
+                    // the tab going away with changes left: the service worker sends them
+                    let s = store.clone();
+                    keep.push(Box::new(gloo::events::EventListener::new(
+                        &w,
+                        "pagehide",
+                        move |_| {
+                            if s.pending > 0 {
+                                crate::background::request_replay_now();
+                            }
+                        },
+                    )));
                     for ev in ["online", "offline"] {
                         let r = run.clone();
                         keep.push(Box::new(gloo::events::EventListener::new(

@@ -3,12 +3,14 @@
 //! N of them kept. The page runs it at start-up and every few minutes while open; the
 //! rules (`ledgerline_core::backups`) say when one is due and which go. The time of the
 //! last one is kept per user (`<ns>auto-export`) and claimed before the export starts,
-//! so two tabs do not both export.
+//! so two tabs do not both export. The service worker exports too (on a periodic sync,
+//! with no page open), from the latest copy this page keeps with every save
+//! ([`keep_latest`]); an export it made counts here as the last one.
 
 use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::state::{Action, Store};
-use ledgerline_core::backups::{due, worth_exporting, AUTOMATIC};
+use ledgerline_core::backups::{due, worth_exporting, AUTOMATIC, LATEST};
 use ledgerline_core::protocol::{Reply, Request};
 
 /// How often an open page looks whether an export is due.
@@ -16,6 +18,9 @@ pub const TICK_MS: u32 = 10 * 60 * 1000;
 
 /// The first look, after start-up.
 pub const FIRST_MS: u32 = 3000;
+
+/// The latest copy is written this long after the last change (a burst of saves is one).
+pub const LATEST_AFTER_MS: u32 = 2000;
 
 fn key(store: &Store) -> String {
     format!("{}auto-export", store.ns.prefix())
@@ -42,6 +47,13 @@ pub async fn run_if_due(store: &Store) {
     let before = last(store);
     if !due(store.config.auto_export, before, now) || !worth_exporting(&store.snap) {
         return;
+    }
+    // the service worker may have exported since this page last did
+    if let Some(theirs) = newest_stored(store).await {
+        if before.is_none_or(|b| theirs > b) && !due(store.config.auto_export, Some(theirs), now) {
+            set_last(store, Some(theirs));
+            return;
+        }
     }
     // claimed first: another tab looking now finds it done (if the claim cannot be
     // written, storage is full: exporting matters all the more, so it goes ahead)
@@ -82,6 +94,103 @@ pub async fn run_if_due(store: &Store) {
                 "The automatic export could not be stored in this browser ({why}). Your data is unchanged; use Data → Export JSON to keep a copy, or free some browser storage. It is tried again in a few minutes."
             )));
         }
+    }
+}
+
+/// When the newest automatic export the service worker made was made (a page's own are
+/// noted in localStorage).
+async fn newest_stored(store: &Store) -> Option<f64> {
+    let user = crate::oplog::user_of(store);
+    match call(Request::Backups { user }).await {
+        Reply::Backups { list } => list
+            .iter()
+            .filter(|b| b.reason == ledgerline_core::backups::AUTOMATIC_SW)
+            .map(|b| b.at)
+            .max_by(|a, b| a.total_cmp(b)),
+        _ => None,
+    }
+}
+
+/// Tells the engine how often this user wants automatic exports (for the service
+/// worker's).
+pub async fn set_plan(store: &Store) {
+    let _ = call(Request::SetExportPlan {
+        user: crate::oplog::user_of(store),
+        every: store.config.auto_export,
+        kept: store.config.auto_exports_kept,
+    })
+    .await;
+}
+
+/// The latest copy's state in this page: (user, fingerprint) written last, and the one a
+/// waiting timer will write.
+#[derive(Default)]
+struct Latest {
+    written: Option<(String, u64)>,
+    waiting: Option<((String, u64), gloo::timers::callback::Timeout)>,
+}
+
+thread_local! {
+    static LATEST_COPY: std::cell::RefCell<Latest> = std::cell::RefCell::new(Latest::default());
+}
+
+/// The data (or the user) may have changed: the latest copy is written
+/// [`LATEST_AFTER_MS`] after the last change of content (a burst of saves is one write;
+/// a re-render that changed nothing writes nothing).
+pub fn latest_changed(store: &Store) {
+    // entries that cannot be read are not in the snapshot: the copy made before they
+    // were damaged is the one to keep
+    if !store.snap.damaged.is_empty() {
+        return;
+    }
+    let now = (
+        crate::oplog::user_of(store),
+        ledgerline_core::backups::fingerprint(&store.snap),
+    );
+    LATEST_COPY.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.written.as_ref() == Some(&now) {
+            l.waiting = None;
+            return;
+        }
+        if l.waiting.as_ref().map(|(w, _)| w) == Some(&now) {
+            return;
+        }
+        let store = store.clone();
+        let what = now.clone();
+        let timer = gloo::timers::callback::Timeout::new(LATEST_AFTER_MS, move || {
+            wasm_bindgen_futures::spawn_local(async move {
+                if keep_latest(&store).await {
+                    LATEST_COPY.with(|l| {
+                        let mut l = l.borrow_mut();
+                        l.written = Some(what.clone());
+                        if l.waiting.as_ref().map(|(w, _)| w) == Some(&what) {
+                            l.waiting = None;
+                        }
+                    });
+                }
+            });
+        });
+        l.waiting = Some((now, timer));
+    });
+}
+
+/// Keeps the latest copy of this browser's data in IndexedDB (one per user, replaced at
+/// each call): what the service worker exports from, and the freshest copy to restore
+/// from when localStorage is damaged (Data → Backups). Returns whether it was kept.
+async fn keep_latest(store: &Store) -> bool {
+    if !store.snap.damaged.is_empty() {
+        return false;
+    }
+    let started = js_sys::Date::now();
+    let (reply, _) = crate::sync::keep_copy(store, LATEST, 1).await;
+    match reply {
+        Reply::Ok { .. } => true,
+        Reply::Error { message } => {
+            crate::oplog::local(store, "local.latestCopy", None, Err(message), started);
+            false
+        }
+        _ => false,
     }
 }
 

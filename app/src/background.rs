@@ -51,12 +51,34 @@ pub fn sync_supported() -> bool {
         .unwrap_or(false)
 }
 
+thread_local! {
+    /// When this page last asked (ms since the epoch).
+    static ASKED: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NEG_INFINITY) };
+}
+
+/// How often a page asks at most while it saves changes DynamoDB cannot take: each ask
+/// fires a sync event at once when the browser is online, and one a minute is plenty for
+/// the browser to hold a request when the tab goes.
+const ASK_EVERY_MS: f64 = 60_000.0;
+
 /// Asks the service worker to send the queue when the network allows (at once if it
-/// does). Nothing happens where Background Sync is missing; asking twice is one request.
+/// does), at most once a minute from this page. Nothing happens where Background Sync is
+/// missing.
 pub fn request_replay() {
+    let now = js_sys::Date::now();
+    if now - ASKED.with(|a| a.get()) < ASK_EVERY_MS {
+        return;
+    }
+    request_replay_now();
+}
+
+/// [`request_replay`] without the once-a-minute limit: new credentials were saved, or the
+/// tab is going away with changes left.
+pub fn request_replay_now() {
     if !sync_supported() {
         return;
     }
+    ASKED.with(|a| a.set(js_sys::Date::now()));
     wasm_bindgen_futures::spawn_local(async {
         if let Some(sync) = registration().await.and_then(|r| get(&r, "sync")) {
             let _ = invoke(&sync, "register", &[JsValue::from_str(SYNC_TAG)]).await;

@@ -52,7 +52,27 @@ pub async fn add(
     keep: u32,
 ) -> Result<(), String> {
     let db = open().await?;
-    let at = js_sys::Date::now();
+    // one transaction: two copies stored at once (the latest copy and an export in the
+    // same millisecond) neither take the same key nor prune from a stale list
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let range = crate::idb::user_range(user)?;
+    let keys = store
+        .get_all_keys(Some(range.clone()), None)
+        .await
+        .map_err(err)?;
+    let values = store.get_all(Some(range), None).await.map_err(err)?;
+    let existing: Vec<(JsValue, Stored)> = keys
+        .into_iter()
+        .zip(values)
+        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v.as_string()?).ok()?)))
+        .collect();
+    let mut at = js_sys::Date::now();
+    while existing.iter().any(|(_, s)| s.at as u64 == at as u64) {
+        at += 1.0;
+    }
     let value = Stored {
         at,
         reason: reason.to_string(),
@@ -60,7 +80,6 @@ pub async fn add(
         bundle,
     };
     let text = serde_json::to_string(&value).map_err(err)?;
-    let existing = all(&db, user).await?;
     let kept: Vec<Kept> = existing
         .iter()
         .map(|(_, s)| Kept {
@@ -69,10 +88,6 @@ pub async fn add(
         })
         .collect();
     let drop = to_prune(&kept, reason, keep);
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    let store = tx.store(STORE).map_err(err)?;
     store
         .put(&JsValue::from_str(&text), Some(&key(user, at)))
         .await

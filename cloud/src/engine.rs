@@ -79,6 +79,39 @@ pub async fn note_pending(scope: &str, pending: u32) -> Result<(), String> {
     }
 }
 
+/// How often the user of the moment wants automatic exports (`Request::SetExportPlan`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportPlan {
+    pub user: String,
+    pub every: ledgerline_core::backups::Every,
+    pub kept: u32,
+}
+
+fn plan_key() -> JsValue {
+    JsValue::from_str("exports")
+}
+
+pub async fn set_export_plan(plan: &ExportPlan) -> Result<(), String> {
+    put_json(&*open().await?, CONTEXT, &plan_key(), Some(plan)).await
+}
+
+pub async fn export_plan() -> Result<Option<ExportPlan>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[CONTEXT], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let v = tx
+        .store(CONTEXT)
+        .map_err(err)?
+        .get(plan_key())
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(v.and_then(|v| v.as_string())
+        .and_then(|s| serde_json::from_str(&s).ok()))
+}
+
 fn inbox_key(scope: &str, at: f64) -> JsValue {
     JsValue::from_str(&format!("{scope}|{:015}", at.max(0.0) as u64))
 }

@@ -237,6 +237,36 @@ async fn dispatch(req: Request) -> Reply {
             }
         }
         Request::ReplayAll => replay_all().await,
+        Request::SetExportPlan { user, every, kept } => {
+            match engine::set_export_plan(&engine::ExportPlan { user, every, kept }).await {
+                Ok(()) => done(),
+                Err(message) => Reply::Error { message },
+            }
+        }
+        Request::Periodic => {
+            let reply = replay_all().await;
+            let at = js_sys::Date::now();
+            match export_if_due().await {
+                Ok(None) => {}
+                Ok(Some((user, detail))) => {
+                    let _ = oplog::append(&entry(
+                        ("background.export", user, None),
+                        &Reply::Ok { detail, ms: 0.0 },
+                        at,
+                    ))
+                    .await;
+                }
+                Err((user, message)) => {
+                    let _ = oplog::append(&entry(
+                        ("background.export", user, None),
+                        &Reply::Error { message },
+                        at,
+                    ))
+                    .await;
+                }
+            }
+            reply
+        }
         Request::Inbox { target, user } => match engine::inbox(&scope(&user, &target)).await {
             Ok(items) => Reply::Inbox { items },
             Err(message) => Reply::Error { message },
@@ -613,6 +643,59 @@ async fn replay_all() -> Reply {
     }
 }
 
+/// The service worker's automatic export (R7.3), when one is due for the user of the
+/// moment: the latest copy the page keeps with every save, kept as an automatic export
+/// (the newest N kept). Ok(Some((user, what was exported))), Ok(None) when none is due
+/// or there is nothing worth exporting.
+async fn export_if_due() -> Result<Option<(String, String)>, (String, String)> {
+    use ledgerline_core::backups::{
+        due, last_automatic, worth_exporting, Kept, AUTOMATIC_SW, LATEST,
+    };
+    let Some(plan) = engine::export_plan()
+        .await
+        .map_err(|e| (String::new(), e))?
+    else {
+        return Ok(None);
+    };
+    let user = plan.user.clone();
+    let fail = |e: String| (user.clone(), e);
+    let list = backup::list(&plan.user).await.map_err(fail)?;
+    let kept: Vec<Kept> = list
+        .iter()
+        .map(|b| Kept {
+            at: b.at,
+            reason: &b.reason,
+        })
+        .collect();
+    if !due(plan.every, last_automatic(&kept), js_sys::Date::now()) {
+        return Ok(None);
+    }
+    // newest first: the copy as of the last save
+    let Some(latest) = list.iter().find(|b| b.reason == LATEST) else {
+        return Ok(None);
+    };
+    let Some(bundle) = backup::read(&plan.user, latest.at).await.map_err(fail)? else {
+        return Ok(None);
+    };
+    let worth = ledgerline_core::exchange::plan_import(
+        &bundle,
+        &ledgerline_core::store::Snapshot::default(),
+    )
+    .map(|p| worth_exporting(&p.merged))
+    .unwrap_or(false);
+    if !worth {
+        return Ok(None);
+    }
+    let bytes = bundle.len();
+    backup::add(&plan.user, AUTOMATIC_SW, latest.invoices, bundle, plan.kept)
+        .await
+        .map_err(fail)?;
+    Ok(Some((
+        user,
+        format!("{} invoices, {bytes} bytes", latest.invoices),
+    )))
+}
+
 /// What to log about a request: kind, user, invoice (None: not an operation to log).
 fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
     let global = |kind| Some((kind, String::new(), None));
@@ -655,6 +738,8 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         Request::InboxDone { user, .. } => Some(("sync.inboxDone", user.clone(), None)),
         Request::CredentialsInfo
         | Request::SetContext { .. }
+        | Request::SetExportPlan { .. }
+        | Request::Periodic
         | Request::ReplayAll
         | Request::Inbox { .. }
         | Request::Log { .. }

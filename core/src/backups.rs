@@ -8,6 +8,21 @@ use serde::{Deserialize, Serialize};
 /// The reason recorded for a scheduled automatic export.
 pub const AUTOMATIC: &str = "automatic export";
 
+/// The reason recorded for an automatic export the service worker made (no page open):
+/// an automatic export in every respect, named apart so the user and the page see who
+/// made it.
+pub const AUTOMATIC_SW: &str = "automatic export (service worker)";
+
+/// Whether a copy is an automatic export (made by a page or the service worker).
+pub fn is_automatic(reason: &str) -> bool {
+    reason == AUTOMATIC || reason == AUTOMATIC_SW
+}
+
+/// The reason recorded for the copy of the local data the page keeps up to date with
+/// every save (one per user): what the service worker exports from, since it cannot read
+/// localStorage, and the freshest copy to recover from when localStorage is damaged.
+pub const LATEST: &str = "latest copy";
+
 /// How many automatic exports are kept unless the user chose otherwise.
 pub const DEFAULT_KEPT: u32 = 14;
 
@@ -60,6 +75,14 @@ impl Every {
     }
 }
 
+/// When the newest automatic export among `kept` was made.
+pub fn last_automatic(kept: &[Kept]) -> Option<f64> {
+    kept.iter()
+        .filter(|k| is_automatic(k.reason))
+        .map(|k| k.at)
+        .max_by(|a, b| a.total_cmp(b))
+}
+
 /// Whether an automatic export is due at `now` (milliseconds since the epoch) when the
 /// last one was made at `last`. A few minutes early counts (the check runs on a timer),
 /// and a last export dated more than a day in the future means the clock was wrong then
@@ -81,6 +104,26 @@ pub fn worth_exporting(s: &crate::store::Snapshot) -> bool {
     !s.invoices.is_empty() || !s.clients.is_empty() || s.profile != crate::model::Profile::default()
 }
 
+/// What the latest copy holds, in 64 bits: equal for equal data (so a re-render that
+/// changed nothing writes no copy), different once an invoice, a client, the profile or
+/// the settings changed. Invoices count by id, version and checksum (their content's).
+pub fn fingerprint(s: &crate::store::Snapshot) -> u64 {
+    let mut text = String::with_capacity(64 * s.invoices.len() + 256);
+    for inv in &s.invoices {
+        text.push_str(&inv.id);
+        text.push('|');
+        text.push_str(&inv.version.to_string());
+        text.push('|');
+        text.push_str(&inv.checksum);
+        text.push('\n');
+    }
+    text.push_str(&serde_json::to_string(&s.clients).unwrap_or_default());
+    text.push_str(&serde_json::to_string(&s.profile).unwrap_or_default());
+    text.push_str(&serde_json::to_string(&s.settings).unwrap_or_default());
+    text.push_str(&s.damaged.len().to_string());
+    crate::checksum::fnv1a64(text.as_bytes())
+}
+
 /// One kept copy, as far as pruning needs: when, and why it was taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept<'a> {
@@ -88,15 +131,25 @@ pub struct Kept<'a> {
     pub reason: &'a str,
 }
 
+/// Which kind of copy a reason names: automatic exports, the latest copy, the other
+/// backups.
+fn kind(reason: &str) -> u8 {
+    match reason {
+        r if is_automatic(r) => 0,
+        LATEST => 1,
+        _ => 2,
+    }
+}
+
 /// The copies (their `at`) to drop once a new one with `reason` is stored, so that the
-/// newest `keep` of its kind remain (at least one): automatic exports and the other
-/// backups are counted apart, so a day of syncing never pushes out the weekly exports.
+/// newest `keep` of its kind remain (at least one): automatic exports, the latest copy
+/// and the other backups are counted apart, so a day of syncing never pushes out the
+/// weekly exports, nor the latest copy a backup.
 /// `existing` may be in any order and does not include the new copy.
 pub fn to_prune(existing: &[Kept], reason: &str, keep: u32) -> Vec<f64> {
-    let automatic = reason == AUTOMATIC;
     let mut same: Vec<f64> = existing
         .iter()
-        .filter(|k| (k.reason == AUTOMATIC) == automatic)
+        .filter(|k| kind(k.reason) == kind(reason))
         .map(|k| k.at)
         .collect();
     same.sort_by(|a, b| a.total_cmp(b));
@@ -155,11 +208,50 @@ mod tests {
         assert_eq!(to_prune(&existing, AUTOMATIC, 14), Vec::<f64>::new());
         // a sync backup, 1 kept: only the other sync backups go
         assert_eq!(to_prune(&existing, "before a sync", 1), vec![2.0, 4.0]);
+        // the service worker's exports are automatic exports
+        let mixed = [
+            kept(1.0, AUTOMATIC),
+            kept(2.0, AUTOMATIC_SW),
+            kept(3.0, "before a sync"),
+        ];
+        assert_eq!(to_prune(&mixed, AUTOMATIC, 2), vec![1.0]);
+        assert_eq!(to_prune(&mixed, AUTOMATIC_SW, 1), vec![1.0, 2.0]);
+        assert_eq!(last_automatic(&mixed), Some(2.0));
+        assert_eq!(last_automatic(&mixed[2..]), None);
+        // the latest copy replaces only the previous latest copy
+        let with_latest = [kept(0.5, LATEST), existing[0].clone(), existing[1].clone()];
+        assert_eq!(to_prune(&with_latest, LATEST, 1), vec![0.5]);
+        assert_eq!(to_prune(&with_latest, AUTOMATIC, 1), vec![1.0, 5.0]);
+        assert_eq!(
+            to_prune(&with_latest, "before a sync", 1),
+            Vec::<f64>::new()
+        );
         assert_eq!(
             to_prune(&existing, "before a sync", 0),
             vec![2.0, 4.0],
             "at least the new one stays"
         );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_data_only() {
+        let mut s = crate::store::Snapshot::default();
+        let empty = fingerprint(&s);
+        assert_eq!(empty, fingerprint(&s.clone()));
+        s.profile.name = "Me".into();
+        let named = fingerprint(&s);
+        assert_ne!(named, empty);
+        let mut inv = crate::testing::invoice("a", "INV-1", "c");
+        inv.version = 1;
+        inv.checksum = "fnv1a64:1".into();
+        s.invoices.push(inv.clone());
+        let one = fingerprint(&s);
+        assert_ne!(one, named);
+        s.invoices[0].version = 2;
+        s.invoices[0].checksum = "fnv1a64:2".into();
+        assert_ne!(fingerprint(&s), one, "an edit changes it");
+        s.invoices[0] = inv;
+        assert_eq!(fingerprint(&s), one, "the same data, the same fingerprint");
     }
 
     #[test]

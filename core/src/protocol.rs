@@ -163,6 +163,16 @@ pub enum Request {
     SetContext {
         context: Option<SyncContext>,
     },
+    /// How often the user of the moment (signed in or not, `user` as in backups) wants
+    /// an automatic export, and how many are kept: for the service worker's exports.
+    SetExportPlan {
+        user: String,
+        every: crate::backups::Every,
+        kept: u32,
+    },
+    /// The service worker's periodic job: [`Request::ReplayAll`], then an automatic
+    /// export from the latest copy if one is due. Answers [`Reply::Job`].
+    Periodic,
     /// The service worker's job: send the queue of the context the page last set; what
     /// DynamoDB sends back goes to the inbox. Answers [`Reply::Job`].
     ReplayAll,

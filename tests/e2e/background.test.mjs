@@ -8,7 +8,7 @@
 // counted with an independent client before and after.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ready, tid, nav, addClient, download } from './helpers.mjs';
+import { ready, tid, nav, addClient, download, backups } from './helpers.mjs';
 import { startCloudStack, kit, BLOCK } from './cloud-stack.mjs';
 
 let stack;
@@ -21,7 +21,7 @@ after(async () => {
 beforeEach(async () => {
   await stack?.reset();
 });
-const { signedIn, status, remote, until, quickInvoice, syncStore, bundleOf, importBundle } = kit(() => stack);
+const { signedIn, status, remote, until, quickInvoice, editNotes, putRemote, syncStore, bundleOf, importBundle } = kit(() => stack);
 
 const origin = () => new URL(stack.server.url).origin;
 
@@ -204,6 +204,107 @@ test('a periodic sync event with no Ledgerline page open sends what waits', asyn
   }, 60000);
   assertAllThere(items, a.bundle);
   assert.equal(ledgerlinePages(a.context).length, 0);
+  await blank.close();
+  await a.close();
+});
+
+/** The entries of IndexedDB `ledgerline-engine` store `store`, parsed. */
+const engineStore = (page, store) => page.evaluate((store) => new Promise((resolve, reject) => {
+  const open = indexedDB.open('ledgerline-engine');
+  open.onupgradeneeded = () => open.transaction.abort(); // not made yet: never make it here
+  open.onerror = () => (open.error?.name === 'AbortError' ? resolve([]) : reject(open.error));
+  open.onsuccess = (e) => {
+    const db = e.target.result;
+    if (!db.objectStoreNames.contains(store)) return resolve([]);
+    db.transaction(store).objectStore(store).getAll().onsuccess = (g) => resolve(g.target.result.map((v) => JSON.parse(v)));
+  };
+}), store);
+
+test('what the service worker learns with no page open (DynamoDB won a conflict) waits in the inbox; the app stores it at start-up, DynamoDB unreachable, and keeps the local version under Conflicts', async () => {
+  const a = await signedIn('bginbox@ledgerline.test', { persistent: true, contextOptions: { permissions: ['background-sync'] } });
+  await status(a.page, 'connected');
+  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
+  await addClient(a.page, 'Inbox Client');
+  await quickInvoice(a.page, 'Edited on two devices');
+  const [inv] = await until('the invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  await stack.proxy.set({ mode: 'drop' });
+  await status(a.page, 'local');
+  await editNotes(a.page, inv.id, 'mine, offline');
+  await until('the edit queued', async () => (await syncStore(a.page, 'queue')).length === 1);
+  assert.deepEqual(await engineStore(a.page, 'context').then((c) => c.filter((x) => x.scope).map((x) => x.user)), [a.sub], 'the page told the engine whom it syncs for');
+  await putRemote(a.sub, inv.id, inv.version + 1, { ...inv.content, notes: 'theirs, from another device' });
+  await a.page.close();
+
+  await stack.proxy.set({ mode: 'pass' });
+  const before = (await stack.proxy.stats()).requests;
+  const blank = await fire(a.context, 'ServiceWorker.dispatchSyncEvent', 'ledgerline-replay');
+  // the service worker's replay: its write refused, DynamoDB's version read; then quiet
+  let last = -1;
+  await until('the service worker done', async () => {
+    const now = (await stack.proxy.stats()).requests;
+    const quiet = now === last && now > before + 1;
+    last = now;
+    if (!quiet) await new Promise((r) => setTimeout(r, 1500));
+    return quiet;
+  }, 60000);
+
+  // opened with DynamoDB unreachable: DynamoDB's version is here anyway, from the inbox
+  await stack.proxy.set({ mode: 'drop' });
+  const page = await a.context.newPage();
+  await page.goto(stack.server.url);
+  await ready(page);
+  await until('DynamoDB\'s version stored from the inbox', () => page.evaluate((id) => {
+    const k = Object.keys(localStorage).find((k) => k.endsWith('/invoice/' + id));
+    const v = k && JSON.parse(localStorage.getItem(k));
+    return v && v.notes === 'theirs, from another device' && v.version === 2;
+  }, inv.id), 20000);
+  await tid(page, 'nav').getByRole('link', { name: /^Conflicts/ }).filter({ hasText: 'Conflicts (1)' }).waitFor();
+  const kept = await syncStore(page, 'conflicts');
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0].local.notes, 'mine, offline', 'the local version kept for review');
+  await until('the inbox emptied once stored', async () => (await engineStore(page, 'inbox')).length === 0);
+  assert.notEqual(await tid(page, 'storage-status').getAttribute('data-state'), 'connected');
+  const [after] = await remote(a.sub);
+  assert.equal(after.version, 2);
+  assert.equal(after.content.notes, 'theirs, from another device', 'DynamoDB keeps its version');
+  await blank.close();
+  await a.close();
+});
+
+test('the service worker makes the due automatic export on a periodic sync with no page open, from the latest copy the page keeps with every save', async () => {
+  const a = await signedIn('bgexport@ledgerline.test', { persistent: true });
+  await status(a.page, 'connected');
+  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
+  await addClient(a.page, 'Export Client');
+  await quickInvoice(a.page, 'First to export');
+  await quickInvoice(a.page, 'Second to export');
+  // the latest copy follows the saves; no automatic export yet (none was due with nothing to export)
+  const latest = await until('the latest copy with both invoices', async () => {
+    const l = (await backups(a.page)).find((b) => b.reason === 'latest copy');
+    return l?.invoices === 2 && l;
+  }, 20000);
+  assert.deepEqual((await backups(a.page)).filter((b) => b.reason.startsWith('automatic export')), []);
+  await a.page.close();
+
+  const startedAt = Date.now();
+  const blank = await fire(a.context, 'ServiceWorker.dispatchPeriodicSyncEvent', 'ledgerline-periodic');
+  // read from a new page only once the service worker has written it
+  await new Promise((r) => setTimeout(r, 4000));
+  const page = await a.context.newPage();
+  await page.goto(stack.server.url + 'data');
+  await ready(page);
+  const autos = (await backups(page)).filter((b) => b.reason.startsWith('automatic export'));
+  assert.deepEqual(autos.map((b) => b.reason), ['automatic export (service worker)'], 'one automatic export, made by the service worker');
+  assert.ok(autos[0].at >= startedAt, 'made after the periodic sync event');
+  assert.equal(autos[0].invoices, 2);
+  assert.equal(autos[0].bundle, latest.bundle, 'the latest copy, exported whole');
+  assert.equal(JSON.parse(autos[0].bundle).invoices.length, 2);
+  await tid(page, 'log-show').click();
+  await tid(page, 'log-row').filter({ hasText: 'background.export' }).filter({ hasText: '2 invoices' }).first().waitFor();
+  // the page counts it as the last export: none more at its start-up look
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.equal((await backups(page)).filter((b) => b.reason.startsWith('automatic export')).length, 1);
+  await tid(page, 'backup-row').filter({ hasText: 'automatic export (service worker)' }).first().waitFor();
   await blank.close();
   await a.close();
 });

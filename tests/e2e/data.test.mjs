@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setup, open, tid, nav, addClient, newInvoice, rows, dumpStorage, ready, download, artifacts } from './helpers.mjs';
+import { setup, open, tid, nav, addClient, newInvoice, rows, dumpStorage, ready, download, artifacts, backups } from './helpers.mjs';
 
 let server, browser;
 before(async () => ({ server, browser } = await setup()));
@@ -129,6 +129,40 @@ test('a corrupted localStorage entry: the app starts, names it, shows the others
   await page.reload();
   await ready(page);
   assert.match(await tid(page, 'damaged-entry').textContent(), /checksum mismatch: invoice INV-0001/);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('a corrupted localStorage entry comes back from the latest copy kept in IndexedDB with every save; the damaged state never replaces that copy', async () => {
+  const { context, page } = await open(browser, server.url);
+  await seed(page);
+  for (let i = 0; ; i++) {
+    const latest = (await backups(page)).find((b) => b.reason === 'latest copy');
+    if (latest?.invoices === 2) break;
+    if (i > 150) throw new Error('no latest copy with both invoices');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const key = await page.evaluate(() => {
+    const k = Object.keys(localStorage).find((k) => k.includes('/invoice/') && localStorage.getItem(k).includes('"INV-0002"'));
+    localStorage.setItem(k, '{"id": "broken", "number": "INV-0002", ');
+    return k;
+  });
+  await page.reload();
+  await ready(page);
+  await tid(page, 'damaged-banner').waitFor();
+  assert.deepEqual((await rows(page)).map((r) => r.number), ['INV-0001']);
+  // longer than the copy's delay: the damaged state is not copied over the good one
+  await new Promise((r) => setTimeout(r, 3000));
+  await tid(page, 'damaged-restore-latest').click();
+  await tid(page, 'toast').filter({ hasText: 'Restored' }).waitFor();
+  await tid(page, 'damaged-banner').waitFor({ state: 'detached' });
+  assert.deepEqual((await rows(page)).map((r) => r.number).sort(), ['INV-0001', 'INV-0002']);
+  const back = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)), key);
+  assert.equal(back.number, 'INV-0002');
+  assert.equal(back.currency, 'JPY', 'its content, from the copy');
+  await page.reload();
+  await ready(page);
+  assert.equal(await tid(page, 'damaged-banner').count(), 0);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

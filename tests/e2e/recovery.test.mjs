@@ -46,7 +46,7 @@ test('server killed in the middle of a replay, then restarted: the same end stat
   for (const id of ids.slice(20, 25)) await explain(page, () => deleteInvoice(page, id));
   const localIds = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('/invoice/')).map((k) => k.split('/').pop()));
   assert.equal(localIds.length, 196, 'deleted here');
-  await until('every change queued', async () => (await syncStore(page, 'queue')).length === 195);
+  await until('every change queued', async () => (await syncStore(page, 'queue')).length === 195).catch(async (e) => { const q = await syncStore(page, 'queue'); throw new Error(e.message + ': ' + q.length + ' queued; ' + JSON.stringify(q.slice(0, 2)).slice(0, 600)); });
   assert.equal(await page.evaluate((sub) => localStorage.getItem('ledgerline/v1/outbox/' + sub), sub), null, 'nothing left in the outbox');
 
   // slow enough to stop the server part-way

@@ -219,7 +219,7 @@ pub fn cloud_settings() -> Html {
                     Reply::Credentials { info } => {
                         store.dispatch(Action::SetCreds(info));
                         // a background sync stopped by expired credentials asks again
-                        crate::background::request_replay();
+                        crate::background::request_replay_now();
                         let reply = call(Request::Check {
                             target: store.config.target.clone(),
                         })

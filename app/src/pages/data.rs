@@ -213,8 +213,48 @@ pub fn damaged_list(store: &Store) -> Html {
                     }
                 }) }
             </ul>
+            <p>
+                { "The latest copy of your data in this browser (kept with every save, Data → Backups) may still hold them. " }
+                <button data-testid="damaged-restore-latest" onclick={restore_latest(store)}>{ "Restore from the latest copy" }</button>
+            </p>
         </div>
     }
+}
+
+/// Restores the latest copy (`ledgerline_core::backups::LATEST`): what is damaged here
+/// comes back from it; what is intact and newer stays (a restore adds, never removes).
+fn restore_latest(store: &Store) -> Callback<MouseEvent> {
+    let store = store.clone();
+    Callback::from(move |_| {
+        let store = store.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let user = crate::oplog::user_of(&store);
+            let latest = match call(Request::Backups { user: user.clone() }).await {
+                Reply::Backups { list } => list
+                    .into_iter()
+                    .find(|b| b.reason == ledgerline_core::backups::LATEST),
+                _ => None,
+            };
+            let outcome = match latest {
+                None => Err("there is no latest copy in this browser yet (it is made a moment after each save). Export the damaged entries' raw text to keep them.".to_string()),
+                Some(b) => match call(Request::ReadBackup { user, at: b.at }).await {
+                    Reply::Backup { bundle } => restore_backup(&store, &bundle).await,
+                    Reply::Error { message } => Err(format!("the latest copy could not be read ({message})")),
+                    _ => Err("no answer from the browser's database".into()),
+                },
+            };
+            if outcome.is_ok() {
+                // read back from localStorage: the entries written over are no longer damaged
+                let snap =
+                    crate::platform::with_kv(|kv| ledgerline_core::store::load(kv, &store.ns));
+                store.dispatch(crate::state::Action::Replace(snap));
+            }
+            store.dispatch(crate::state::Action::Toast(match outcome {
+                Ok(text) => text,
+                Err(m) => format!("Nothing was restored: {m}"),
+            }));
+        });
+    })
 }
 
 /// Backups of this user's local data kept in this browser (IndexedDB): taken before each

@@ -171,6 +171,7 @@ pub fn settings_page() -> Html {
                 </div>
             </form>
             <BackupSettings />
+            <BackgroundStatus />
             <super::cloud::CloudSettings />
         </section>
     }
@@ -234,7 +235,7 @@ fn backup_settings() -> Html {
     html! {
         <form class="card" data-testid="backup-settings" onsubmit={on_save} novalidate=true>
             <h2>{ "Backups" }</h2>
-            <p class="muted">{ "A full export of your invoices, clients and profile, kept in this browser (Data → Backups), where it can be downloaded or restored. It runs while Ledgerline is open." }</p>
+            <p class="muted">{ "A full export of your invoices, clients and profile, kept in this browser (Data → Backups), where it can be downloaded or restored. It runs while Ledgerline is open, and in an installed app also with no tab open (periodic sync, below)." }</p>
             if let Some((ok, text)) = &*message {
                 <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="backup-settings-message" role="status">{ text }</div>
             }
@@ -257,5 +258,41 @@ fn backup_settings() -> Html {
                 <button type="submit" data-testid="backup-settings-save">{ "Save backup settings" }</button>
             </div>
         </form>
+    }
+}
+
+/// Settings → Background sync: what this browser lets the service worker do once every
+/// Ledgerline tab is closed.
+#[function_component(BackgroundStatus)]
+fn background_status() -> Html {
+    use crate::background::{ensure_periodic, sync_supported, Periodic};
+    let periodic = use_state(|| Periodic::Unknown);
+    {
+        let periodic = periodic.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                periodic.set(ensure_periodic().await);
+            });
+        });
+    }
+    let (sync_state, sync_text) = if sync_supported() {
+        ("available", "Available: changes saved while DynamoDB cannot be reached are sent by Ledgerline's service worker as soon as it can be, even after every Ledgerline tab is closed.")
+    } else {
+        ("unsupported", "Not available in this browser: changes saved offline are sent while a Ledgerline tab is open (at start-up, when the network comes back, and at every connection check).")
+    };
+    let (periodic_state, periodic_text) = match &*periodic {
+        Periodic::Unknown => ("unknown", "Looking…".to_string()),
+        Periodic::Unsupported => ("unsupported", "Not available in this browser: automatic exports run while Ledgerline is open.".to_string()),
+        Periodic::NotAllowed => ("not-allowed", "Not allowed here: install Ledgerline as an app (the install button in the address bar) and Chromium lets it sync and export now and then with no tab open.".to_string()),
+        Periodic::Active => ("active", "Active: now and then (about every 12 hours, as the browser decides) Ledgerline sends what waits and makes the automatic export if one is due, with no tab open.".to_string()),
+        Periodic::Failed(why) => ("failed", format!("Could not be turned on ({why}). Automatic exports run while Ledgerline is open.")),
+    };
+    html! {
+        <section class="card" data-testid="background-status">
+            <h2>{ "Background sync" }</h2>
+            <p data-testid="bg-sync-status" data-state={sync_state}><strong>{ "Sending when the network is back: " }</strong>{ sync_text }</p>
+            <p data-testid="periodic-sync-status" data-state={periodic_state}><strong>{ "Periodic sync: " }</strong>{ periodic_text }</p>
+            <p class="muted">{ "To see it at work: DevTools → Application → Background services → Background sync / Periodic background sync (record, then wait or go offline and back)." }</p>
+        </section>
     }
 }
