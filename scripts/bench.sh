@@ -17,3 +17,7 @@ node tests/bench/replay.mjs 1000 20
 node tests/bench/devices.mjs 200
 # one connection check with 2,000 invoices: the change-marker read beside a versions Query
 node tests/bench/check-cost.mjs 2000
+# background sync: service worker start -> fetch answer beside a shell-only worker; network
+# back -> 1,000 queued writes with no page open, beside sequential PutItem; the export of
+# 2,000 invoices and its size
+node tests/bench/background.mjs target/bench/bundle-2000.json 1000

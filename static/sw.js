@@ -56,42 +56,53 @@ function replayAll() {
 }
 
 /** A sync event's work: fails (so the browser fires it again) when changes are left for
- * a reason that passes by itself, or when it ran out of time (then asks again). */
+ * a reason that passes by itself, or when it ran out of time (then asks again; the job
+ * goes on meanwhile, and the next event waits for it). */
 async function syncJob() {
+  const tuning = await readEngine('tuning').catch(() => null);
+  const budget = (tuning && tuning.syncBudgetMs) || SYNC_BUDGET_MS;
   let timer;
-  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), SYNC_BUDGET_MS); });
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), budget); });
   const reply = await Promise.race([replayAll(), late]).finally(() => clearTimeout(timer));
   if (reply === null) {
     await self.registration.sync.register(SYNC_TAG).catch(() => {});
+    await job({ log: { entry: {
+      at: Date.now(), user: '', kind: 'background.late', invoiceId: null, outcome: 'retry', ms: budget, class: null,
+      detail: `the sync event's time (${Math.round(budget / 1000)} s) ran out with changes left; asked for another`,
+    } } }).catch(() => null);
     throw new Error('Ledgerline: the background replay ran out of time; asked for another');
   }
   const outcome = reply.job ? reply.job.outcome : 'retry';
   if (outcome === 'retry') throw new Error('Ledgerline: changes are left to send; the browser tries again');
 }
 
-/** How many changes wait for the user the page last synced for, as the engine noted it
- * (IndexedDB `ledgerline-engine`); 0 when unknown. Never creates the database. */
-function pendingHint() {
+/** One value of the engine's `context` store (IndexedDB `ledgerline-engine`), parsed;
+ * null when missing. Never creates the database. `current`: whom the page syncs for and
+ * how many changes wait; `tuning`: {syncBudgetMs}, a shorter sync budget (tests). */
+function readEngine(key) {
   return new Promise((resolve) => {
     const open = indexedDB.open('ledgerline-engine');
     open.onupgradeneeded = () => open.transaction.abort();
-    open.onerror = () => resolve(0);
+    open.onerror = () => resolve(null);
     open.onsuccess = () => {
       const db = open.result;
       try {
-        const get = db.transaction('context').objectStore('context').get('current');
+        const get = db.transaction('context').objectStore('context').get(key);
         get.onsuccess = () => {
           db.close();
-          try { resolve((JSON.parse(get.result || 'null') || {}).pending || 0); } catch (_) { resolve(0); }
+          try { resolve(JSON.parse(get.result || 'null')); } catch (_) { resolve(null); }
         };
-        get.onerror = () => { db.close(); resolve(0); };
+        get.onerror = () => { db.close(); resolve(null); };
       } catch (_) {
         db.close();
-        resolve(0);
+        resolve(null);
       }
     };
   });
 }
+
+/** How many changes wait for the user the page last synced for (0 when unknown). */
+const pendingHint = () => readEngine('current').then((c) => (c && c.pending) || 0);
 
 /** A start for any reason, or the network back: send what waits, if anything (the
  * engine is loaded only then). A fallback where Background Sync is missing. */

@@ -7,11 +7,10 @@
 //! with no page open), from the latest copy this page keeps with every save
 //! ([`keep_latest`]); an export it made counts here as the last one.
 
-use crate::cloud::call;
 use crate::platform::with_kv;
+use crate::service::{self, CallError};
 use crate::state::{Action, Store};
 use ledgerline_core::backups::{due, worth_exporting, AUTOMATIC, LATEST};
-use ledgerline_core::protocol::{Reply, Request};
 
 /// How often an open page looks whether an export is due.
 pub const TICK_MS: u32 = 10 * 60 * 1000;
@@ -62,10 +61,10 @@ pub async fn run_if_due(store: &Store) {
     let (reply, bytes) =
         crate::sync::keep_copy(store, AUTOMATIC, store.config.auto_exports_kept).await;
     let stored = match &reply {
-        Reply::Ok { .. } => true,
-        Reply::Error { .. } => false,
+        Ok(()) => true,
+        Err(CallError::Worker(_)) => false,
         // no answer in time: the worker may still have stored it (a slow database)
-        _ => stored_since(store, now).await,
+        Err(_) => stored_since(store, now).await,
     };
     match reply {
         _ if stored => crate::oplog::local(
@@ -84,7 +83,7 @@ pub async fn run_if_due(store: &Store) {
         ),
         other => {
             let why = match other {
-                Reply::Error { message } => message,
+                Err(CallError::Worker(message)) => message,
                 _ => "no answer from the browser's database".to_string(),
             };
             // not done: the next look tries again
@@ -101,24 +100,24 @@ pub async fn run_if_due(store: &Store) {
 /// noted in localStorage).
 async fn newest_stored(store: &Store) -> Option<f64> {
     let user = crate::oplog::user_of(store);
-    match call(Request::Backups { user }).await {
-        Reply::Backups { list } => list
-            .iter()
-            .filter(|b| b.reason == ledgerline_core::backups::AUTOMATIC_SW)
-            .map(|b| b.at)
-            .max_by(|a, b| a.total_cmp(b)),
-        _ => None,
-    }
+    service::backups(&user)
+        .await
+        .ok()?
+        .iter()
+        .filter(|b| b.reason == ledgerline_core::backups::AUTOMATIC_SW)
+        .map(|b| b.at)
+        .max_by(|a, b| a.total_cmp(b))
 }
 
 /// Tells the engine how often this user wants automatic exports (for the service
 /// worker's).
 pub async fn set_plan(store: &Store) {
-    let _ = call(Request::SetExportPlan {
-        user: crate::oplog::user_of(store),
-        every: store.config.auto_export,
-        kept: store.config.auto_exports_kept,
-    })
+    let user = crate::oplog::user_of(store);
+    let _ = service::set_export_plan(
+        &user,
+        store.config.auto_export,
+        store.config.auto_exports_kept,
+    )
     .await;
 }
 
@@ -183,24 +182,20 @@ async fn keep_latest(store: &Store) -> bool {
         return false;
     }
     let started = js_sys::Date::now();
-    let (reply, _) = crate::sync::keep_copy(store, LATEST, 1).await;
-    match reply {
-        Reply::Ok { .. } => true,
-        Reply::Error { message } => {
-            crate::oplog::local(store, "local.latestCopy", None, Err(message), started);
+    match crate::sync::keep_copy(store, LATEST, 1).await.0 {
+        Ok(()) => true,
+        Err(e) => {
+            crate::oplog::local(store, "local.latestCopy", None, Err(e.message()), started);
             false
         }
-        _ => false,
     }
 }
 
 /// Whether an automatic export taken at `since` or later is among the backups.
 async fn stored_since(store: &Store, since: f64) -> bool {
     let user = crate::oplog::user_of(store);
-    match call(Request::Backups { user }).await {
-        Reply::Backups { list } => list
-            .iter()
-            .any(|b| b.reason == AUTOMATIC && b.at >= since - 60_000.0),
-        _ => false,
-    }
+    service::backups(&user).await.is_ok_and(|list| {
+        list.iter()
+            .any(|b| b.reason == AUTOMATIC && b.at >= since - 60_000.0)
+    })
 }

@@ -72,6 +72,17 @@ pub fn request_replay() {
     request_replay_now();
 }
 
+/// [`request_replay`] when the browser is offline (a change saved then): the browser
+/// fires the sync once it is back online, even if the tab was closed, or killed without
+/// the chance to ask. While it is online, asking at once would fire a sync straight
+/// away, sending before this page's own connection check has said DynamoDB answers.
+pub fn request_replay_when_online() {
+    let offline = web_sys::window().is_some_and(|w| !w.navigator().on_line());
+    if offline {
+        request_replay();
+    }
+}
+
 /// [`request_replay`] without the once-a-minute limit: new credentials were saved, or the
 /// tab is going away with changes left.
 pub fn request_replay_now() {

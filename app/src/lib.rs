@@ -10,6 +10,7 @@ pub mod pages;
 pub mod platform;
 pub mod records;
 pub mod scoped;
+pub mod service;
 pub mod state;
 pub mod sync;
 pub mod widgets;

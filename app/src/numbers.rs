@@ -3,12 +3,10 @@
 //! per (user, target) (`<ns>numbers`), given out offline, topped up whenever DynamoDB
 //! answers. Without an account, numbers come from this browser's counter as before.
 
-use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::scoped;
 use crate::state::{save_invoice, Action, Store};
 use ledgerline_core::numbers::{self, Lease};
-use ledgerline_core::protocol::{Reply, Request};
 
 const NAME: &str = "numbers";
 
@@ -113,14 +111,10 @@ pub async fn top_up(store: &Store) {
         return;
     }
     let floor = numbers::floor(&store.snap.settings, &store.snap.invoices, &before);
-    let reply = call(Request::LeaseNumbers {
-        target: target.clone(),
-        user: session.sub.clone(),
-        floor,
-        count: numbers::block_size(waiting),
-    })
-    .await;
-    let Reply::Leased { start, end } = reply else {
+    let leased =
+        crate::service::lease_numbers(&target, &session.sub, floor, numbers::block_size(waiting))
+            .await;
+    let Ok((start, end)) = leased else {
         return;
     };
     // the user or table may have changed while DynamoDB answered

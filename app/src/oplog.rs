@@ -1,9 +1,8 @@
 //! Local storage operations go into the shared operation log (kept by the cloud worker in
 //! IndexedDB), fire and forget: logging never slows or fails the operation itself.
 
-use crate::cloud::call;
 use crate::state::AppState;
-use ledgerline_core::protocol::{LogEntry, Request};
+use ledgerline_core::protocol::LogEntry;
 
 /// The user context as the log names it.
 pub fn user_of(state: &AppState) -> String {
@@ -37,6 +36,6 @@ pub fn local(
         detail,
     };
     wasm_bindgen_futures::spawn_local(async move {
-        let _ = call(Request::Log { entry }).await;
+        let _ = crate::service::log(entry).await;
     });
 }

@@ -4,12 +4,11 @@
 //! data" keeps that state (a deletion not yet sent still goes; an absent record is never
 //! a deletion) and keeps every change DynamoDB lacks for review first ([`keep_unsent`]).
 
-use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::scoped;
+use crate::service::{self, Answer, CallError, Written};
 use crate::state::{Action, Store};
 use ledgerline_core::model::{Client, Profile, Settings};
-use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::records::{
     at_wipe, client_id_of, client_key, decide, lineage_after, missing_clients, record_checksum,
     AtWipe, LocalRecord, Mark, RecordStep, RemoteRecord, PROFILE_KEY,
@@ -342,12 +341,7 @@ pub async fn sync(store: &Store) {
     let user = session.sub.clone();
     // one round at a time (two checks answered together would both write)
     let Some(_busy) = try_busy() else { return };
-    let Reply::Records { items } = call(Request::Records {
-        target: target.clone(),
-        user: user.clone(),
-    })
-    .await
-    else {
+    let Ok(items) = service::records(&target, &user).await else {
         return;
     };
     let still = |store: &Store| crate::sync::still_on(store, &user, &target);
@@ -472,23 +466,20 @@ pub async fn sync(store: &Store) {
                 update(store, &scope, |st| {
                     st.writing.insert(key.clone(), mark.clone());
                 });
-                let reply = put(&target, &user, write, r).await;
-                if !matches!(
-                    reply,
-                    Reply::Ok { .. } | Reply::Stale | Reply::Failed { .. }
-                ) {
+                let answer = put(&target, &user, write, r).await;
+                if !matches!(answer, Ok(_) | Err(CallError::Failed(_))) {
                     // no answer: the next round reads what DynamoDB has
                     break;
                 }
                 update(store, &scope, |st| {
                     st.writing.remove(&key);
-                    if matches!(reply, Reply::Ok { .. }) {
+                    if answer == Ok(Written::Done) {
                         st.placeholders.retain(|k| k != &key);
                         st.synced.insert(key.clone(), mark);
                     }
                 });
-                match reply {
-                    Reply::Ok { .. } => {
+                match answer {
+                    Ok(Written::Done) => {
                         if r.is_some_and(|r| r.checksum.is_none()) {
                             told.push(format!(
                                 "client {} was deleted on another device, but invoices here name it: kept, and back in DynamoDB",
@@ -496,11 +487,8 @@ pub async fn sync(store: &Store) {
                             ));
                         }
                     }
-                    Reply::Stale => {}
-                    Reply::Failed {
-                        class: ledgerline_core::errors::ErrorClass::RequestInvalid,
-                        ..
-                    } => {
+                    Ok(Written::Stale) => {}
+                    Err(CallError::Failed(ledgerline_core::errors::ErrorClass::RequestInvalid)) => {
                         // refused as it is (too large, most likely): said, and the rest goes on
                         let what = if key == PROFILE_KEY {
                             "The business profile".to_string()
@@ -525,12 +513,12 @@ pub async fn sync(store: &Store) {
                     st.writing.insert(key.clone(), (version, None));
                 });
                 match put(&target, &user, write, r).await {
-                    Reply::Ok { .. } => update(store, &scope, |st| {
+                    Ok(Written::Done) => update(store, &scope, |st| {
                         st.writing.remove(&key);
                         st.deleted.retain(|k| k != &key);
                         st.synced.insert(key.clone(), (version, None));
                     }),
-                    Reply::Stale => update(store, &scope, |st| {
+                    Ok(Written::Stale) => update(store, &scope, |st| {
                         st.writing.remove(&key);
                     }),
                     _ => break,
@@ -575,23 +563,22 @@ async fn put(
     user: &str,
     w: Write<'_>,
     r: Option<&RemoteRecord>,
-) -> Reply {
+) -> Answer<Written> {
     let lineage = lineage_after(
         w.base.as_ref(),
         r.map(|r| r.lineage.as_slice()).unwrap_or_default(),
     );
-    call(Request::PutRecord {
-        target: target.clone(),
-        user: user.to_string(),
-        key: w.key.to_string(),
-        version: w.version,
-        content: w
-            .content
+    service::put_record(
+        target,
+        user,
+        w.key,
+        w.version,
+        w.content
             .map(|(v, _)| serde_json::to_string(v).unwrap_or_default()),
-        checksum: w.content.map(|(_, sum)| sum.to_string()),
-        base: w.base,
+        w.content.map(|(_, sum)| sum.to_string()),
+        w.base,
         lineage,
-    })
+    )
     .await
 }
 

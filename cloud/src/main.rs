@@ -1,5 +1,8 @@
-//! The cloud worker: a dedicated Web Worker (static/cloud-worker.js loads it) that owns
-//! the credential vault and the DynamoDB client, answering the page's requests.
+//! The sync engine: the credential vault, the DynamoDB client, the queue and its jobs,
+//! answering one request at a time (`handle`). Two hosts load it: the page's dedicated
+//! cloud worker (static/cloud-worker.js) for every request of the page, and the service
+//! worker (static/sw.js, through cloud-sw.js) for its background jobs (`replayAll`,
+//! `periodic`), with no page open. Both take the same Web Lock for a replay or a pull.
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
@@ -66,7 +69,13 @@ where
             }
             Reply::Ok { detail, ms }
         }
-        Err(failure) => failed(&failure, worked, ms),
+        Err(failure) => {
+            let reply = failed(&failure, worked, ms);
+            if let Reply::Failed { class, .. } = reply {
+                let _ = vault::mark_refused(class).await;
+            }
+            reply
+        }
     }
 }
 
@@ -559,8 +568,25 @@ async fn replay(target: &Target, user: &str) -> Reply {
         if let Err(message) = store::migrate_legacy(&user, &scope).await {
             return Reply::Error { message };
         }
+        // credentials AWS refused (here or in another worker): nothing is sent with them
+        if let Ok(Some(class)) = vault::refused().await {
+            return match store::pending(&scope).await {
+                Ok(pending) => Reply::Replayed {
+                    sent: 0,
+                    pending: pending as u32,
+                    conflicts: Vec::new(),
+                    take: Vec::new(),
+                    failed: Some(class),
+                    refused: Vec::new(),
+                },
+                Err(message) => Reply::Error { message },
+            };
+        }
         match replayer::replay(&client, &table, &user, &scope, worked).await {
             Ok(r) => {
+                if let Some(class) = r.failed {
+                    let _ = vault::mark_refused(class).await;
+                }
                 if r.sent > 0 {
                     let _ = vault::mark_worked().await;
                     // other devices learn of it at their next check; this one knows the

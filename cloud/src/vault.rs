@@ -204,6 +204,7 @@ pub async fn store(creds: &Credentials) -> Result<CredentialsInfo, String> {
         entered_at: js_sys::Date::now(),
         temporary: creds.is_temporary(),
         worked: false,
+        refused: None,
     };
     let plain = Plain {
         id: creds.access_key_id.clone(),
@@ -241,16 +242,36 @@ pub async fn load() -> Result<Option<(Credentials, bool, f64)>, String> {
     )))
 }
 
-/// Remembers that the stored credentials worked (an UnrecognizedClient later = expired).
+/// Remembers that the stored credentials worked (an UnrecognizedClient later = expired),
+/// and so are not refused (any more).
 pub async fn mark_worked() -> Result<(), String> {
     let Some(mut info) = info().await? else {
         return Ok(());
     };
-    if info.worked {
+    if info.worked && info.refused.is_none() {
         return Ok(());
     }
     info.worked = true;
+    info.refused = None;
     set_meta(RECORD, &serde_json::to_string(&info).map_err(err)?).await
+}
+
+/// Remembers that AWS refused the stored credentials (`class`: expired or invalid), for
+/// every worker: replays hold until new ones are saved or a check succeeds.
+pub async fn mark_refused(class: ledgerline_core::errors::ErrorClass) -> Result<(), String> {
+    let Some(mut info) = info().await? else {
+        return Ok(());
+    };
+    if !class.needs_new_credentials() || info.refused == Some(class) {
+        return Ok(());
+    }
+    info.refused = Some(class);
+    set_meta(RECORD, &serde_json::to_string(&info).map_err(err)?).await
+}
+
+/// Whether AWS refused the stored credentials since they last worked, and how.
+pub async fn refused() -> Result<Option<ledgerline_core::errors::ErrorClass>, String> {
+    Ok(info().await?.and_then(|i| i.refused))
 }
 
 pub async fn forget() -> Result<(), String> {

@@ -211,6 +211,15 @@ impl ErrorClass {
     }
 
     /// Worth retrying automatically (with backoff) without the user doing anything.
+    /// Only new credentials can mend this: nothing is sent with these until then (a
+    /// check still probes them).
+    pub fn needs_new_credentials(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::CredentialsExpired | ErrorClass::CredentialsInvalid
+        )
+    }
+
     pub fn retryable(self) -> bool {
         matches!(
             self,
@@ -338,5 +347,27 @@ mod tests {
         }
         assert!(NetworkUnreachable.message().contains("CORS"));
         assert!(CredentialsExpired.action().contains("AWS Details"));
+    }
+
+    #[test]
+    fn only_expired_or_invalid_credentials_hold_the_replays() {
+        let all = [
+            CredentialsExpired,
+            CredentialsInvalid,
+            AccessDenied,
+            TableMissing,
+            NetworkUnreachable,
+            Throttled,
+            ServiceUnavailable,
+            RequestInvalid,
+            Conflict,
+            ClockSkew,
+        ];
+        let held: Vec<ErrorClass> = all
+            .into_iter()
+            .filter(|c| c.needs_new_credentials())
+            .collect();
+        assert_eq!(held, vec![CredentialsExpired, CredentialsInvalid]);
+        assert!(held.iter().all(|c| !c.retryable()));
     }
 }

@@ -295,6 +295,10 @@ pub struct CredentialsInfo {
     pub temporary: bool,
     /// These credentials have succeeded at least once.
     pub worked: bool,
+    /// AWS refused these credentials since they last worked (expired or invalid): no
+    /// replay sends anything with them until new ones are saved or a check succeeds.
+    #[serde(default)]
+    pub refused: Option<ErrorClass>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

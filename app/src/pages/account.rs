@@ -1,10 +1,10 @@
 //! Account: Cognito sign-up / confirm / sign-in / sign-out, the user pool settings, and
 //! moving anonymous invoices into the account (offered with a count, never silently).
 
-use crate::cloud::call;
+use crate::service::{self, Auth};
 use crate::state::{move_anonymous, save_config, switch_user, Action, Store};
 use crate::widgets::{field, setter, Form};
-use ledgerline_core::protocol::{Reply, Request};
+use ledgerline_core::protocol::Request;
 use yew::prelude::*;
 
 #[derive(Clone, PartialEq, Default)]
@@ -23,16 +23,6 @@ enum Msg {
     Busy(&'static str),
     Ok(String),
     Err(String),
-}
-
-fn reply_text(r: &Reply) -> String {
-    match r {
-        Reply::Invalid { message }
-        | Reply::Error { message }
-        | Reply::SessionExpired { message } => message.clone(),
-        Reply::Failed { class, .. } => format!("{} {}", class.message(), class.action()),
-        _ => "Unexpected answer from the cloud worker.".into(),
-    }
 }
 
 #[function_component(AccountPage)]
@@ -122,9 +112,8 @@ pub fn account_page() -> Html {
                         password: f.password.clone(),
                     },
                 };
-                let reply = call(req).await;
-                match reply {
-                    Reply::Session { session: Some(s) } => {
+                match service::authenticate(req).await {
+                    Ok(Auth::SignedIn(s)) => {
                         form.dispatch(std::rc::Rc::new(|f: &mut AuthForm| f.password.clear()));
                         let email = s.email.clone();
                         match switch_user(&store, Some(s)) {
@@ -132,18 +121,18 @@ pub fn account_page() -> Html {
                             Err(e) => msg.set(Some(Msg::Err(e.message()))),
                         }
                     }
-                    Reply::SignedUp { confirmed: false } => {
+                    Ok(Auth::SignedUp { confirmed: false }) => {
                         awaiting_code.set(true);
                         msg.set(Some(Msg::Ok(
                             "Account created: enter the confirmation code sent to your email."
                                 .into(),
                         )));
                     }
-                    Reply::SignedUp { confirmed: true } => {
+                    Ok(Auth::SignedUp { confirmed: true }) => {
                         awaiting_code.set(false);
                         msg.set(Some(Msg::Ok("Account confirmed: sign in.".into())));
                     }
-                    other => msg.set(Some(Msg::Err(reply_text(&other)))),
+                    Err(e) => msg.set(Some(Msg::Err(e.message()))),
                 }
             });
         })
@@ -155,7 +144,7 @@ pub fn account_page() -> Html {
             let store = store.clone();
             let msg = msg.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = call(Request::SignOut).await;
+                let _ = service::sign_out().await;
                 match switch_user(&store, None) {
                     Ok(()) => msg.set(Some(Msg::Ok(
                         "Signed out: anonymous mode, this browser only.".into(),

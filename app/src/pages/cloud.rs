@@ -1,12 +1,12 @@
 //! Settings → DynamoDB: where the table is, the AWS credentials (handed to the cloud
 //! worker's vault, never kept by the page), and a connection test with its error class.
 
-use crate::cloud::call;
+use crate::service::{self, Answer, CallError};
 use crate::state::{save_config, Action, Connection, Store};
 use crate::widgets::{field, on_textarea, setter, Form};
 use ledgerline_core::credentials::age_and_warning;
 use ledgerline_core::errors::ErrorClass;
-use ledgerline_core::protocol::{CloudConfig, Reply, Request};
+use ledgerline_core::protocol::CloudConfig;
 use yew::prelude::*;
 
 #[derive(Clone, PartialEq, Default)]
@@ -25,9 +25,10 @@ enum Outcome {
     Invalid(String),
 }
 
-fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply) {
-    match reply {
-        Reply::Ok { detail, ms } => {
+/// Shows what a connection test (or a table creation) answered, and tells the status.
+fn show(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, answer: Answer<(String, f64)>) {
+    match answer {
+        Ok((detail, ms)) => {
             store.dispatch(Action::SetConnection(Connection::Connected { ms }));
             outcome.set(Some(Outcome::Ok(format!(
                 "Connected: table {} is {detail} ({} ms).",
@@ -35,37 +36,17 @@ fn apply(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, reply: Reply)
                 ms.round() as i64
             ))));
         }
-        Reply::Failed { class, .. } => {
+        Err(CallError::Failed(class)) => {
             store.dispatch(Action::SetConnection(Connection::Failed { class }));
             outcome.set(Some(Outcome::Failed(class)));
         }
-        Reply::NoCredentials => {
+        Err(CallError::NoCredentials) => {
             store.dispatch(Action::SetConnection(Connection::NoCredentials));
             outcome.set(Some(Outcome::Invalid(
                 "No AWS credentials are stored yet: paste them above.".into(),
             )));
         }
-        Reply::Invalid { message } | Reply::Error { message } => {
-            outcome.set(Some(Outcome::Invalid(message)))
-        }
-        Reply::Conflicts { .. }
-        | Reply::Backups { .. }
-        | Reply::Backup { .. }
-        | Reply::Changed { .. } => {}
-        Reply::Credentials { info } => store.dispatch(Action::SetCreds(info)),
-        Reply::Session { .. }
-        | Reply::SignedUp { .. }
-        | Reply::SessionExpired { .. }
-        | Reply::Log { .. }
-        | Reply::Queued { .. }
-        | Reply::Replayed { .. }
-        | Reply::Pulled { .. }
-        | Reply::Leased { .. }
-        | Reply::Records { .. }
-        | Reply::Stale
-        | Reply::Job { .. }
-        | Reply::Inbox { .. }
-        | Reply::Counts { .. } => {}
+        Err(e) => outcome.set(Some(Outcome::Invalid(e.message()))),
     }
 }
 
@@ -95,7 +76,7 @@ pub fn cloud_settings() -> Html {
         let store = store.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Reply::Credentials { info } = call(Request::CredentialsInfo).await {
+                if let Ok(info) = service::credentials_info().await {
                     store.dispatch(Action::SetCreds(info));
                 }
             });
@@ -110,11 +91,8 @@ pub fn cloud_settings() -> Html {
             let outcome = outcome.clone();
             outcome.set(Some(Outcome::Busy("Testing the connection…")));
             wasm_bindgen_futures::spawn_local(async move {
-                let reply = call(Request::Check {
-                    target: store.config.target.clone(),
-                })
-                .await;
-                apply(&store, &outcome, reply);
+                let answer = service::check(&store.config.target).await;
+                show(&store, &outcome, answer);
             });
         })
     };
@@ -208,25 +186,16 @@ pub fn cloud_settings() -> Html {
             let outcome = outcome.clone();
             outcome.set(Some(Outcome::Busy("Saving and testing…")));
             wasm_bindgen_futures::spawn_local(async move {
-                let saved = call(Request::SaveCredentials {
-                    block: f.block,
-                    key_id: f.key_id,
-                    secret: f.secret,
-                    token: f.token,
-                })
-                .await;
+                let saved = service::save_credentials(f.block, f.key_id, f.secret, f.token).await;
                 match saved {
-                    Reply::Credentials { info } => {
+                    Ok(info) => {
                         store.dispatch(Action::SetCreds(info));
                         // a background sync stopped by expired credentials asks again
                         crate::background::request_replay_now();
-                        let reply = call(Request::Check {
-                            target: store.config.target.clone(),
-                        })
-                        .await;
-                        apply(&store, &outcome, reply);
+                        let answer = service::check(&store.config.target).await;
+                        show(&store, &outcome, answer);
                     }
-                    other => apply(&store, &outcome, other),
+                    Err(e) => show(&store, &outcome, Err(e)),
                 }
             });
         })
@@ -238,10 +207,14 @@ pub fn cloud_settings() -> Html {
             let store = store.clone();
             let outcome = outcome.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let reply = call(Request::ForgetCredentials).await;
-                apply(&store, &outcome, reply);
-                store.dispatch(Action::SetConnection(Connection::NoCredentials));
-                outcome.set(None);
+                match service::forget_credentials().await {
+                    Ok(()) => {
+                        store.dispatch(Action::SetCreds(None));
+                        store.dispatch(Action::SetConnection(Connection::NoCredentials));
+                        outcome.set(None);
+                    }
+                    Err(e) => outcome.set(Some(Outcome::Invalid(e.message()))),
+                }
             });
         })
     };
@@ -253,11 +226,8 @@ pub fn cloud_settings() -> Html {
             let outcome = outcome.clone();
             outcome.set(Some(Outcome::Busy("Creating the table…")));
             wasm_bindgen_futures::spawn_local(async move {
-                let reply = call(Request::CreateTable {
-                    target: store.config.target.clone(),
-                })
-                .await;
-                apply(&store, &outcome, reply);
+                let answer = service::create_table(&store.config.target).await;
+                show(&store, &outcome, answer);
             });
         })
     };

@@ -2,10 +2,8 @@
 //! the fields that differ side by side; the user keeps DynamoDB's version or restores
 //! theirs as a new version (which is queued for DynamoDB like any save).
 
-use crate::cloud::call;
 use crate::state::{delete_invoice, restore_invoice, Action, Store};
 use ledgerline_core::diff::{diff, FieldDiff};
-use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::sync::Conflict;
 use yew::prelude::*;
 
@@ -41,14 +39,13 @@ pub fn conflicts_page() -> Html {
         use_effect_with((user.clone(), target), move |(user, target)| {
             let (user, target) = (user.clone(), target.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                match call(Request::Conflicts { target, user }).await {
-                    Reply::Conflicts { mut items } => {
+                match crate::service::conflicts(&target, &user).await {
+                    Ok(mut items) => {
                         items.sort_by_key(|c| std::cmp::Reverse(c.at));
                         store.dispatch(Action::SetConflicts(items.len() as u32));
                         list.set(Loaded::List(items));
                     }
-                    Reply::Error { message } => list.set(Loaded::Failed(message)),
-                    _ => list.set(Loaded::Failed("unexpected answer".into())),
+                    Err(e) => list.set(Loaded::Failed(e.message())),
                 }
             });
         });
@@ -115,16 +112,11 @@ pub fn conflicts_page() -> Html {
                 let list = list.clone();
                 let note = note.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let reply = call(Request::DropConflict {
-                        target: store.config.target.clone(),
-                        user,
-                        invoice_id: id.clone(),
-                        at,
-                    })
-                    .await;
-                    if let Reply::Error { message } = reply {
+                    let target = store.config.target.clone();
+                    if let Err(e) = crate::service::drop_conflict(&target, &user, &id, at).await {
                         note.set(Some(format!(
-                            "{text} The conflict could not be removed from the list ({message}); you can dismiss it again."
+                            "{text} The conflict could not be removed from the list ({}); you can dismiss it again.",
+                            e.message()
                         )));
                         return;
                     }

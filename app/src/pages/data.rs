@@ -1,8 +1,8 @@
-use crate::cloud::call;
 use crate::platform::{download, now_rfc3339, read_text, today};
+use crate::service;
 use crate::state::{clear_all, import, remove_damaged, restore_backup, Store};
 use ledgerline_core::exchange::{export_csv, export_json};
-use ledgerline_core::protocol::{BackupInfo, Reply, Request};
+use ledgerline_core::protocol::BackupInfo;
 use ledgerline_core::store::Damaged;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -229,18 +229,15 @@ fn restore_latest(store: &Store) -> Callback<MouseEvent> {
         let store = store.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let user = crate::oplog::user_of(&store);
-            let latest = match call(Request::Backups { user: user.clone() }).await {
-                Reply::Backups { list } => list
-                    .into_iter()
-                    .find(|b| b.reason == ledgerline_core::backups::LATEST),
-                _ => None,
-            };
+            let latest = service::backups(&user).await.ok().and_then(|list| {
+                list.into_iter()
+                    .find(|b| b.reason == ledgerline_core::backups::LATEST)
+            });
             let outcome = match latest {
                 None => Err("there is no latest copy in this browser yet (it is made a moment after each save). Export the damaged entries' raw text to keep them.".to_string()),
-                Some(b) => match call(Request::ReadBackup { user, at: b.at }).await {
-                    Reply::Backup { bundle } => restore_backup(&store, &bundle).await,
-                    Reply::Error { message } => Err(format!("the latest copy could not be read ({message})")),
-                    _ => Err("no answer from the browser's database".into()),
+                Some(b) => match service::read_backup(&user, b.at).await {
+                    Ok(bundle) => restore_backup(&store, &bundle).await,
+                    Err(e) => Err(format!("the latest copy could not be read ({})", e.message())),
                 },
             };
             if outcome.is_ok() {
@@ -272,11 +269,7 @@ fn backups_view() -> Html {
             let user = crate::oplog::user_of(&store);
             let list = list.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                list.set(Some(match call(Request::Backups { user }).await {
-                    Reply::Backups { list } => Ok(list),
-                    Reply::Error { message } => Err(message),
-                    _ => Err("unexpected answer".into()),
-                }));
+                list.set(Some(service::backups(&user).await.map_err(|e| e.message())));
             });
         }
     };
@@ -324,12 +317,9 @@ fn backups_view() -> Html {
                 busy.set(true);
                 wasm_bindgen_futures::spawn_local(async move {
                     let user = crate::oplog::user_of(&store);
-                    let outcome = match call(Request::ReadBackup { user, at }).await {
-                        Reply::Backup { bundle } => restore_backup(&store, &bundle).await,
-                        Reply::Error { message } => {
-                            Err(format!("the backup could not be read ({message})"))
-                        }
-                        _ => Err("unexpected answer".into()),
+                    let outcome = match service::read_backup(&user, at).await {
+                        Ok(bundle) => restore_backup(&store, &bundle).await,
+                        Err(e) => Err(format!("the backup could not be read ({})", e.message())),
                     };
                     note.set(Some(match outcome {
                         Ok(t) => (true, t),
@@ -358,12 +348,9 @@ fn backups_view() -> Html {
                     .take(10)
                     .collect();
                     let name = format!("ledgerline-export-{day}.json");
-                    let outcome = match call(Request::ReadBackup { user, at }).await {
-                        Reply::Backup { bundle } => {
-                            crate::platform::download(&name, "application/json", &bundle)
-                        }
-                        Reply::Error { message } => Err(message),
-                        _ => Err("no answer from the browser's database".into()),
+                    let outcome = match service::read_backup(&user, at).await {
+                        Ok(bundle) => crate::platform::download(&name, "application/json", &bundle),
+                        Err(e) => Err(e.message()),
                     };
                     if let Err(m) = outcome {
                         note.set(Some((false, format!("The copy could not be downloaded ({m}). It is still kept here; try again, or restore it and use Export JSON."))));
@@ -421,11 +408,9 @@ fn log_view() -> Html {
             let user = crate::oplog::user_of(&store);
             let log = log.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                log.set(Some(match call(Request::ReadLog { user }).await {
-                    Reply::Log { rows, json } => Ok((rows, json)),
-                    Reply::Error { message } => Err(message),
-                    _ => Err("unexpected answer".into()),
-                }));
+                log.set(Some(
+                    service::read_log(&user).await.map_err(|e| e.message()),
+                ));
             });
         })
     };

@@ -5,36 +5,33 @@
 //! between) is left alone: the next pull decides again.
 
 use super::{keep_conflicts_for, still_on};
-use crate::cloud::call;
 use crate::platform::with_kv;
+use crate::service::Answer;
 use crate::state::{Action, Store};
 use ledgerline_core::model::Invoice;
 use ledgerline_core::outbox;
-use ledgerline_core::protocol::{Reply, Request, Take, Target};
+use ledgerline_core::protocol::{Take, Target};
 use ledgerline_core::store::{load_invoice, put_invoice, remove_invoice};
 use ledgerline_core::sync::{may_store, still_as_decided, Ack, Conflict};
 
 /// Takes a backup of the local data before a sync changes it; returns whether it was kept.
 pub async fn backup(store: &Store, reason: &str) -> bool {
-    let (reply, _) = keep_copy(store, reason, store.config.backups_kept).await;
-    matches!(reply, Reply::Ok { .. })
+    keep_copy(store, reason, store.config.backups_kept)
+        .await
+        .0
+        .is_ok()
 }
 
 /// Keeps an export bundle of the local data in IndexedDB (`reason` says why; the newest
 /// `keep` of its kind stay). Returns the worker's answer and the bundle's size in bytes.
-pub async fn keep_copy(store: &Store, reason: &str, keep: u32) -> (Reply, usize) {
+pub async fn keep_copy(store: &Store, reason: &str, keep: u32) -> (Answer<()>, usize) {
     let snap = store.snap.clone();
     let bundle = ledgerline_core::exchange::export_json(&snap, &crate::platform::now_rfc3339());
     let bytes = bundle.len();
-    let reply = call(Request::Backup {
-        user: crate::oplog::user_of(store),
-        reason: reason.to_string(),
-        invoices: snap.invoices.len() as u32,
-        bundle,
-        keep,
-    })
-    .await;
-    (reply, bytes)
+    let user = crate::oplog::user_of(store);
+    let answer =
+        crate::service::keep_backup(&user, reason, snap.invoices.len() as u32, bundle, keep).await;
+    (answer, bytes)
 }
 
 /// Stores `takes` (read from `target`) and acknowledges what localStorage holds
@@ -156,14 +153,8 @@ pub async fn apply(
         keep_refused(store, sub, refused).await;
     }
     // 3. the acknowledgement: only now is DynamoDB's version marked synced here
-    let reply = call(Request::Ack {
-        target: target.clone(),
-        user: sub.to_string(),
-        acks,
-        pulled_at: pulled_at.filter(|_| complete),
-    })
-    .await;
-    let Reply::Counts { pending, conflicts } = reply else {
+    let acked = crate::service::ack(target, sub, acks, pulled_at.filter(|_| complete)).await;
+    let Ok((pending, conflicts)) = acked else {
         return false;
     };
     if still_on(store, sub, target) {
@@ -182,12 +173,12 @@ async fn keep_refused(store: &Store, sub: &str, refused: Vec<Invoice>) {
         clients: store.snap.clients.clone(),
         ..Default::default()
     };
-    let _ = call(Request::Backup {
-        user: sub.to_string(),
-        reason: "kept: browser storage was full".into(),
-        invoices: parked.invoices.len() as u32,
-        bundle: ledgerline_core::exchange::export_json(&parked, &crate::platform::now_rfc3339()),
-        keep: store.config.backups_kept.max(1).saturating_add(1),
-    })
+    let _ = crate::service::keep_backup(
+        sub,
+        "kept: browser storage was full",
+        parked.invoices.len() as u32,
+        ledgerline_core::exchange::export_json(&parked, &crate::platform::now_rfc3339()),
+        store.config.backups_kept.max(1).saturating_add(1),
+    )
     .await;
 }

@@ -7,9 +7,9 @@
 
 use super::apply::apply;
 use super::still_on;
-use crate::cloud::call;
+use crate::service;
 use crate::state::Store;
-use ledgerline_core::protocol::{Reply, Request, SyncContext};
+use ledgerline_core::protocol::SyncContext;
 use std::cell::Cell;
 
 thread_local! {
@@ -33,12 +33,7 @@ pub async fn apply_inbox(store: &Store) {
     }
     let _done = Done;
     let target = store.config.target.clone();
-    let Reply::Inbox { items } = call(Request::Inbox {
-        target: target.clone(),
-        user: sub.clone(),
-    })
-    .await
-    else {
+    let Ok(items) = service::inbox(&target, &sub).await else {
         return;
     };
     for item in items {
@@ -46,22 +41,18 @@ pub async fn apply_inbox(store: &Store) {
             return;
         }
         if apply(store, &sub, &target, item.take, item.kept as usize, None).await {
-            let _ = call(Request::InboxDone {
-                target: target.clone(),
-                user: sub.clone(),
-                at: vec![item.at],
-            })
-            .await;
+            let _ = service::inbox_done(&target, &sub, vec![item.at]).await;
         }
     }
 }
 
 /// Tells the engine whom this page syncs for (None: nobody signed in); if changes wait
-/// for that user, the service worker is asked to send them (should the tab close first).
+/// for that user and the browser is offline, the service worker is asked to send them
+/// once it is back (should the tab be gone by then).
 pub async fn set_context(context: Option<SyncContext>) {
-    if let Reply::Queued { pending } = call(Request::SetContext { context }).await {
+    if let Ok(pending) = service::set_context(context).await {
         if pending > 0 {
-            crate::background::request_replay();
+            crate::background::request_replay_when_online();
         }
     }
 }

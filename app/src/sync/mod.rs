@@ -15,11 +15,11 @@ mod repair;
 mod replay;
 mod runner;
 
-use crate::cloud::call;
 use crate::platform::with_kv;
+use crate::service::CallError;
 use crate::state::{Action, Connection, Store};
 use ledgerline_core::outbox::{self, Pending};
-use ledgerline_core::protocol::{Reply, Request, SessionInfo};
+use ledgerline_core::protocol::SessionInfo;
 use ledgerline_core::sync::{Conflict, OpKind};
 
 pub use apply::{backup, keep_copy};
@@ -45,12 +45,11 @@ pub(crate) fn still_on(
     still(store, sub) && store.config.target == *target
 }
 
-/// What a reply says about the connection (None: it says nothing about it).
-pub fn connection_of(reply: &Reply) -> Option<Connection> {
-    match reply {
-        Reply::Ok { ms, .. } => Some(Connection::Connected { ms: *ms }),
-        Reply::Failed { class, .. } => Some(Connection::Failed { class: *class }),
-        Reply::NoCredentials => Some(Connection::NoCredentials),
+/// What a failed call says about the connection (None: it says nothing about it).
+pub fn connection_of(e: &CallError) -> Option<Connection> {
+    match e {
+        CallError::Failed(class) => Some(Connection::Failed { class: *class }),
+        CallError::NoCredentials => Some(Connection::NoCredentials),
         _ => None,
     }
 }
@@ -65,16 +64,10 @@ async fn hand_over(
     parent: Option<(u64, String)>,
     token: u64,
 ) -> Option<u32> {
-    let reply = call(Request::Enqueue {
-        target: store.config.target.clone(),
-        user: user.to_string(),
-        invoice_id: invoice_id.to_string(),
-        kind,
-        parent,
-    })
-    .await;
-    match reply {
-        Reply::Queued { pending } => {
+    let queued =
+        crate::service::enqueue(&store.config.target, user, invoice_id, kind, parent).await;
+    match queued {
+        Ok(pending) => {
             with_kv(|kv| outbox::confirm(kv, user, invoice_id, token));
             Some(pending)
         }
@@ -161,10 +154,11 @@ pub fn enqueue(
         // sent at once only while DynamoDB answers; otherwise the connection manager
         // replays when it comes back (no request per save against a dead endpoint), and
         // the service worker does once the network is back, should every tab be closed
+        // (asked now when offline; when the tab goes, or a replay fails, otherwise)
         if matches!(store.connection, Connection::Connected { .. }) {
             replay::replay_now(&store).await;
         } else if queued.is_some() {
-            crate::background::request_replay();
+            crate::background::request_replay_when_online();
         }
     });
 }
@@ -182,14 +176,8 @@ pub async fn keep_conflicts_for(
     items: Vec<Conflict>,
 ) -> bool {
     let user = crate::oplog::user_of(store);
-    let reply = call(Request::KeepConflicts {
-        target: target.clone(),
-        user: user.clone(),
-        items,
-    })
-    .await;
-    match reply {
-        Reply::Counts { pending, conflicts } => {
+    match crate::service::keep_conflicts(target, &user, items).await {
+        Ok((pending, conflicts)) => {
             if still(store, &user) || store.session.is_none() {
                 store.dispatch(Action::SetConflicts(conflicts));
                 if store.session.is_some() {
@@ -198,7 +186,7 @@ pub async fn keep_conflicts_for(
             }
             true
         }
-        _ => false,
+        Err(_) => false,
     }
 }
 
@@ -206,12 +194,8 @@ pub async fn keep_conflicts_for(
 /// or not).
 pub async fn count(store: &Store) {
     let user = crate::oplog::user_of(store);
-    let reply = call(Request::Counts {
-        target: store.config.target.clone(),
-        user: user.clone(),
-    })
-    .await;
-    if let Reply::Counts { pending, conflicts } = reply {
+    let answer = crate::service::counts_of(&store.config.target, &user).await;
+    if let Ok((pending, conflicts)) = answer {
         if crate::oplog::user_of(store) == user {
             store.dispatch(Action::SetConflicts(conflicts));
             if store.session.is_some() {
@@ -230,14 +214,11 @@ pub fn check(store: &Store) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         drain_outbox(&store).await;
-        let reply = call(Request::Check {
-            target: target.clone(),
-        })
-        .await;
+        let answer = crate::service::check(&target).await;
         if !still(&store, &sub) {
             return;
         }
-        let ok = matches!(reply, Reply::Ok { .. });
+        let ok = answer.is_ok();
         if ok {
             // invoice numbers for this device when few are left, before the status
             // says "connected" (a new invoice made then has a number from the lease)
@@ -246,11 +227,15 @@ pub fn check(store: &Store) {
                 return;
             }
         }
-        if let Some(c) = connection_of(&reply) {
+        let connection = match &answer {
+            Ok((_, ms)) => Some(Connection::Connected { ms: *ms }),
+            Err(e) => connection_of(e),
+        };
+        if let Some(c) = connection {
             store.dispatch(Action::SetConnection(c));
         }
-        match reply {
-            Reply::Failed { class, .. } if class.retryable() => {
+        match answer {
+            Err(CallError::Failed(class)) if class.retryable() => {
                 let again = store.clone();
                 runner::after_backoff(RETRY_CHECK, move || check(&again));
             }
@@ -261,14 +246,8 @@ pub fn check(store: &Store) {
         // waits; then the clients and the profile
         if ok {
             if store.pulled {
-                let reply = call(Request::Changed {
-                    target: target.clone(),
-                    user: sub.clone(),
-                })
-                .await;
-                if matches!(reply, Reply::Changed { changed: true })
-                    && still_on(&store, &sub, &target)
-                {
+                let changed = crate::service::changed(&target, &sub).await;
+                if changed == Ok(true) && still_on(&store, &sub, &target) {
                     store.dispatch(Action::Repull);
                 }
             }
@@ -288,7 +267,9 @@ pub fn refresh_session(store: &Store) {
     let cognito = store.config.cognito.clone();
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Reply::SessionExpired { message } = call(Request::RefreshSession { cognito }).await {
+        if let Err(crate::service::CallError::SessionExpired(message)) =
+            crate::service::refresh_session(cognito).await
+        {
             if still(&store, &sub) {
                 store.dispatch(Action::SessionExpired(message));
             }

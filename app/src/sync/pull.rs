@@ -4,11 +4,9 @@
 use super::apply::apply;
 use super::runner::with_state;
 use super::{connection_of, enqueue, keep_conflicts_for, replay::replay_now, still, still_on};
-use crate::cloud::call;
 use crate::platform::with_kv;
 use crate::state::{Action, Store};
 use ledgerline_core::protocol::Target;
-use ledgerline_core::protocol::{Reply, Request};
 use ledgerline_core::store::load_invoice;
 use ledgerline_core::sync::{Conflict, OpKind};
 
@@ -42,18 +40,12 @@ async fn pull(store: &Store) -> bool {
         .filter_map(|d| d.key.strip_prefix(&prefix).map(str::to_string))
         .collect();
     let target = store.config.target.clone();
-    let reply = call(Request::Pull {
-        target: target.clone(),
-        user: sub.clone(),
-        local,
-        damaged,
-    })
-    .await;
+    let answer = crate::service::pull(&target, &sub, local, damaged).await;
     // another user, or another table meanwhile: what was read belongs to neither
     if !still_on(store, &sub, &target) {
         return false;
     }
-    let Reply::Pulled {
+    let crate::service::Pulled {
         take,
         conflicts,
         upload,
@@ -62,13 +54,14 @@ async fn pull(store: &Store) -> bool {
         repaired,
         damaged_remote,
         started_at,
-        ..
-    } = reply
-    else {
-        if let Some(c) = connection_of(&reply) {
-            store.dispatch(Action::SetConnection(c));
+    } = match answer {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(c) = connection_of(&e) {
+                store.dispatch(Action::SetConnection(c));
+            }
+            return false;
         }
-        return false;
     };
     store.dispatch(Action::Pulled);
     let Some(session) = store.session.clone() else {

@@ -4,9 +4,7 @@
 use super::apply::apply;
 use super::runner::{after_backoff, with_state, RETRY_REPLAY};
 use super::{connection_of, still};
-use crate::cloud::call;
 use crate::state::{Action, Connection, Store};
-use ledgerline_core::protocol::{Reply, Request};
 
 pub async fn replay_now(store: &Store) {
     if with_state(|s| std::mem::replace(&mut s.replaying, true)) {
@@ -38,29 +36,27 @@ async fn replay_once(store: &Store) {
         return;
     };
     let target = store.config.target.clone();
-    let reply = call(Request::Replay {
-        target: target.clone(),
-        user: sub.clone(),
-    })
-    .await;
+    let answer = crate::service::replay(&target, &sub).await;
     // whatever happened, no replay of this page runs now: no progress bar left behind
     store.dispatch(Action::Progress(None));
     if !still(store, &sub) {
         return;
     }
-    let Reply::Replayed {
+    let crate::service::Replayed {
         sent,
         pending,
         conflicts,
         take,
         failed,
         refused,
-    } = reply
-    else {
-        if let Some(c) = connection_of(&reply) {
-            store.dispatch(Action::SetConnection(c));
+    } = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(c) = connection_of(&e) {
+                store.dispatch(Action::SetConnection(c));
+            }
+            return;
         }
-        return;
     };
     store.dispatch(Action::SetPending(pending));
     store.dispatch(Action::SetRefused(refused.clone()));
