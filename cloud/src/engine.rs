@@ -36,19 +36,27 @@ fn current_key() -> JsValue {
     JsValue::from_str("current")
 }
 
-async fn read_current(db: &Rexie) -> Result<Option<Current>, String> {
+/// The value under `key` in the context store, parsed (None: missing or unreadable).
+async fn get_json<T: serde::de::DeserializeOwned>(
+    db: &Rexie,
+    key: &JsValue,
+) -> Result<Option<T>, String> {
     let tx = db
         .transaction(&[CONTEXT], TransactionMode::ReadOnly)
         .map_err(err)?;
     let v = tx
         .store(CONTEXT)
         .map_err(err)?
-        .get(current_key())
+        .get(key.clone())
         .await
         .map_err(err)?;
     tx.done().await.map_err(err)?;
     Ok(v.and_then(|v| v.as_string())
         .and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+async fn read_current(db: &Rexie) -> Result<Option<Current>, String> {
+    get_json(db, &current_key()).await
 }
 
 /// Whom the page syncs for now (None: nobody signed in); `pending` as the queue holds.
@@ -97,19 +105,7 @@ pub async fn set_export_plan(plan: &ExportPlan) -> Result<(), String> {
 }
 
 pub async fn export_plan() -> Result<Option<ExportPlan>, String> {
-    let db = open().await?;
-    let tx = db
-        .transaction(&[CONTEXT], TransactionMode::ReadOnly)
-        .map_err(err)?;
-    let v = tx
-        .store(CONTEXT)
-        .map_err(err)?
-        .get(plan_key())
-        .await
-        .map_err(err)?;
-    tx.done().await.map_err(err)?;
-    Ok(v.and_then(|v| v.as_string())
-        .and_then(|s| serde_json::from_str(&s).ok()))
+    get_json(&*open().await?, &plan_key()).await
 }
 
 fn inbox_key(scope: &str, at: f64) -> JsValue {

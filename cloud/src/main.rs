@@ -635,7 +635,24 @@ async fn replay_all() -> Reply {
     };
     let scope = scope(&ctx.user, &ctx.target);
     let at = js_sys::Date::now();
-    let reply = replay(&ctx.target, &ctx.user).await;
+    // nothing queued: no request at all
+    let waiting = match migrated(&ctx.user, &ctx.target).await {
+        Ok(_) => store::pending(&scope).await,
+        Err(message) => Err(message),
+    };
+    match waiting {
+        Ok(0) => return idle,
+        Ok(_) => {}
+        Err(message) => return Reply::Error { message },
+    }
+    // a check first, as a page does: with DynamoDB unreachable the queue is left exactly
+    // as it is (a replay would mark its first batch as possibly sent)
+    let checked = check(&ctx.target).await;
+    let reply = if matches!(checked, Reply::Ok { .. }) {
+        replay(&ctx.target, &ctx.user).await
+    } else {
+        checked
+    };
     if let Reply::Replayed {
         take, conflicts, ..
     } = &reply
@@ -652,7 +669,10 @@ async fn replay_all() -> Reply {
             });
         }
     }
-    let (outcome, sent, pending) = ledgerline_core::sync::job::of_replay(&reply);
+    let (outcome, sent, mut pending) = ledgerline_core::sync::job::of_replay(&reply);
+    if !matches!(reply, Reply::Replayed { .. }) {
+        pending = store::pending(&scope).await.unwrap_or(0) as u32;
+    }
     let _ = oplog::append(&entry(
         ("background.replay", ctx.user.clone(), None),
         &reply,

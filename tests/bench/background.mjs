@@ -12,10 +12,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PutItemCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage } from '../support/browser.mjs';
-import { TABLE, LOCAL_KEYS } from '../support/standins.mjs';
+import { TABLE } from '../support/standins.mjs';
+import { seedAnonymous, sequentialPuts } from './common.mjs';
 import { dist, ready, tid, nav, addClient, download, backups } from '../e2e/helpers.mjs';
 import { startCloudStack, kit } from '../e2e/cloud-stack.mjs';
 
@@ -81,12 +82,7 @@ async function main() {
     const { context, page } = await newPage(browser, server.url);
     await page.goto(server.url);
     await ready(page);
-    await page.evaluate((b) => {
-      const ns = 'ledgerline/v1/anonymous/';
-      localStorage.setItem(ns + 'settings', JSON.stringify(b.settings));
-      for (const c of b.clients) localStorage.setItem(ns + 'client/' + c.id, JSON.stringify(c));
-      for (const i of b.invoices) localStorage.setItem(ns + 'invoice/' + i.id, JSON.stringify(i));
-    }, bundle);
+    await seedAnonymous(page, bundle);
     await page.reload();
     await ready(page);
     await nav(page, 'Data');
@@ -157,14 +153,7 @@ async function main() {
     const ms = Date.now() - t0;
     const s = await stack.proxy.stats();
     await a.close();
-    const db = new DynamoDBClient({ endpoint: stack.proxy.url, region: 'us-east-1', credentials: LOCAL_KEYS, maxAttempts: 1 });
-    const b0 = Date.now();
-    for (let i = 0; i < WRITES; i++) {
-      await db.send(new PutItemCommand({ TableName: TABLE, Item: {
-        userId: { S: 'baseline' }, invoiceId: { S: `base-${i}` }, version: { N: '1' }, content: { S: JSON.stringify(exported.invoices[0]) },
-      } }));
-    }
-    const baseMs = Date.now() - b0;
+    const baseMs = await sequentialPuts(stack.proxy.url, WRITES, exported.invoices[0]);
     console.log(`\nNetwork back -> ${WRITES} queued writes in DynamoDB with no Ledgerline page open (dynalite, sync event through CDP):`);
     console.log(`  service worker replay               ${fmt(ms)}   (${n - 3} of ${WRITES} items; ${Object.entries(s.byTarget).map(([k, v]) => `${k} ${v}`).join(', ')})`);
     console.log(`  ${WRITES} sequential PutItem (baseline) ${fmt(baseMs)}   ratio ${(ms / baseMs).toFixed(2)}`);

@@ -6,6 +6,7 @@ import zlib from 'node:zlib';
 import { startServer } from '../support/server.mjs';
 import { launchBrowser, newPage } from '../support/browser.mjs';
 import { dist } from '../e2e/helpers.mjs';
+import { seedAnonymous } from './common.mjs';
 
 const bundlePath = process.argv[2];
 const RUNS = 5;
@@ -86,12 +87,7 @@ try {
   // ---- 2,000 invoices ----------------------------------------------------------------------
   if (bundlePath) {
     const bundle = JSON.parse(fs.readFileSync(bundlePath, 'utf8'));
-    await page.evaluate((b) => {
-      const ns = 'ledgerline/v1/anonymous/';
-      localStorage.setItem(ns + 'settings', JSON.stringify(b.settings));
-      for (const c of b.clients) localStorage.setItem(ns + 'client/' + c.id, JSON.stringify(c));
-      for (const i of b.invoices) localStorage.setItem(ns + 'invoice/' + i.id, JSON.stringify(i));
-    }, bundle);
+    await seedAnonymous(page, bundle);
     const load = [], list = [];
     for (let i = 0; i < RUNS; i++) {
       await page.reload();

@@ -6,8 +6,7 @@
 // measured is the time and the round trips until DynamoDB holds every edit and both
 // devices, reopened, hold all of them (convergence), beside a baseline in the same run:
 // one PutItem per edited invoice, sequentially, through the same proxy.
-import { PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE, LOCAL_KEYS } from '../support/standins.mjs';
+import { sequentialPuts } from './common.mjs';
 import { addClient, nav, download, ready, tid } from '../e2e/helpers.mjs';
 import { startCloudStack, kit } from '../e2e/cloud-stack.mjs';
 
@@ -71,14 +70,7 @@ try {
   const s = await stack.proxy.stats();
   const trips = Object.entries(s.byTarget).reduce((n, [, c]) => n + c, 0);
 
-  const db = new DynamoDBClient({ endpoint: stack.proxy.url, region: 'us-east-1', credentials: LOCAL_KEYS, maxAttempts: 1 });
-  const b0 = Date.now();
-  for (let i = 0; i < 2 * EDITS; i++) {
-    await db.send(new PutItemCommand({ TableName: TABLE, Item: {
-      userId: { S: 'baseline' }, invoiceId: { S: `base-${i}` }, version: { N: '1' }, content: { S: JSON.stringify(exported.invoices[0]) },
-    } }));
-  }
-  const baseMs = Date.now() - b0;
+  const baseMs = await sequentialPuts(stack.proxy.url, 2 * EDITS, exported.invoices[0]);
 
   console.log(`\nTwo devices, ${EDITS} offline edits each (dynalite behind the fault proxy, no added latency):`);
   console.log(`  editing offline (both at once, through the editor): ${editMs} ms`);

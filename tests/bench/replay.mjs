@@ -10,8 +10,7 @@
 // 150 ms per action of a transaction, so one of 100 actions takes longer than the app's
 // 15 s timeout; the replay's round trips are compared with moto's at full speed in the
 // same run (target: within 2x).
-import { PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE, LOCAL_KEYS } from '../support/standins.mjs';
+import { sequentialPuts } from './common.mjs';
 import { addClient, nav, download } from '../e2e/helpers.mjs';
 import { startCloudStack, kit } from '../e2e/cloud-stack.mjs';
 
@@ -49,14 +48,7 @@ async function measure(server, slow = false) {
     if (slow) return { server, slow, trips, byTarget: s.byTarget, ms: done - first, serverMs, stored };
 
     // baseline: one PutItem per invoice, one after the other, same proxy and latency
-    const db = new DynamoDBClient({ endpoint: stack.proxy.url, region: 'us-east-1', credentials: LOCAL_KEYS, maxAttempts: 1 });
-    const t0 = Date.now();
-    for (let i = 0; i < WRITES; i++) {
-      await db.send(new PutItemCommand({ TableName: TABLE, Item: {
-        userId: { S: 'baseline' }, invoiceId: { S: `base-${i}` }, version: { N: '1' }, content: { S: JSON.stringify(exported.invoices[0]) },
-      } }));
-    }
-    const baseMs = Date.now() - t0;
+    const baseMs = await sequentialPuts(stack.proxy.url, WRITES, exported.invoices[0]);
     const baseServerMs = (await stack.proxy.stats()).serverMs.PutItem || 0;
     return { server, trips, byTarget: s.byTarget, ms: done - first, serverMs, stored, baseTrips: WRITES, baseMs, baseServerMs };
   } finally {

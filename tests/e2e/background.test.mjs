@@ -42,17 +42,29 @@ async function fire(context, method, tag) {
 
 const ledgerlinePages = (context) => context.pages().filter((p) => p.url().startsWith(origin()));
 
-/** Signed in on a persistent profile, one invoice in DynamoDB, then `n` more saved while
- * DynamoDB is unreachable (an import): returns what the test needs. */
-async function queued(email, n, options = {}) {
+/** Signed in on a persistent profile, the service worker in control, a client and one
+ * invoice (`first`) in DynamoDB: {context, page, sub, close}. */
+async function synced(email, first = 'Synced first', options = {}) {
   const a = await signedIn(email, { persistent: true, ...options });
   await status(a.page, 'connected');
   await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
   await addClient(a.page, 'Background Client');
-  await quickInvoice(a.page, 'Synced first');
+  await quickInvoice(a.page, first);
   await until('the first invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
-  await nav(a.page, 'Data');
-  const exported = JSON.parse((await download(a.page, 'export-json')).text);
+  return a;
+}
+
+/** An export bundle of page's data (Data -> Export JSON), parsed. */
+async function exportOf(page) {
+  await nav(page, 'Data');
+  return JSON.parse((await download(page, 'export-json')).text);
+}
+
+/** [`synced`], then `n` more invoices saved while DynamoDB is unreachable (an import):
+ * returns what the test needs. */
+async function queued(email, n, options = {}) {
+  const a = await synced(email, 'Synced first', options);
+  const exported = await exportOf(a.page);
   await stack.proxy.set({ mode: 'drop' });
   await status(a.page, 'local');
   const bundle = bundleOf(exported, n, 'BG');
@@ -140,14 +152,8 @@ test('a sync event that runs out of time asks for another and gives up; the repl
 });
 
 test('offline for real (the browser\'s network off): the page asks for a background sync; the page closed, the network back, the browser fires it by itself and everything arrives', async () => {
-  const a = await signedIn('bgonline@ledgerline.test', { persistent: true, contextOptions: { permissions: ['background-sync'] } });
-  await status(a.page, 'connected');
-  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
-  await addClient(a.page, 'Online Client');
-  await quickInvoice(a.page, 'Synced first');
-  await until('the first invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
-  await nav(a.page, 'Data');
-  const exported = JSON.parse((await download(a.page, 'export-json')).text);
+  const a = await synced('bgonline@ledgerline.test', 'Synced first', { contextOptions: { permissions: ['background-sync'] } });
+  const exported = await exportOf(a.page);
   await a.context.setOffline(true);
   await status(a.page, 'local');
   const bundle = bundleOf(exported, 20, 'ON');
@@ -223,8 +229,7 @@ test('without the Sync API (SyncManager deleted) the app still delivers everythi
   await addClient(a.page, 'No Sync Client');
   await quickInvoice(a.page, 'Synced first');
   await until('the first invoice in DynamoDB', async () => (await remote(a.sub)).length === 1);
-  await nav(a.page, 'Data');
-  const exported = JSON.parse((await download(a.page, 'export-json')).text);
+  const exported = await exportOf(a.page);
   await stack.proxy.set({ mode: 'drop' });
   await status(a.page, 'local');
   const bundle = bundleOf(exported, 20, 'NS');
@@ -287,12 +292,8 @@ const engineStore = (page, store) => page.evaluate((store) => new Promise((resol
 }), store);
 
 test('what the service worker learns with no page open (DynamoDB won a conflict) waits in the inbox; the app stores it at start-up, DynamoDB unreachable, and keeps the local version under Conflicts', async () => {
-  const a = await signedIn('bginbox@ledgerline.test', { persistent: true, contextOptions: { permissions: ['background-sync'] } });
-  await status(a.page, 'connected');
-  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
-  await addClient(a.page, 'Inbox Client');
-  await quickInvoice(a.page, 'Edited on two devices');
-  const [inv] = await until('the invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; });
+  const a = await synced('bginbox@ledgerline.test', 'Edited on two devices', { contextOptions: { permissions: ['background-sync'] } });
+  const [inv] = await remote(a.sub);
   await stack.proxy.set({ mode: 'drop' });
   await status(a.page, 'local');
   await editNotes(a.page, inv.id, 'mine, offline');
@@ -338,11 +339,7 @@ test('what the service worker learns with no page open (DynamoDB won a conflict)
 });
 
 test('the service worker makes the due automatic export on a periodic sync with no page open, from the latest copy the page keeps with every save', async () => {
-  const a = await signedIn('bgexport@ledgerline.test', { persistent: true });
-  await status(a.page, 'connected');
-  await a.page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 30000 });
-  await addClient(a.page, 'Export Client');
-  await quickInvoice(a.page, 'First to export');
+  const a = await synced('bgexport@ledgerline.test', 'First to export');
   await quickInvoice(a.page, 'Second to export');
   // the latest copy follows the saves; no automatic export yet (none was due with nothing to export)
   const latest = await until('the latest copy with both invoices', async () => {

@@ -21,6 +21,18 @@ async function seed(page) {
   await newInvoice(page, { client: 'Acme, Inc.', currency: 'JPY', lines: [{ desc: 'Yen work', qty: '2', price: '1500', taxes: '8' }] });
 }
 
+/** Overwrites INV-0002's stored record with broken JSON and reloads; returns its key. */
+async function corruptSecond(page) {
+  const key = await page.evaluate(() => {
+    const k = Object.keys(localStorage).find((k) => k.includes('/invoice/') && localStorage.getItem(k).includes('"INV-0002"'));
+    localStorage.setItem(k, '{"id": "broken", "number": "INV-0002", ');
+    return k;
+  });
+  await page.reload();
+  await ready(page);
+  return key;
+}
+
 test('export JSON, clear storage, import: identical data; CSV has header and rows', async () => {
   const { context, page } = await open(browser, server.url);
   await seed(page);
@@ -97,13 +109,7 @@ test('import rejects a damaged file record by record and imports nothing', async
 test('a corrupted localStorage entry: the app starts, names it, shows the others, and can export or remove it', async () => {
   const { context, page } = await open(browser, server.url);
   await seed(page);
-  const key = await page.evaluate(() => {
-    const k = Object.keys(localStorage).find((k) => k.includes('/invoice/') && localStorage.getItem(k).includes('"INV-0002"'));
-    localStorage.setItem(k, '{"id": "broken", "number": "INV-0002", ');
-    return k;
-  });
-  await page.reload();
-  await ready(page);
+  const key = await corruptSecond(page);
   const banner = tid(page, 'damaged-banner');
   await banner.waitFor();
   assert.match(await banner.textContent(), /1 stored entry could not be read/);
@@ -142,13 +148,7 @@ test('a corrupted localStorage entry comes back from the latest copy kept in Ind
     if (i > 150) throw new Error('no latest copy with both invoices');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const key = await page.evaluate(() => {
-    const k = Object.keys(localStorage).find((k) => k.includes('/invoice/') && localStorage.getItem(k).includes('"INV-0002"'));
-    localStorage.setItem(k, '{"id": "broken", "number": "INV-0002", ');
-    return k;
-  });
-  await page.reload();
-  await ready(page);
+  const key = await corruptSecond(page);
   await tid(page, 'damaged-banner').waitFor();
   assert.deepEqual((await rows(page)).map((r) => r.number), ['INV-0001']);
   // longer than the copy's delay: the damaged state is not copied over the good one
