@@ -131,7 +131,9 @@ self.addEventListener('sync', (event) => {
 // Installed app (Chromium), now and then: send what waits, then make the automatic
 // export if one is due (from the latest copy the page keeps with every save).
 self.addEventListener('periodicsync', (event) => {
-  if (event.tag === PERIODIC_TAG) event.waitUntil(job('periodic').catch(() => null));
+  if (event.tag !== PERIODIC_TAG) return;
+  // after a replay of this worker that is under way, not beside it
+  event.waitUntil((running || Promise.resolve()).catch(() => null).then(() => job('periodic')).catch(() => null));
 });
 
 self.addEventListener('online', () => { replayIfWaiting(); });

@@ -48,7 +48,12 @@ pub async fn run_if_due(store: &Store) {
         return;
     }
     // the service worker may have exported since this page last did
-    if let Some(theirs) = newest_stored(store).await {
+    let theirs = newest_stored(store).await;
+    if last(store) != before {
+        // another tab claimed this one meanwhile
+        return;
+    }
+    if let Some(theirs) = theirs {
         if before.is_none_or(|b| theirs > b) && !due(store.config.auto_export, Some(theirs), now) {
             set_last(store, Some(theirs));
             return;
@@ -159,15 +164,17 @@ pub fn latest_changed(store: &Store) {
         let what = now.clone();
         let timer = gloo::timers::callback::Timeout::new(LATEST_AFTER_MS, move || {
             wasm_bindgen_futures::spawn_local(async move {
-                if keep_latest(&store).await {
-                    LATEST_COPY.with(|l| {
-                        let mut l = l.borrow_mut();
+                let kept = keep_latest(&store).await;
+                LATEST_COPY.with(|l| {
+                    let mut l = l.borrow_mut();
+                    if kept {
                         l.written = Some(what.clone());
-                        if l.waiting.as_ref().map(|(w, _)| w) == Some(&what) {
-                            l.waiting = None;
-                        }
-                    });
-                }
+                    }
+                    // kept or not, this timer is done: the next change (or render) tries again
+                    if l.waiting.as_ref().map(|(w, _)| w) == Some(&what) {
+                        l.waiting = None;
+                    }
+                });
             });
         });
         l.waiting = Some((now, timer));

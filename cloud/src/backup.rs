@@ -3,6 +3,7 @@
 //! Data → Export), keyed `<user>|<at>` so a user's backups sort oldest first; only the
 //! newest N are kept.
 
+use crate::error::CloudResult;
 use ledgerline_core::backups::{to_prune, Kept};
 use ledgerline_core::protocol::BackupInfo;
 use rexie::{Rexie, TransactionMode};
@@ -30,11 +31,11 @@ fn key(user: &str, at: f64) -> JsValue {
     JsValue::from_str(&format!("{user}|{:015}", at.max(0.0) as u64))
 }
 
-async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+async fn open() -> CloudResult<std::rc::Rc<Rexie>> {
     crate::idb::open(DB, &[(STORE, false)]).await
 }
 
-async fn all(db: &Rexie, user: &str) -> Result<Vec<(JsValue, Stored)>, String> {
+async fn all(db: &Rexie, user: &str) -> CloudResult<Vec<(JsValue, Stored)>> {
     Ok(crate::idb::user_entries(db, STORE, user)
         .await?
         .into_iter()
@@ -50,7 +51,7 @@ pub async fn add(
     invoices: u32,
     bundle: String,
     keep: u32,
-) -> Result<(), String> {
+) -> CloudResult<()> {
     let db = open().await?;
     // one transaction: two copies stored at once (the latest copy and an export in the
     // same millisecond) neither take the same key nor prune from a stale list
@@ -102,7 +103,7 @@ pub async fn add(
 }
 
 /// The user's backups, newest first, without their content.
-pub async fn list(user: &str) -> Result<Vec<BackupInfo>, String> {
+pub async fn list(user: &str) -> CloudResult<Vec<BackupInfo>> {
     let db = open().await?;
     Ok(all(&db, user)
         .await?
@@ -118,7 +119,7 @@ pub async fn list(user: &str) -> Result<Vec<BackupInfo>, String> {
 }
 
 /// The bundle of the backup taken at `at`.
-pub async fn read(user: &str, at: f64) -> Result<Option<String>, String> {
+pub async fn read(user: &str, at: f64) -> CloudResult<Option<String>> {
     let db = open().await?;
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadOnly)

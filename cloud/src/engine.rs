@@ -8,6 +8,7 @@
 //! many changes wait in its queue (`pending`), which the service worker's loader reads
 //! with plain IndexedDB at start-up to decide whether to load the engine at all.
 
+use crate::error::CloudResult;
 use crate::store::{all_of, err, put_json};
 use ledgerline_core::protocol::{InboxItem, SyncContext, Take};
 use rexie::{Rexie, TransactionMode};
@@ -28,7 +29,7 @@ struct Current {
     pending: u32,
 }
 
-async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+async fn open() -> CloudResult<std::rc::Rc<Rexie>> {
     crate::idb::open(DB, &[(CONTEXT, false), (INBOX, false)]).await
 }
 
@@ -40,7 +41,7 @@ fn current_key() -> JsValue {
 async fn get_json<T: serde::de::DeserializeOwned>(
     db: &Rexie,
     key: &JsValue,
-) -> Result<Option<T>, String> {
+) -> CloudResult<Option<T>> {
     let tx = db
         .transaction(&[CONTEXT], TransactionMode::ReadOnly)
         .map_err(err)?;
@@ -55,12 +56,12 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .and_then(|s| serde_json::from_str(&s).ok()))
 }
 
-async fn read_current(db: &Rexie) -> Result<Option<Current>, String> {
+async fn read_current(db: &Rexie) -> CloudResult<Option<Current>> {
     get_json(db, &current_key()).await
 }
 
 /// Whom the page syncs for now (None: nobody signed in); `pending` as the queue holds.
-pub async fn set_context(context: Option<SyncContext>, pending: u32) -> Result<(), String> {
+pub async fn set_context(context: Option<SyncContext>, pending: u32) -> CloudResult<()> {
     let db = open().await?;
     let value = context.map(|c| Current {
         scope: ledgerline_core::sync::scope(&c.user, &c.target),
@@ -71,12 +72,12 @@ pub async fn set_context(context: Option<SyncContext>, pending: u32) -> Result<(
 }
 
 /// Whom to sync for, as the page last said.
-pub async fn context() -> Result<Option<SyncContext>, String> {
+pub async fn context() -> CloudResult<Option<SyncContext>> {
     Ok(read_current(&*open().await?).await?.map(|c| c.context))
 }
 
 /// Notes how many changes wait in `scope`, if it is the current one.
-pub async fn note_pending(scope: &str, pending: u32) -> Result<(), String> {
+pub async fn note_pending(scope: &str, pending: u32) -> CloudResult<()> {
     let db = open().await?;
     match read_current(&db).await? {
         Some(mut c) if c.scope == scope && c.pending != pending => {
@@ -100,11 +101,11 @@ fn plan_key() -> JsValue {
     JsValue::from_str("exports")
 }
 
-pub async fn set_export_plan(plan: &ExportPlan) -> Result<(), String> {
+pub async fn set_export_plan(plan: &ExportPlan) -> CloudResult<()> {
     put_json(&*open().await?, CONTEXT, &plan_key(), Some(plan)).await
 }
 
-pub async fn export_plan() -> Result<Option<ExportPlan>, String> {
+pub async fn export_plan() -> CloudResult<Option<ExportPlan>> {
     get_json(&*open().await?, &plan_key()).await
 }
 
@@ -113,7 +114,7 @@ fn inbox_key(scope: &str, at: f64) -> JsValue {
 }
 
 /// Keeps what a job learned for `scope`; returns the entry's time.
-pub async fn inbox_add(scope: &str, take: Vec<Take>, kept: u32) -> Result<f64, String> {
+pub async fn inbox_add(scope: &str, take: Vec<Take>, kept: u32) -> CloudResult<f64> {
     let db = open().await?;
     let mut at = js_sys::Date::now();
     // two jobs in the same millisecond keep two entries
@@ -130,12 +131,12 @@ pub async fn inbox_add(scope: &str, take: Vec<Take>, kept: u32) -> Result<f64, S
 }
 
 /// What waits in the inbox of `scope`, oldest first.
-pub async fn inbox(scope: &str) -> Result<Vec<InboxItem>, String> {
+pub async fn inbox(scope: &str) -> CloudResult<Vec<InboxItem>> {
     all_of(&*open().await?, INBOX, scope).await
 }
 
 /// The page stored and acknowledged these entries.
-pub async fn inbox_done(scope: &str, at: &[f64]) -> Result<(), String> {
+pub async fn inbox_done(scope: &str, at: &[f64]) -> CloudResult<()> {
     let db = open().await?;
     for a in at {
         put_json::<InboxItem>(&db, INBOX, &inbox_key(scope, *a), None).await?;

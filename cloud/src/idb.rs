@@ -1,6 +1,7 @@
 //! One IndexedDB connection per database and worker, opened on first use and reused:
 //! opening one per call made a burst of saves open hundreds of connections.
 
+use crate::error::CloudResult;
 use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,7 +19,7 @@ pub fn forget(name: &str) {
 }
 
 /// The database `name` (version 1) with `stores` (name, auto-increment keys).
-pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> Result<Rc<Rexie>, String> {
+pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> CloudResult<Rc<Rexie>> {
     let cached = OPEN.with(|o| {
         o.borrow()
             .iter()
@@ -50,14 +51,14 @@ pub async fn open(name: &'static str, stores: &[(&str, bool)]) -> Result<Rc<Rexi
 }
 
 /// Every key of one user in stores keyed `<user>|...`: `<user>|` up to `<user>|\u{ffff}`.
-pub fn user_range(user: &str) -> Result<KeyRange, String> {
+pub fn user_range(user: &str) -> CloudResult<KeyRange> {
     KeyRange::bound(
         &JsValue::from_str(&format!("{user}|")),
         &JsValue::from_str(&format!("{user}|\u{ffff}")),
         Some(false),
         Some(false),
     )
-    .map_err(|e| format!("{e:?}"))
+    .map_err(|e| format!("{e:?}").into())
 }
 
 /// The keys and values of one user's entries in `store`, in key order.
@@ -65,7 +66,7 @@ pub async fn user_entries(
     db: &Rexie,
     store: &str,
     user: &str,
-) -> Result<Vec<(JsValue, JsValue)>, String> {
+) -> CloudResult<Vec<(JsValue, JsValue)>> {
     let err = |e: rexie::Error| format!("{e:?}");
     let range = user_range(user)?;
     let tx = db

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod cognito;
 pub mod dynamo;
 pub mod engine;
+pub mod error;
 pub mod http;
 pub mod idb;
 pub mod item;

@@ -6,6 +6,7 @@
 
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
+use ledgerline_cloud::error::{CloudError, CloudResult};
 use ledgerline_cloud::{backup, dynamo, engine, oplog, replay as replayer, store, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
@@ -21,7 +22,9 @@ thread_local! {
     static CLIENT: RefCell<Option<(String, Client)>> = const { RefCell::new(None) };
 }
 
-async fn client(target: &Target) -> Result<Option<(Client, bool)>, String> {
+/// The DynamoDB client for the stored credentials: with whether they worked before, and
+/// their generation (`vault::load`).
+async fn client(target: &Target) -> CloudResult<Option<(Client, bool, f64)>> {
     let Some((creds, worked, generation)) = vault::load().await? else {
         return Ok(None);
     };
@@ -46,7 +49,7 @@ async fn client(target: &Target) -> Result<Option<(Client, bool)>, String> {
             c
         }
     };
-    Ok(Some((client, worked)))
+    Ok(Some((client, worked, generation)))
 }
 
 /// Runs one DynamoDB call with the stored credentials and turns its outcome into a reply.
@@ -55,7 +58,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<String, ledgerline_core::errors::Failure>>,
 {
-    let (client, worked) = match client_or_reply(target).await {
+    let (client, worked, generation) = match client_or_reply(target).await {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -64,15 +67,15 @@ where
     let ms = js_sys::Date::now() - started;
     match outcome {
         Ok(detail) => {
-            if let Err(message) = vault::mark_worked().await {
-                return Reply::Error { message };
+            if let Err(e) = vault::mark_worked(generation).await {
+                return error_reply(e);
             }
             Reply::Ok { detail, ms }
         }
         Err(failure) => {
             let reply = failed(&failure, worked, ms);
             if let Reply::Failed { class, .. } = reply {
-                let _ = vault::mark_refused(class).await;
+                let _ = vault::mark_refused(class, generation).await;
             }
             reply
         }
@@ -97,11 +100,11 @@ fn failed(f: &ledgerline_core::errors::Failure, worked: bool, ms: f64) -> Reply 
 }
 
 /// The DynamoDB client for `target`, or the reply that says why there is none.
-async fn client_or_reply(target: &Target) -> Result<(Client, bool), Reply> {
+async fn client_or_reply(target: &Target) -> Result<(Client, bool, f64), Reply> {
     match client(target).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(Reply::NoCredentials),
-        Err(message) => Err(Reply::Error { message }),
+        Err(e) => Err(error_reply(e)),
     }
 }
 
@@ -147,7 +150,7 @@ async fn dispatch(req: Request) -> Reply {
                         CLIENT.with(|c| *c.borrow_mut() = None);
                         Reply::Credentials { info: Some(info) }
                     }
-                    Err(message) => Reply::Error { message },
+                    Err(e) => error_reply(e),
                 },
             }
         }
@@ -156,11 +159,11 @@ async fn dispatch(req: Request) -> Reply {
                 CLIENT.with(|c| *c.borrow_mut() = None);
                 Reply::Credentials { info: None }
             }
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::CredentialsInfo => match vault::info().await {
             Ok(info) => Reply::Credentials { info },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Check { target } => check(&target).await,
         Request::CreateTable { target } => {
@@ -195,7 +198,7 @@ async fn dispatch(req: Request) -> Reply {
             Err(e) => auth_failed(e),
         },
         Request::RefreshSession { cognito } => match vault::load_session().await {
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
             Ok(None) => Reply::Session { session: None },
             Ok(Some(old)) => match cognito::refresh(&cognito, &old).await {
                 Ok(session) => remember(session).await,
@@ -214,7 +217,7 @@ async fn dispatch(req: Request) -> Reply {
         },
         Request::SignOut => match vault::forget_session().await {
             Ok(()) => Reply::Session { session: None },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Enqueue {
             target,
@@ -223,12 +226,12 @@ async fn dispatch(req: Request) -> Reply {
             kind,
             parent,
         } => match migrated(&user, &target).await {
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
             Ok(scope) => match store::add(&scope, &invoice_id, kind, parent).await {
                 Ok(pending) => Reply::Queued {
                     pending: pending as u32,
                 },
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             },
         },
         Request::Replay { target, user } => replay(&target, &user).await,
@@ -242,14 +245,14 @@ async fn dispatch(req: Request) -> Reply {
             };
             match engine::set_context(context, pending).await {
                 Ok(()) => Reply::Queued { pending },
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             }
         }
         Request::ReplayAll => replay_all().await,
         Request::SetExportPlan { user, every, kept } => {
             match engine::set_export_plan(&engine::ExportPlan { user, every, kept }).await {
                 Ok(()) => done(),
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             }
         }
         Request::Periodic => {
@@ -278,16 +281,16 @@ async fn dispatch(req: Request) -> Reply {
         }
         Request::Inbox { target, user } => match engine::inbox(&scope(&user, &target)).await {
             Ok(items) => Reply::Inbox { items },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::InboxDone { target, user, at } => {
             match engine::inbox_done(&scope(&user, &target), &at).await {
                 Ok(()) => done(),
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             }
         }
         Request::Changed { target, user } => {
-            let (client, worked) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -305,7 +308,7 @@ async fn dispatch(req: Request) -> Reply {
             local,
             damaged,
         } => {
-            let (client, worked) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -318,7 +321,7 @@ async fn dispatch(req: Request) -> Reply {
                 match ledgerline_cloud::pull::pull(&client, &table, &user, &scope, &local, &damaged)
                     .await
                 {
-                    Ok(Ok(p)) => {
+                    Ok(p) => {
                         if let Some(m) = marker {
                             SEEN.with(|s| s.borrow_mut().insert(scope.clone(), m));
                         }
@@ -334,8 +337,8 @@ async fn dispatch(req: Request) -> Reply {
                             started_at: p.started_at,
                         }
                     }
-                    Ok(Err(f)) => failed(&f, worked, 0.0),
-                    Err(message) => Reply::Error { message },
+                    Err(CloudError::Service(f)) => failed(&f, worked, 0.0),
+                    Err(e) => error_reply(e),
                 }
             };
             // the same lock as replays: a pull and a replay never interleave
@@ -344,11 +347,11 @@ async fn dispatch(req: Request) -> Reply {
         Request::Conflicts { target, user } => {
             let scope = match migrated(&user, &target).await {
                 Ok(s) => s,
-                Err(message) => return Reply::Error { message },
+                Err(e) => return error_reply(e),
             };
             match store::conflicts(&scope).await {
                 Ok(items) => Reply::Conflicts { items },
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             }
         }
         Request::LeaseNumbers {
@@ -357,7 +360,7 @@ async fn dispatch(req: Request) -> Reply {
             floor,
             count,
         } => {
-            let (client, worked) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -367,7 +370,7 @@ async fn dispatch(req: Request) -> Reply {
             }
         }
         Request::Records { target, user } => {
-            let (client, worked) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -386,7 +389,7 @@ async fn dispatch(req: Request) -> Reply {
             base,
             lineage,
         } => {
-            let (client, worked) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -410,7 +413,7 @@ async fn dispatch(req: Request) -> Reply {
         }
         Request::Counts { target, user } => match migrated(&user, &target).await {
             Ok(scope) => counts(&scope, Ok(0)).await,
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Ack {
             target,
@@ -419,7 +422,7 @@ async fn dispatch(req: Request) -> Reply {
             pulled_at,
         } => match migrated(&user, &target).await {
             Ok(scope) => counts(&scope, store::ack(&scope, &acks, pulled_at).await).await,
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::KeepConflicts {
             target,
@@ -430,7 +433,7 @@ async fn dispatch(req: Request) -> Reply {
                 let kept = store::keep_conflicts(&scope, items).await.map(|k| k.len());
                 counts(&scope, kept).await
             }
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::DropConflict {
             target,
@@ -439,7 +442,7 @@ async fn dispatch(req: Request) -> Reply {
             at,
         } => match store::drop_conflict(&scope(&user, &target), &invoice_id, at).await {
             Ok(()) => done(),
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Backup {
             user,
@@ -449,25 +452,25 @@ async fn dispatch(req: Request) -> Reply {
             keep,
         } => match backup::add(&user, &reason, invoices, bundle, keep).await {
             Ok(()) => done(),
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Backups { user } => match backup::list(&user).await {
             Ok(list) => Reply::Backups { list },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::ReadBackup { user, at } => match backup::read(&user, at).await {
             Ok(Some(bundle)) => Reply::Backup { bundle },
             Ok(None) => Reply::Error {
                 message: "that backup is no longer kept".into(),
             },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::Log { entry } => match oplog::append(&entry).await {
             Ok(()) => Reply::Ok {
                 detail: String::new(),
                 ms: 0.0,
             },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
         Request::ReadLog { user } => match oplog::read(&user).await {
             Ok(entries) => Reply::Log {
@@ -495,30 +498,38 @@ async fn dispatch(req: Request) -> Reply {
                     .collect(),
                 json: serde_json::to_string(&entries).unwrap_or_default(),
             },
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         },
     }
 }
 
 /// The scope of (user, target), with state of older app versions moved under it first:
 /// every request that reads or writes a user's sync state goes through here.
-async fn migrated(user: &str, target: &Target) -> Result<String, String> {
+async fn migrated(user: &str, target: &Target) -> CloudResult<String> {
     let scope = scope(user, target);
     store::migrate_legacy(user, &scope).await?;
     Ok(scope)
 }
 
 /// The queue's length and the conflicts kept, after `step` (its error, if it failed).
-async fn counts(scope: &str, step: Result<usize, String>) -> Reply {
-    if let Err(message) = step {
-        return Reply::Error { message };
+async fn counts(scope: &str, step: CloudResult<usize>) -> Reply {
+    if let Err(e) = step {
+        return error_reply(e);
     }
     match (store::pending(scope).await, store::conflicts(scope).await) {
         (Ok(pending), Ok(c)) => Reply::Counts {
             pending: pending as u32,
             conflicts: c.len() as u32,
         },
-        (Err(message), _) | (_, Err(message)) => Reply::Error { message },
+        (Err(e), _) | (_, Err(e)) => error_reply(e),
+    }
+}
+
+/// The reply for an engine error: a storage error as it is, an AWS failure classified.
+fn error_reply(e: CloudError) -> Reply {
+    match e {
+        CloudError::Storage(message) => Reply::Error { message },
+        CloudError::Service(f) => failed(&f, false, 0.0),
     }
 }
 
@@ -550,23 +561,25 @@ async fn remember(session: vault::Session) -> Reply {
         Ok(()) => Reply::Session {
             session: Some(info),
         },
-        Err(message) => Reply::Error { message },
+        Err(e) => error_reply(e),
     }
 }
 
 /// Sends the queue. Only one replay runs at a time in this worker; the Web Lock
 /// `ledgerline-replay` keeps other tabs' workers (and later the service worker) out.
 async fn replay(target: &Target, user: &str) -> Reply {
-    let (client, worked) = match client_or_reply(target).await {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
     let table = target.table.clone();
     let user = user.to_string();
     let scope = scope(&user, target);
+    let target = target.clone();
     let run = async move {
-        if let Err(message) = store::migrate_legacy(&user, &scope).await {
-            return Reply::Error { message };
+        // the client inside the lock: credentials saved while it waited are the ones used
+        let (client, worked, generation) = match client_or_reply(&target).await {
+            Ok(c) => c,
+            Err(reply) => return reply,
+        };
+        if let Err(e) = store::migrate_legacy(&user, &scope).await {
+            return error_reply(e);
         }
         // credentials AWS refused (here or in another worker): nothing is sent with them
         if let Ok(Some(class)) = vault::refused().await {
@@ -579,16 +592,16 @@ async fn replay(target: &Target, user: &str) -> Reply {
                     failed: Some(class),
                     refused: Vec::new(),
                 },
-                Err(message) => Reply::Error { message },
+                Err(e) => error_reply(e),
             };
         }
         match replayer::replay(&client, &table, &user, &scope, worked).await {
             Ok(r) => {
                 if let Some(class) = r.failed {
-                    let _ = vault::mark_refused(class).await;
+                    let _ = vault::mark_refused(class, generation).await;
                 }
                 if r.sent > 0 {
-                    let _ = vault::mark_worked().await;
+                    let _ = vault::mark_worked(generation).await;
                     // other devices learn of it at their next check; this one knows the
                     // marker it wrote only if nobody else wrote one since it last looked
                     let seen = SEEN.with(|s| s.borrow().get(&scope).cloned());
@@ -612,7 +625,7 @@ async fn replay(target: &Target, user: &str) -> Reply {
                     refused: r.refused,
                 }
             }
-            Err(message) => Reply::Error { message },
+            Err(e) => error_reply(e),
         }
     };
     ledgerline_cloud::lock::exclusive("ledgerline-replay", run).await
@@ -631,7 +644,7 @@ async fn replay_all() -> Reply {
     let ctx = match engine::context().await {
         Ok(Some(c)) => c,
         Ok(None) => return idle,
-        Err(message) => return Reply::Error { message },
+        Err(e) => return error_reply(e),
     };
     let scope = scope(&ctx.user, &ctx.target);
     let at = js_sys::Date::now();
@@ -643,7 +656,7 @@ async fn replay_all() -> Reply {
     match waiting {
         Ok(0) => return idle,
         Ok(_) => {}
-        Err(message) => return Reply::Error { message },
+        Err(e) => return error_reply(e),
     }
     // a check first, as a page does: with DynamoDB unreachable the queue is left exactly
     // as it is (a replay would mark its first batch as possibly sent)
@@ -699,12 +712,12 @@ async fn export_if_due() -> Result<Option<(String, String)>, (String, String)> {
     };
     let Some(plan) = engine::export_plan()
         .await
-        .map_err(|e| (String::new(), e))?
+        .map_err(|e| (String::new(), e.to_string()))?
     else {
         return Ok(None);
     };
     let user = plan.user.clone();
-    let fail = |e: String| (user.clone(), e);
+    let fail = |e: CloudError| (user.clone(), e.to_string());
     let list = backup::list(&plan.user).await.map_err(fail)?;
     let kept: Vec<Kept> = list
         .iter()

@@ -1,6 +1,7 @@
 //! The storage operation log: bounded, in IndexedDB, shared by the page (through the
 //! cloud worker) and the workers. Entries are JSON strings under an auto-increment key.
 
+use crate::error::CloudResult;
 use ledgerline_core::protocol::{LogEntry, LOG_CAPACITY};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
@@ -12,12 +13,12 @@ fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
 
-async fn open() -> Result<std::rc::Rc<rexie::Rexie>, String> {
+async fn open() -> CloudResult<std::rc::Rc<rexie::Rexie>> {
     crate::idb::open(DB, &[(STORE, true)]).await
 }
 
 /// Appends one entry and drops the oldest beyond [`LOG_CAPACITY`].
-pub async fn append(entry: &LogEntry) -> Result<(), String> {
+pub async fn append(entry: &LogEntry) -> CloudResult<()> {
     let db = open().await?;
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadWrite)
@@ -43,7 +44,7 @@ pub async fn append(entry: &LogEntry) -> Result<(), String> {
 }
 
 /// Every entry of `user` and the user-less ones, oldest first.
-pub async fn read(user: &str) -> Result<Vec<LogEntry>, String> {
+pub async fn read(user: &str) -> CloudResult<Vec<LogEntry>> {
     let db = open().await?;
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadOnly)

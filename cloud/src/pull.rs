@@ -6,6 +6,7 @@
 //! when the page acknowledges them (`store::ack`).
 
 use crate::dynamo::failure;
+use crate::error::CloudResult;
 use crate::item;
 use crate::store::{self, WorkerStep};
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -131,7 +132,7 @@ pub async fn pull(
     scope: &str,
     local: &[(String, u64, String)],
     damaged: &[String],
-) -> Result<Result<Pulled, Failure>, String> {
+) -> CloudResult<Pulled> {
     store::migrate_legacy(user, scope).await?;
     let mut out = Pulled {
         // DynamoDB's time as far as this device knows it (a wrong clock corrected)
@@ -140,7 +141,7 @@ pub async fn pull(
     };
     let remote = match versions(client, table, user, &mut out.round_trips).await {
         Ok(v) => v,
-        Err(f) => return Ok(Err(f)),
+        Err(f) => return Err(f.into()),
     };
     let (queued, synced) = store::queued_and_synced(scope).await?;
     let stale = store::last_pull(scope)
@@ -217,7 +218,7 @@ pub async fn pull(
         .collect();
     let fetched = match fetch(client, table, user, &wanted, &mut out.round_trips).await {
         Ok(f) => f,
-        Err(f) => return Ok(Err(f)),
+        Err(f) => return Err(f.into()),
     };
     let mut lost: Vec<Conflict> = Vec::new();
     let mut rebased: Vec<(String, Option<Seen>, WorkerStep)> = Vec::new();
@@ -287,5 +288,5 @@ pub async fn pull(
     // the losers (and damaged items) are kept before anything overwrites them
     out.conflicts = store::keep_conflicts(scope, lost).await?;
     store::apply_worker_steps(scope, &rebased).await?;
-    Ok(Ok(out))
+    Ok(out)
 }

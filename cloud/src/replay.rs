@@ -4,6 +4,7 @@
 //! `ledgerline_core::sync`'s (batches, a failed condition); this module does the I/O.
 
 use crate::dynamo::failure;
+use crate::error::{service_apart, CloudResult};
 use crate::item;
 use crate::store::{self, all_of, count, open, update, update_many, QUEUE};
 use aws_sdk_dynamodb::error::SdkError;
@@ -124,7 +125,7 @@ pub async fn remote_copy(
 
 /// Marks a batch done in one IndexedDB transaction: DynamoDB now has what each op
 /// wrote. A newer change queued meanwhile stays, now based on the version just written.
-async fn done_all(db: &Rexie, scope: &str, ops: &[&QueueOp]) -> Result<(), String> {
+async fn done_all(db: &Rexie, scope: &str, ops: &[&QueueOp]) -> CloudResult<()> {
     update_many(db, scope, ops, |op, current| {
         let mark = written_mark(op);
         let seen = (mark.0, Some(mark.1.clone()));
@@ -150,7 +151,7 @@ async fn mark_sent<'a>(
     db: &Rexie,
     scope: &str,
     ops: &[&'a QueueOp],
-) -> Result<Vec<&'a QueueOp>, String> {
+) -> CloudResult<Vec<&'a QueueOp>> {
     let still = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let keep = still.clone();
     update_many(db, scope, ops, |op, current| {
@@ -175,12 +176,7 @@ async fn mark_sent<'a>(
 }
 
 /// Counts a failed attempt on operations still queued as they were sent.
-async fn failed(
-    db: &Rexie,
-    scope: &str,
-    ops: &[&QueueOp],
-    class: ErrorClass,
-) -> Result<(), String> {
+async fn failed(db: &Rexie, scope: &str, ops: &[&QueueOp], class: ErrorClass) -> CloudResult<()> {
     for op in ops {
         update(db, scope, &op.invoice_id, |current, _| match current {
             Some(mut c) if c.kind == op.kind => {
@@ -211,10 +207,10 @@ async fn after_failed_condition(
     user: &str,
     scope: &str,
     op: &QueueOp,
-) -> Result<Result<Outcome, Failure>, String> {
+) -> CloudResult<Outcome> {
     let (remote, raw) = match remote_copy(client, table, user, &op.invoice_id).await {
         Ok(r) => r,
-        Err(f) => return Ok(Err(f)),
+        Err(f) => return Err(f.into()),
     };
     match on_failed_condition(op, &remote) {
         AfterFailedCondition::Landed { version, adopt } => {
@@ -241,7 +237,7 @@ async fn after_failed_condition(
                 expected: Some(sent_mark(&op.kind)),
                 keep_local: false,
             });
-            Ok(Ok(Outcome::Landed(take)))
+            Ok(Outcome::Landed(take))
         }
         AfterFailedCondition::Rebase(base) => {
             // what DynamoDB has at the new base (its checksum, when readable)
@@ -275,11 +271,11 @@ async fn after_failed_condition(
                 ((next, Some(synced)), kept)
             })
             .await?;
-            Ok(Ok(Outcome::Rebased))
+            Ok(Outcome::Rebased)
         }
         AfterFailedCondition::SetApart => {
             failed(db, scope, &[op], ErrorClass::RequestInvalid).await?;
-            Ok(Ok(Outcome::SetApart))
+            Ok(Outcome::SetApart)
         }
         AfterFailedCondition::Conflict => {
             let (remote_inv, remote_version) = match &remote {
@@ -324,7 +320,7 @@ async fn after_failed_condition(
                 },
                 keep_local: false,
             };
-            Ok(Ok(Outcome::Conflict(Box::new(c), take)))
+            Ok(Outcome::Conflict(Box::new(c), take))
         }
     }
 }
@@ -339,7 +335,7 @@ pub async fn replay(
     user: &str,
     scope: &str,
     worked: bool,
-) -> Result<Replayed, String> {
+) -> CloudResult<Replayed> {
     let db = open().await?;
     let mut out = Replayed::default();
     let mut transactions = !NO_TRANSACTIONS.with(|c| c.get());
@@ -463,7 +459,9 @@ pub async fn replay(
         }
         if !conflicted_ops.is_empty() {
             for op in conflicted_ops {
-                let outcome = after_failed_condition(&db, client, table, user, scope, op).await?;
+                let outcome = service_apart(
+                    after_failed_condition(&db, client, table, user, scope, op).await,
+                )?;
                 if let Some(f) = record(&mut out, op, outcome) {
                     stop_with(&mut out, &f);
                     break;
@@ -502,8 +500,9 @@ pub async fn replay(
                         if stop.is_some() {
                             continue; // looked at again next time
                         }
-                        let outcome =
-                            after_failed_condition(&db, client, table, user, scope, op).await?;
+                        let outcome = service_apart(
+                            after_failed_condition(&db, client, table, user, scope, op).await,
+                        )?;
                         if let Some(f) = record(&mut out, op, outcome) {
                             stop = Some(f);
                             halt.set(true);

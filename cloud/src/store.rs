@@ -8,6 +8,7 @@
 //! Every change of one invoice's entries is one IndexedDB transaction, so a replay
 //! finishing, a pull being acknowledged and a new save never overwrite each other.
 
+use crate::error::CloudResult;
 use crate::idb::user_range;
 use ledgerline_core::sync::{
     base_of, enqueue, on_ack, Ack, Conflict, Enqueued, OpKind, QueueOp, Seen,
@@ -30,12 +31,12 @@ pub(crate) fn key(scope: &str, id: &str) -> JsValue {
     JsValue::from_str(&format!("{scope}|{id}"))
 }
 
-pub(crate) async fn open() -> Result<std::rc::Rc<Rexie>, String> {
+pub(crate) async fn open() -> CloudResult<std::rc::Rc<Rexie>> {
     crate::idb::open(DB, &[(QUEUE, false), (SYNCED, false), (CONFLICTS, false)]).await
 }
 
 /// How many operations wait in `scope` (counted by IndexedDB, nothing parsed).
-pub(crate) async fn count(db: &Rexie, scope: &str) -> Result<usize, String> {
+pub(crate) async fn count(db: &Rexie, scope: &str) -> CloudResult<usize> {
     let range = user_range(scope)?;
     let tx = db
         .transaction(&[QUEUE], TransactionMode::ReadOnly)
@@ -55,7 +56,7 @@ pub(crate) async fn put_json<T: Serialize>(
     store: &str,
     k: &JsValue,
     v: Option<&T>,
-) -> Result<(), String> {
+) -> CloudResult<()> {
     let tx = db
         .transaction(&[store], TransactionMode::ReadWrite)
         .map_err(err)?;
@@ -77,7 +78,7 @@ pub(crate) async fn all_of<T: serde::de::DeserializeOwned>(
     db: &Rexie,
     store: &str,
     scope: &str,
-) -> Result<Vec<T>, String> {
+) -> CloudResult<Vec<T>> {
     let range = user_range(scope)?;
     let tx = db
         .transaction(&[store], TransactionMode::ReadOnly)
@@ -118,7 +119,7 @@ pub(crate) fn format_seen(s: &Seen) -> String {
 
 /// Reads and rewrites one invoice's queue entry (and optionally its synced version) in
 /// a single IndexedDB transaction.
-pub(crate) async fn update<F>(db: &Rexie, scope: &str, id: &str, f: F) -> Result<(), String>
+pub(crate) async fn update<F>(db: &Rexie, scope: &str, id: &str, f: F) -> CloudResult<()>
 where
     F: FnOnce(Option<QueueOp>, Option<Seen>) -> Change,
 {
@@ -139,7 +140,7 @@ pub(crate) async fn update_in<F>(
     scope: &str,
     id: &str,
     f: F,
-) -> Result<(), String>
+) -> CloudResult<()>
 where
     F: FnOnce(Option<QueueOp>, Option<Seen>) -> Change,
 {
@@ -182,7 +183,7 @@ pub(crate) async fn update_many<F>(
     scope: &str,
     ops: &[&QueueOp],
     f: F,
-) -> Result<(), String>
+) -> CloudResult<()>
 where
     F: Fn(&QueueOp, Option<QueueOp>) -> Change,
 {
@@ -249,7 +250,7 @@ pub(crate) async fn update_keeping<F>(
     scope: &str,
     id: &str,
     f: F,
-) -> Result<Option<Conflict>, String>
+) -> CloudResult<Option<Conflict>>
 where
     F: FnOnce(Option<QueueOp>, Option<Seen>) -> (Change, Option<Conflict>),
 {
@@ -284,7 +285,7 @@ pub async fn add(
     invoice_id: &str,
     kind: OpKind,
     parent: Option<(u64, String)>,
-) -> Result<usize, String> {
+) -> CloudResult<usize> {
     let db = open().await?;
     let id = invoice_id.to_string();
     update_keeping(&db, scope, invoice_id, move |current, synced| {
@@ -323,12 +324,12 @@ pub async fn add(
     count(&db, scope).await
 }
 
-pub async fn pending(scope: &str) -> Result<usize, String> {
+pub async fn pending(scope: &str) -> CloudResult<usize> {
     let db = open().await?;
     count(&db, scope).await
 }
 
-pub async fn conflicts(scope: &str) -> Result<Vec<Conflict>, String> {
+pub async fn conflicts(scope: &str) -> CloudResult<Vec<Conflict>> {
     let db = open().await?;
     all_of(&db, CONFLICTS, scope).await
 }
@@ -339,7 +340,7 @@ pub(crate) fn conflict_key(scope: &str, c: &Conflict) -> JsValue {
     JsValue::from_str(&format!("{scope}|{}|{:015}", c.invoice_id, c.at))
 }
 
-pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> Result<(), String> {
+pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> CloudResult<()> {
     let db = open().await?;
     let c = Conflict {
         invoice_id: invoice_id.to_string(),
@@ -356,7 +357,7 @@ pub async fn drop_conflict(scope: &str, invoice_id: &str, at: u64) -> Result<(),
 /// Keeps local versions aside (DynamoDB's won, or a stale editor's draft), unless the
 /// same loss is already kept (a pull or replay interrupted and run again). Returns the
 /// ones newly kept.
-pub async fn keep_conflicts(scope: &str, items: Vec<Conflict>) -> Result<Vec<Conflict>, String> {
+pub async fn keep_conflicts(scope: &str, items: Vec<Conflict>) -> CloudResult<Vec<Conflict>> {
     if items.is_empty() {
         return Ok(items);
     }
@@ -377,7 +378,7 @@ async fn keep_in(
     conflicts: &rexie::Store,
     scope: &str,
     items: Vec<Conflict>,
-) -> Result<Vec<Conflict>, String> {
+) -> CloudResult<Vec<Conflict>> {
     let existing: Vec<Conflict> = conflicts
         .get_all(Some(user_range(scope)?), None)
         .await
@@ -423,7 +424,7 @@ fn naming(id: &str) -> QueueOp {
 /// The page's acknowledgements: localStorage holds DynamoDB's versions now (or no longer
 /// holds the deleted invoices). Only now are they marked synced, and the queued changes
 /// the decisions saw dropped. `pulled_at`: a complete pull that started then.
-pub async fn ack(scope: &str, acks: &[Ack], pulled_at: Option<f64>) -> Result<usize, String> {
+pub async fn ack(scope: &str, acks: &[Ack], pulled_at: Option<f64>) -> CloudResult<usize> {
     let db = open().await?;
     let ops: Vec<QueueOp> = acks.iter().map(|a| naming(&a.invoice_id)).collect();
     let refs: Vec<&QueueOp> = ops.iter().collect();
@@ -448,7 +449,7 @@ fn last_pull_key(scope: &str) -> JsValue {
 }
 
 /// When this device last completed a pull of `scope` (milliseconds since the epoch).
-pub async fn last_pull(scope: &str) -> Result<Option<f64>, String> {
+pub async fn last_pull(scope: &str) -> CloudResult<Option<f64>> {
     let db = open().await?;
     let tx = db
         .transaction(&[SYNCED], TransactionMode::ReadOnly)
@@ -467,7 +468,7 @@ pub async fn last_pull(scope: &str) -> Result<Option<f64>, String> {
 /// The queued operations and synced versions of `scope`, by invoice id.
 pub async fn queued_and_synced(
     scope: &str,
-) -> Result<(HashMap<String, QueueOp>, HashMap<String, Seen>), String> {
+) -> CloudResult<(HashMap<String, QueueOp>, HashMap<String, Seen>)> {
     let db = open().await?;
     let queued: Vec<QueueOp> = all_of(&db, QUEUE, scope).await?;
     let prefix = format!("{scope}|");
@@ -495,7 +496,7 @@ pub async fn queued_and_synced(
 pub async fn apply_worker_steps(
     scope: &str,
     steps: &[(String, Option<Seen>, WorkerStep)],
-) -> Result<(), String> {
+) -> CloudResult<()> {
     if steps.is_empty() {
         return Ok(());
     }
@@ -549,7 +550,7 @@ thread_local! {
 /// else touches that user's state: nothing queued or kept for review by an older version
 /// of the app is left behind. A legacy queue entry and a newer one of the same invoice
 /// are merged by the queue's own rules (the legacy entry's base and sent mark stay).
-pub async fn migrate_legacy(user: &str, scope: &str) -> Result<(), String> {
+pub async fn migrate_legacy(user: &str, scope: &str) -> CloudResult<()> {
     if MIGRATED.with(|m| m.borrow().iter().any(|u| u == user)) {
         return Ok(());
     }

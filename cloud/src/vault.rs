@@ -3,6 +3,7 @@
 //! use but never read). Readable by the page's workers and the service worker of this
 //! origin; never in localStorage, exports, backups or logs.
 
+use crate::error::CloudResult;
 use ledgerline_core::credentials::{Credentials, Secret};
 use ledgerline_core::protocol::CredentialsInfo;
 use rexie::{ObjectStore, Rexie, Transaction, TransactionMode, TransactionResult};
@@ -26,23 +27,23 @@ fn js(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-async fn open() -> Result<Rexie, String> {
+async fn open() -> CloudResult<Rexie> {
     Rexie::builder(DB)
         .version(1)
         .add_object_store(ObjectStore::new(STORE))
         .build()
         .await
-        .map_err(err)
+        .map_err(|e| err(e).into())
 }
 
-async fn done(tx: Transaction) -> Result<(), String> {
+async fn done(tx: Transaction) -> CloudResult<()> {
     match tx.done().await.map_err(err)? {
         TransactionResult::Committed => Ok(()),
         TransactionResult::Aborted => Err("the browser aborted the IndexedDB transaction".into()),
     }
 }
 
-async fn get(db: &Rexie, key: &str) -> Result<Option<JsValue>, String> {
+async fn get(db: &Rexie, key: &str) -> CloudResult<Option<JsValue>> {
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadOnly)
         .map_err(err)?;
@@ -52,7 +53,7 @@ async fn get(db: &Rexie, key: &str) -> Result<Option<JsValue>, String> {
     Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
 }
 
-async fn put(db: &Rexie, key: &str, value: &JsValue) -> Result<(), String> {
+async fn put(db: &Rexie, key: &str, value: &JsValue) -> CloudResult<()> {
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadWrite)
         .map_err(err)?;
@@ -64,7 +65,7 @@ async fn put(db: &Rexie, key: &str, value: &JsValue) -> Result<(), String> {
     done(tx).await
 }
 
-async fn delete(db: &Rexie, key: &str) -> Result<(), String> {
+async fn delete(db: &Rexie, key: &str) -> CloudResult<()> {
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadWrite)
         .map_err(err)?;
@@ -73,7 +74,7 @@ async fn delete(db: &Rexie, key: &str) -> Result<(), String> {
     done(tx).await
 }
 
-fn subtle() -> Result<web_sys::SubtleCrypto, String> {
+fn subtle() -> CloudResult<web_sys::SubtleCrypto> {
     let crypto: web_sys::Crypto =
         js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
             .map_err(js)?
@@ -83,11 +84,11 @@ fn subtle() -> Result<web_sys::SubtleCrypto, String> {
 }
 
 /// The vault key, created on first use (non-extractable AES-GCM 256).
-async fn key(db: &Rexie) -> Result<web_sys::CryptoKey, String> {
+async fn key(db: &Rexie) -> CloudResult<web_sys::CryptoKey> {
     if let Some(k) = get(db, KEY).await? {
         return k
             .dyn_into()
-            .map_err(|_| "the stored vault key is not a CryptoKey".to_string());
+            .map_err(|_| "the stored vault key is not a CryptoKey".into());
     }
     let params = web_sys::AesKeyGenParams::new("AES-GCM", 256);
     let usages = js_sys::Array::of2(&"encrypt".into(), &"decrypt".into());
@@ -103,7 +104,7 @@ async fn key(db: &Rexie) -> Result<web_sys::CryptoKey, String> {
     Ok(k)
 }
 
-fn random_iv() -> Result<js_sys::Uint8Array, String> {
+fn random_iv() -> CloudResult<js_sys::Uint8Array> {
     let crypto: web_sys::Crypto =
         js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
             .map_err(js)?
@@ -116,7 +117,7 @@ fn random_iv() -> Result<js_sys::Uint8Array, String> {
 }
 
 /// Stores `value` encrypted under `name`, with `meta` (not secret) beside it in clear.
-async fn put_sealed<T: Serialize>(name: &str, value: &T, meta: &str) -> Result<(), String> {
+async fn put_sealed<T: Serialize>(name: &str, value: &T, meta: &str) -> CloudResult<()> {
     let db = open().await?;
     let k = key(&db).await?;
     let mut plain = serde_json::to_vec(value).map_err(err)?;
@@ -144,22 +145,45 @@ fn meta_of(obj: &JsValue) -> Option<String> {
 }
 
 /// The clear `meta` stored beside `name`.
-async fn get_meta(name: &str) -> Result<Option<String>, String> {
+async fn get_meta(name: &str) -> CloudResult<Option<String>> {
     let db = open().await?;
     Ok(get(&db, name).await?.and_then(|v| meta_of(&v)))
 }
 
-async fn set_meta(name: &str, meta: &str) -> Result<(), String> {
+/// Rewrites the credentials' clear details beside `name` in one transaction, so that new
+/// credentials saved meanwhile are never written over with the old ones: `f` changes
+/// them and says whether it did.
+async fn update_meta(name: &str, f: impl FnOnce(&mut CredentialsInfo) -> bool) -> CloudResult<()> {
     let db = open().await?;
-    let Some(obj) = get(&db, name).await? else {
-        return Ok(());
-    };
-    js_sys::Reflect::set(&obj, &JsValue::from_str("meta"), &JsValue::from_str(meta)).map_err(js)?;
-    put(&db, name, &obj).await
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let obj = store
+        .get(JsValue::from_str(name))
+        .await
+        .map_err(err)?
+        .filter(|v| !v.is_undefined() && !v.is_null());
+    let info = obj
+        .as_ref()
+        .and_then(meta_of)
+        .and_then(|m| serde_json::from_str::<CredentialsInfo>(&m).ok());
+    if let (Some(obj), Some(mut info)) = (obj, info) {
+        if f(&mut info) {
+            let meta = serde_json::to_string(&info).map_err(err)?;
+            js_sys::Reflect::set(&obj, &JsValue::from_str("meta"), &JsValue::from_str(&meta))
+                .map_err(js)?;
+            store
+                .put(&obj, Some(&JsValue::from_str(name)))
+                .await
+                .map_err(err)?;
+        }
+    }
+    done(tx).await
 }
 
 /// Decrypts what is stored under `name`, with its meta.
-async fn get_sealed<T: DeserializeOwned>(name: &str) -> Result<Option<(T, String)>, String> {
+async fn get_sealed<T: DeserializeOwned>(name: &str) -> CloudResult<Option<(T, String)>> {
     let damaged = || format!("the stored {name} cannot be read: enter it again");
     let db = open().await?;
     let Some(obj) = get(&db, name).await? else {
@@ -186,7 +210,7 @@ async fn get_sealed<T: DeserializeOwned>(name: &str) -> Result<Option<(T, String
     )))
 }
 
-pub async fn remove(name: &str) -> Result<(), String> {
+pub async fn remove(name: &str) -> CloudResult<()> {
     let db = open().await?;
     delete(&db, name).await
 }
@@ -198,7 +222,7 @@ struct Plain {
     token: Option<String>,
 }
 
-pub async fn store(creds: &Credentials) -> Result<CredentialsInfo, String> {
+pub async fn store(creds: &Credentials) -> CloudResult<CredentialsInfo> {
     let info = CredentialsInfo {
         masked_key_id: creds.masked_key_id(),
         entered_at: js_sys::Date::now(),
@@ -215,7 +239,7 @@ pub async fn store(creds: &Credentials) -> Result<CredentialsInfo, String> {
     Ok(info)
 }
 
-pub async fn info() -> Result<Option<CredentialsInfo>, String> {
+pub async fn info() -> CloudResult<Option<CredentialsInfo>> {
     Ok(get_meta(RECORD)
         .await?
         .and_then(|m| serde_json::from_str(&m).ok()))
@@ -224,7 +248,7 @@ pub async fn info() -> Result<Option<CredentialsInfo>, String> {
 /// The stored credentials, decrypted: with whether they have worked before, and their
 /// generation (when they were entered: every save makes a new one, so a worker that
 /// cached a client for older credentials of the same shape knows to make a new one).
-pub async fn load() -> Result<Option<(Credentials, bool, f64)>, String> {
+pub async fn load() -> CloudResult<Option<(Credentials, bool, f64)>> {
     let Some((p, meta)) = get_sealed::<Plain>(RECORD).await? else {
         return Ok(None);
     };
@@ -242,39 +266,46 @@ pub async fn load() -> Result<Option<(Credentials, bool, f64)>, String> {
     )))
 }
 
-/// Remembers that the stored credentials worked (an UnrecognizedClient later = expired),
-/// and so are not refused (any more).
-pub async fn mark_worked() -> Result<(), String> {
-    let Some(mut info) = info().await? else {
-        return Ok(());
-    };
-    if info.worked && info.refused.is_none() {
-        return Ok(());
-    }
-    info.worked = true;
-    info.refused = None;
-    set_meta(RECORD, &serde_json::to_string(&info).map_err(err)?).await
+/// Remembers that the credentials of `generation` worked (an UnrecognizedClient later =
+/// expired), and so are not refused (any more). Newer credentials are left alone.
+pub async fn mark_worked(generation: f64) -> CloudResult<()> {
+    update_meta(RECORD, |info| {
+        if info.entered_at != generation || (info.worked && info.refused.is_none()) {
+            return false;
+        }
+        info.worked = true;
+        info.refused = None;
+        true
+    })
+    .await
 }
 
-/// Remembers that AWS refused the stored credentials (`class`: expired or invalid), for
-/// every worker: replays hold until new ones are saved or a check succeeds.
-pub async fn mark_refused(class: ledgerline_core::errors::ErrorClass) -> Result<(), String> {
-    let Some(mut info) = info().await? else {
-        return Ok(());
-    };
-    if !class.needs_new_credentials() || info.refused == Some(class) {
+/// Remembers that AWS refused the credentials of `generation` (`class`: expired or
+/// invalid), for every worker: replays hold until new ones are saved or a check
+/// succeeds. Credentials saved since are left alone.
+pub async fn mark_refused(
+    class: ledgerline_core::errors::ErrorClass,
+    generation: f64,
+) -> CloudResult<()> {
+    if !class.needs_new_credentials() {
         return Ok(());
     }
-    info.refused = Some(class);
-    set_meta(RECORD, &serde_json::to_string(&info).map_err(err)?).await
+    update_meta(RECORD, |info| {
+        if info.entered_at != generation || info.refused == Some(class) {
+            return false;
+        }
+        info.refused = Some(class);
+        true
+    })
+    .await
 }
 
 /// Whether AWS refused the stored credentials since they last worked, and how.
-pub async fn refused() -> Result<Option<ledgerline_core::errors::ErrorClass>, String> {
+pub async fn refused() -> CloudResult<Option<ledgerline_core::errors::ErrorClass>> {
     Ok(info().await?.and_then(|i| i.refused))
 }
 
-pub async fn forget() -> Result<(), String> {
+pub async fn forget() -> CloudResult<()> {
     remove(RECORD).await
 }
 
@@ -290,14 +321,14 @@ pub struct Session {
 
 const SESSION: &str = "cognito-session";
 
-pub async fn store_session(s: &Session) -> Result<(), String> {
+pub async fn store_session(s: &Session) -> CloudResult<()> {
     put_sealed(SESSION, s, "").await
 }
 
-pub async fn load_session() -> Result<Option<Session>, String> {
+pub async fn load_session() -> CloudResult<Option<Session>> {
     Ok(get_sealed::<Session>(SESSION).await?.map(|(s, _)| s))
 }
 
-pub async fn forget_session() -> Result<(), String> {
+pub async fn forget_session() -> CloudResult<()> {
     remove(SESSION).await
 }

@@ -14,15 +14,15 @@ use std::cell::Cell;
 
 thread_local! {
     static APPLYING: Cell<bool> = const { Cell::new(false) };
+    /// Asked again while a round ran: one more round after it.
+    static AGAIN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Stores what waits in the inbox of the signed-in user and the current table.
 pub async fn apply_inbox(store: &Store) {
-    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
-        return;
-    };
-    // one round at a time in this tab (a broadcast during a start-up round waits for it)
+    // one round at a time in this tab; a broadcast during a round makes one more after it
     if APPLYING.with(|a| a.replace(true)) {
+        AGAIN.with(|a| a.set(true));
         return;
     }
     struct Done;
@@ -32,6 +32,19 @@ pub async fn apply_inbox(store: &Store) {
         }
     }
     let _done = Done;
+    loop {
+        AGAIN.with(|a| a.set(false));
+        apply_round(store).await;
+        if !AGAIN.with(|a| a.get()) {
+            break;
+        }
+    }
+}
+
+async fn apply_round(store: &Store) {
+    let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
+        return;
+    };
     let target = store.config.target.clone();
     let Ok(items) = service::inbox(&target, &sub).await else {
         return;
