@@ -101,16 +101,24 @@ pub async fn run_if_due(store: &Store) {
     }
 }
 
+/// When the copies kept for `reason` were made (None: the list could not be read).
+async fn stored_at(store: &Store, reason: &str) -> Option<Vec<f64>> {
+    let user = crate::oplog::user_of(store);
+    let list = service::backups(&user).await.ok()?;
+    Some(
+        list.iter()
+            .filter(|b| b.reason == reason)
+            .map(|b| b.at)
+            .collect(),
+    )
+}
+
 /// When the newest automatic export the service worker made was made (a page's own are
 /// noted in localStorage).
 async fn newest_stored(store: &Store) -> Option<f64> {
-    let user = crate::oplog::user_of(store);
-    service::backups(&user)
-        .await
-        .ok()?
-        .iter()
-        .filter(|b| b.reason == ledgerline_core::backups::AUTOMATIC_SW)
-        .map(|b| b.at)
+    stored_at(store, ledgerline_core::backups::AUTOMATIC_SW)
+        .await?
+        .into_iter()
         .max_by(|a, b| a.total_cmp(b))
 }
 
@@ -200,9 +208,7 @@ async fn keep_latest(store: &Store) -> bool {
 
 /// Whether an automatic export taken at `since` or later is among the backups.
 async fn stored_since(store: &Store, since: f64) -> bool {
-    let user = crate::oplog::user_of(store);
-    service::backups(&user).await.is_ok_and(|list| {
-        list.iter()
-            .any(|b| b.reason == AUTOMATIC && b.at >= since - 60_000.0)
-    })
+    stored_at(store, AUTOMATIC)
+        .await
+        .is_some_and(|at| at.iter().any(|a| *a >= since - 60_000.0))
 }

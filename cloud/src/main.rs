@@ -258,24 +258,14 @@ async fn dispatch(req: Request) -> Reply {
         Request::Periodic => {
             let reply = replay_all().await;
             let at = js_sys::Date::now();
-            match export_if_due().await {
-                Ok(None) => {}
-                Ok(Some((user, detail))) => {
-                    let _ = oplog::append(&entry(
-                        ("background.export", user, None),
-                        &Reply::Ok { detail, ms: 0.0 },
-                        at,
-                    ))
-                    .await;
-                }
-                Err((user, message)) => {
-                    let _ = oplog::append(&entry(
-                        ("background.export", user, None),
-                        &Reply::Error { message },
-                        at,
-                    ))
-                    .await;
-                }
+            let exported = match export_if_due().await {
+                Ok(None) => None,
+                Ok(Some((user, detail))) => Some((user, Reply::Ok { detail, ms: 0.0 })),
+                Err((user, message)) => Some((user, Reply::Error { message })),
+            };
+            if let Some((user, outcome)) = exported {
+                let _ =
+                    oplog::append(&entry(("background.export", user, None), &outcome, at)).await;
             }
             reply
         }

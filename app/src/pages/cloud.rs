@@ -27,25 +27,21 @@ enum Outcome {
 
 /// Shows what a connection test (or a table creation) answered, and tells the status.
 fn show(store: &Store, outcome: &UseStateHandle<Option<Outcome>>, answer: Answer<(String, f64)>) {
+    if let Some(c) = crate::sync::connection_of_check(&answer) {
+        store.dispatch(Action::SetConnection(c));
+    }
     match answer {
         Ok((detail, ms)) => {
-            store.dispatch(Action::SetConnection(Connection::Connected { ms }));
             outcome.set(Some(Outcome::Ok(format!(
                 "Connected: table {} is {detail} ({} ms).",
                 store.config.target.table,
                 ms.round() as i64
             ))));
         }
-        Err(CallError::Failed(class)) => {
-            store.dispatch(Action::SetConnection(Connection::Failed { class }));
-            outcome.set(Some(Outcome::Failed(class)));
-        }
-        Err(CallError::NoCredentials) => {
-            store.dispatch(Action::SetConnection(Connection::NoCredentials));
-            outcome.set(Some(Outcome::Invalid(
-                "No AWS credentials are stored yet: paste them above.".into(),
-            )));
-        }
+        Err(CallError::Failed(class)) => outcome.set(Some(Outcome::Failed(class))),
+        Err(CallError::NoCredentials) => outcome.set(Some(Outcome::Invalid(
+            "No AWS credentials are stored yet: paste them above.".into(),
+        ))),
         Err(e) => outcome.set(Some(Outcome::Invalid(e.message()))),
     }
 }

@@ -16,7 +16,7 @@ mod replay;
 mod runner;
 
 use crate::platform::with_kv;
-use crate::service::CallError;
+use crate::service::{Answer, CallError};
 use crate::state::{Action, Connection, Store};
 use ledgerline_core::outbox::{self, Pending};
 use ledgerline_core::protocol::SessionInfo;
@@ -51,6 +51,14 @@ pub fn connection_of(e: &CallError) -> Option<Connection> {
         CallError::Failed(class) => Some(Connection::Failed { class: *class }),
         CallError::NoCredentials => Some(Connection::NoCredentials),
         _ => None,
+    }
+}
+
+/// What a connection check (or a table creation) says about the connection.
+pub fn connection_of_check(answer: &Answer<(String, f64)>) -> Option<Connection> {
+    match answer {
+        Ok((_, ms)) => Some(Connection::Connected { ms: *ms }),
+        Err(e) => connection_of(e),
     }
 }
 
@@ -227,11 +235,7 @@ pub fn check(store: &Store) {
                 return;
             }
         }
-        let connection = match &answer {
-            Ok((_, ms)) => Some(Connection::Connected { ms: *ms }),
-            Err(e) => connection_of(e),
-        };
-        if let Some(c) = connection {
+        if let Some(c) = connection_of_check(&answer) {
             store.dispatch(Action::SetConnection(c));
         }
         match answer {
