@@ -117,6 +117,8 @@ pub fn app() -> Html {
                 let store = store.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     crate::autoexport::run_if_due(&store).await;
+                    // its export, and any the service worker made, to the chosen folder
+                    crate::folder::write_new_and_tell(&store).await;
                 });
             });
             // a moment after start, not during it

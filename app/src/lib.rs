@@ -4,6 +4,7 @@ pub mod app;
 pub mod autoexport;
 pub mod background;
 pub mod cloud;
+pub mod folder;
 pub mod numbers;
 pub mod oplog;
 pub mod pages;

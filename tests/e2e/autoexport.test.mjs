@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { setup, open, tid, nav, addClient, newInvoice, ready } from './helpers.mjs';
+import { setup, open, tid, nav, addClient, newInvoice, ready, folderPicker, folderFiles } from './helpers.mjs';
 
 let server, browser;
 before(async () => ({ server, browser } = await setup()));
@@ -113,5 +113,90 @@ test('automatic exports: due a day apart (Playwright clock), the newest N kept, 
   await page.clock.fastForward('10:00');
   await page.waitForTimeout(500);
   assert.equal((await automatic(page)).length, before);
+  await context.close();
+});
+
+async function waitForFiles(page, n) {
+  let files;
+  for (let i = 0; i < 40; i++) {
+    files = await folderFiles(page);
+    if (files.length === n) return files;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`expected ${n} files in the export folder, found ${JSON.stringify(files)}`);
+}
+
+test('export folder (File System Access): chosen once, each automatic export written there; a permission lost at a restart is asked again and nothing is missed; stop means stop', async () => {
+  const { context, page } = await open(browser, server.url);
+  await context.addInitScript(folderPicker);
+  await page.clock.install({ time: new Date('2026-12-01T09:00:00Z') });
+  await page.reload();
+  await ready(page);
+  await addClient(page, 'Folder Client');
+  await newInvoice(page, { client: 'Folder Client', lines: [{ desc: 'One', qty: '1', price: '10' }] });
+  await page.clock.fastForward('10:00');
+  await waitForExports(page, 1);
+
+  // chosen once: the newest export is written at once
+  await nav(page, 'Settings');
+  await tid(page, 'folder-status').and(page.locator('[data-state="none"]')).waitFor();
+  await tid(page, 'folder-choose').click();
+  await tid(page, 'folder-message').filter({ hasText: 'now also written to “exports” (1 written now)' }).waitFor();
+  await tid(page, 'folder-status').and(page.locator('[data-state="granted"]')).waitFor();
+  assert.deepEqual(JSON.parse(await page.evaluate(() => sessionStorage.getItem('picker-options'))),
+    { id: 'ledgerline-exports', mode: 'readwrite', startIn: 'documents' });
+  let files = await folderFiles(page);
+  assert.equal(files.length, 1);
+  // named by when the export was stored (the worker's time: Playwright's clock is the page's)
+  assert.match(files[0].name, /^ledgerline-export-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.json$/);
+  assert.deepEqual({ ...files[0], name: undefined }, { name: undefined, format: 'ledgerline-export', invoices: 1, clients: 1 });
+  assert.match(await tid(page, 'folder-last').textContent(), new RegExp(`Last written: ${files[0].name}`));
+
+  // a day later, with one more invoice: the next export goes there by itself
+  await newInvoice(page, { client: 'Folder Client', lines: [{ desc: 'Two', qty: '1', price: '20' }] });
+  await page.clock.fastForward('24:00:00');
+  files = await waitForFiles(page, 2);
+  assert.ok(files[1].name > files[0].name);
+  assert.equal(files[1].invoices, 2);
+
+  // the browser restarted and forgot the permission: the export is kept in the browser,
+  // the user is told once, and allowing it again writes what was missed
+  await newInvoice(page, { client: 'Folder Client', lines: [{ desc: 'Three', qty: '1', price: '30' }] });
+  await page.evaluate(() => sessionStorage.setItem('folder-perm', 'prompt'));
+  await page.reload();
+  await ready(page);
+  await page.clock.fastForward('24:00:00');
+  await waitForExports(page, 3);
+  await tid(page, 'toast').filter({ hasText: 'was not written to your folder “exports”' }).waitFor();
+  assert.equal((await folderFiles(page)).length, 2, 'nothing written without permission');
+  await nav(page, 'Settings');
+  await tid(page, 'folder-status').and(page.locator('[data-state="prompt"]')).waitFor();
+  await tid(page, 'folder-allow').click();
+  await tid(page, 'folder-message').filter({ hasText: '(1 written now)' }).waitFor();
+  await tid(page, 'folder-status').and(page.locator('[data-state="granted"]')).waitFor();
+  files = await folderFiles(page);
+  assert.equal(files.length, 3);
+  assert.equal(files[2].invoices, 3);
+
+  // stop: no more files, however many exports follow
+  await tid(page, 'folder-stop').click();
+  await tid(page, 'folder-message').filter({ hasText: 'no longer written to a folder' }).waitFor();
+  await tid(page, 'folder-status').and(page.locator('[data-state="none"]')).waitFor();
+  await page.clock.fastForward('24:00:00');
+  await waitForExports(page, 4);
+  await page.waitForTimeout(500);
+  assert.equal((await folderFiles(page)).length, 3);
+  await context.close();
+});
+
+test('export folder: a browser without File System Access says so and keeps exports in the browser', async () => {
+  const { context, page } = await open(browser, server.url);
+  await context.addInitScript(() => { delete window.showDirectoryPicker; delete Window.prototype.showDirectoryPicker; });
+  await page.reload();
+  await ready(page);
+  await nav(page, 'Settings');
+  await tid(page, 'folder-status').and(page.locator('[data-state="unsupported"]')).waitFor();
+  assert.match(await tid(page, 'folder-status').textContent(), /cannot write to a folder you choose/);
+  assert.equal(await tid(page, 'folder-choose').count(), 0);
   await context.close();
 });

@@ -8,7 +8,7 @@
 // counted with an independent client before and after.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ready, tid, nav, addClient, download, backups } from './helpers.mjs';
+import { ready, tid, nav, addClient, download, backups, folderPicker, folderFiles } from './helpers.mjs';
 import { startCloudStack, kit, BLOCK } from './cloud-stack.mjs';
 
 let stack;
@@ -347,6 +347,15 @@ test('the service worker makes the due automatic export on a periodic sync with 
     return l?.invoices === 2 && l;
   }, 20000);
   assert.deepEqual((await backups(a.page)).filter((b) => b.reason.startsWith('automatic export')), []);
+  // an export folder chosen (nothing to write yet): the service worker's export goes
+  // there when a page next opens
+  await a.context.addInitScript(folderPicker);
+  await a.page.reload();
+  await ready(a.page);
+  await nav(a.page, 'Settings');
+  await tid(a.page, 'folder-choose').click();
+  await tid(a.page, 'folder-message').filter({ hasText: 'the next one goes there' }).waitFor();
+  assert.deepEqual(await folderFiles(a.page), []);
   await a.page.close();
 
   const startedAt = Date.now();
@@ -368,6 +377,9 @@ test('the service worker makes the due automatic export on a periodic sync with 
   await new Promise((r) => setTimeout(r, 4000));
   assert.equal((await backups(page)).filter((b) => b.reason.startsWith('automatic export')).length, 1);
   await tid(page, 'backup-row').filter({ hasText: 'automatic export (service worker)' }).first().waitFor();
+  const files = await folderFiles(page);
+  assert.equal(files.length, 1, 'the service worker\'s export written to the folder by the page');
+  assert.equal(files[0].invoices, 2);
   await blank.close();
   await a.close();
 });

@@ -121,3 +121,31 @@ export const backups = (page) => page.evaluate(() => new Promise((resolve, rejec
   };
 }));
 
+// Chromium's File System Access, where headless Chromium cannot show its folder picker:
+// the picker is replaced with a folder of the origin private file system (a real
+// directory handle, written through the same API), and the permission the browser
+// forgets at a restart is played by sessionStorage.
+export const folderPicker = () => {
+  const perm = () => sessionStorage.getItem('folder-perm') || 'granted';
+  window.showDirectoryPicker = async (options) => {
+    sessionStorage.setItem('picker-options', JSON.stringify(options));
+    const root = await navigator.storage.getDirectory();
+    return root.getDirectoryHandle('exports', { create: true });
+  };
+  FileSystemHandle.prototype.queryPermission = async function () { return perm(); };
+  FileSystemHandle.prototype.requestPermission = async function () {
+    sessionStorage.setItem('folder-perm', 'granted');
+    return 'granted';
+  };
+};
+
+/** The files in the chosen folder, oldest first: [{name, invoices}]. */
+export const folderFiles = (page) => page.evaluate(async () => {
+  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('exports', { create: true });
+  const out = [];
+  for await (const [name, h] of dir.entries()) {
+    const bundle = JSON.parse(await (await h.getFile()).text());
+    out.push({ name, format: bundle.format, invoices: bundle.invoices.length, clients: bundle.clients.length });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+});

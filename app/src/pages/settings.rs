@@ -171,6 +171,7 @@ pub fn settings_page() -> Html {
                 </div>
             </form>
             <BackupSettings />
+            <ExportFolder />
             <BackgroundStatus />
             <super::cloud::CloudSettings />
         </section>
@@ -258,6 +259,131 @@ fn backup_settings() -> Html {
                 <button type="submit" data-testid="backup-settings-save">{ "Save backup settings" }</button>
             </div>
         </form>
+    }
+}
+
+/// Settings → Backups → Export folder: where the browser allows it, each automatic
+/// export is also written to a folder the user chooses (`crate::folder`).
+#[function_component(ExportFolder)]
+fn export_folder() -> Html {
+    use crate::folder::{self, Status};
+    let store = use_context::<Store>().expect("store context");
+    let status = use_state(|| None::<Status>);
+    let message = use_state(|| None::<(bool, String)>);
+    let busy = use_state(|| false);
+    let user = crate::oplog::user_of(&store);
+    let reload = {
+        let (store, status) = (store.clone(), status.clone());
+        move || {
+            let (store, status) = (store.clone(), status.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                status.set(Some(folder::status(&store).await));
+            });
+        }
+    };
+    {
+        let reload = reload.clone();
+        use_effect_with(user, move |_| reload());
+    }
+    // one action at a time, each with its answer shown and the status read again
+    let act = |what: &'static str| {
+        let (store, message, busy, reload) =
+            (store.clone(), message.clone(), busy.clone(), reload.clone());
+        Callback::from(move |_: MouseEvent| {
+            if *busy {
+                return;
+            }
+            busy.set(true);
+            let (store, message, busy, reload) =
+                (store.clone(), message.clone(), busy.clone(), reload.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let outcome = match what {
+                    "choose" => folder::choose(&store).await.map(|m| {
+                        m.unwrap_or_else(|| "No folder was chosen: exports stay in this browser.".to_string())
+                    }),
+                    "allow" => folder::allow(&store).await,
+                    _ => folder::forget(&crate::oplog::user_of(&store)).await.map(|()| {
+                        "Automatic exports are no longer written to a folder (the files already there stay).".to_string()
+                    }),
+                };
+                message.set(Some(match outcome {
+                    Ok(m) => (true, m),
+                    Err(e) => (false, format!("The export folder could not be set up: {e}. Exports stay in this browser (Data → Backups); try again, or choose another folder.")),
+                }));
+                busy.set(false);
+                reload();
+            });
+        })
+    };
+    let last = |f: &folder::Folder| match (&f.error, &f.file) {
+        (Some(e), _) => {
+            html! { <p class="banner banner-error" data-testid="folder-last">{ format!("The last write failed: {e}. It is tried again at the next export; if the folder was moved or removed, choose it again.") }</p> }
+        }
+        (None, Some((name, at))) => {
+            html! { <p class="muted" data-testid="folder-last">{ format!("Last written: {name}, {}.", String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(*at)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))) }</p> }
+        }
+        (None, None) => {
+            html! { <p class="muted" data-testid="folder-last">{ "Nothing written there yet: the next automatic export goes there." }</p> }
+        }
+    };
+    let (state, body) = match &*status {
+        None => ("unknown", html! { <p>{ "Looking…" }</p> }),
+        Some(Status::Unsupported) => (
+            "unsupported",
+            html! {
+                <p>{ "This browser cannot write to a folder you choose (Chrome and Edge can): automatic exports are kept in this browser only. Download one now and then from Data → Backups to keep a copy elsewhere." }</p>
+            },
+        ),
+        Some(Status::Unreadable(e)) => (
+            "unreadable",
+            html! {
+                <p class="banner banner-error">{ format!("The chosen folder could not be read from this browser's storage ({e}). Choose it again.") }</p>
+            },
+        ),
+        Some(Status::NotChosen) => (
+            "none",
+            html! {
+                <>
+                    <p>{ "Also write each automatic export to a folder on this computer (for example one your backup or cloud drive copies). The browser asks once for permission to write there; Ledgerline never deletes files in it." }</p>
+                    <div class="form-actions">
+                        <button type="button" data-testid="folder-choose" disabled={*busy} onclick={act("choose")}>{ "Choose a folder…" }</button>
+                    </div>
+                </>
+            },
+        ),
+        Some(Status::Chosen(f, a)) => (
+            a.value(),
+            html! {
+                <>
+                    <p>{ format!("Each automatic export is also written to the folder “{}”.", f.name) }</p>
+                    { match a {
+                        folder::Access::Granted => html! { <p data-testid="folder-permission">{ "Permission to write there: granted." }</p> },
+                        folder::Access::Prompt => html! { <p class="banner banner-warn" data-testid="folder-permission">{ "Permission to write there is needed again (the browser asks after it restarts). Until then exports are kept in this browser and written to the folder once allowed." }</p> },
+                        folder::Access::Denied => html! { <p class="banner banner-error" data-testid="folder-permission">{ "The browser refuses to write there. Exports are kept in this browser; allow it in the site's settings (the icon left of the address) or choose another folder." }</p> },
+                    } }
+                    { last(f) }
+                    if store.config.auto_export == Every::Off {
+                        <p class="muted">{ "Automatic exports are off: nothing is written until they are on again." }</p>
+                    }
+                    <div class="form-actions">
+                        if *a != folder::Access::Granted {
+                            <button type="button" class="primary" data-testid="folder-allow" disabled={*busy} onclick={act("allow")}>{ format!("Allow writing to “{}”", f.name) }</button>
+                        }
+                        <button type="button" data-testid="folder-choose" disabled={*busy} onclick={act("choose")}>{ "Choose another folder…" }</button>
+                        <button type="button" data-testid="folder-stop" disabled={*busy} onclick={act("stop")}>{ "Stop writing to this folder" }</button>
+                    </div>
+                </>
+            },
+        ),
+    };
+    html! {
+        <section class="card" data-testid="export-folder">
+            <h2>{ "Export folder" }</h2>
+            if let Some((ok, text)) = &*message {
+                <div class={if *ok { "banner banner-info" } else { "banner banner-error" }} data-testid="folder-message" role="status">{ text }</div>
+            }
+            <div data-testid="folder-status" data-state={state}>{ body }</div>
+        </section>
     }
 }
 
