@@ -124,10 +124,10 @@ pub async fn save_credentials(
 ) -> Answer<Option<CredentialsInfo>> {
     ask(
         Request::SaveCredentials {
-            block,
-            key_id,
-            secret,
-            token,
+            block: block.into(),
+            key_id: key_id.into(),
+            secret: secret.into(),
+            token: token.into(),
         },
         credentials_of,
     )

@@ -29,11 +29,35 @@ pub fn field(
     oninput: Callback<String>,
     error: Option<&str>,
 ) -> Html {
+    field_as(label, testid, kind, None, value, oninput, error)
+}
+
+/// [`field`] with the browser's autofill named (`autocomplete`: "username",
+/// "current-password", …). `kind` "secret": a masked text field the browser does not
+/// offer to save as a password (an AWS secret is not the user's password).
+pub fn field_as(
+    label: &str,
+    testid: &str,
+    kind: &str,
+    autocomplete: Option<&str>,
+    value: &str,
+    oninput: Callback<String>,
+    error: Option<&str>,
+) -> Html {
     let invalid = error.is_some();
+    let secret = kind == "secret";
+    let (kind, autocomplete) = if secret {
+        ("text", Some("off"))
+    } else {
+        (kind, autocomplete)
+    };
     html! {
         <label class={classes!("field", invalid.then_some("invalid"))}>
             <span class="label">{ label }</span>
             <input type={kind.to_string()} data-testid={testid.to_string()} value={value.to_string()}
+                class={classes!(secret.then_some("secret"))}
+                autocomplete={autocomplete.map(str::to_string)}
+                spellcheck={secret.then_some("false")} autocapitalize={secret.then_some("off")}
                 aria-invalid={invalid.to_string()} oninput={on_input(oninput)} />
             if let Some(e) = error {
                 <span class="field-error" data-testid={format!("{testid}-error")}>{ e }</span>

@@ -136,10 +136,10 @@ async fn dispatch(req: Request) -> Reply {
             secret,
             token,
         } => {
-            let parsed = if block.trim().is_empty() {
-                from_fields(&key_id, &secret, &token)
+            let parsed = if block.expose().trim().is_empty() {
+                from_fields(key_id.expose(), secret.expose(), token.expose())
             } else {
-                parse_block(&block)
+                parse_block(block.expose())
             };
             match parsed {
                 Err(e) => Reply::Invalid {
@@ -177,7 +177,7 @@ async fn dispatch(req: Request) -> Reply {
             cognito,
             email,
             password,
-        } => match cognito::sign_up(&cognito, email.trim(), &password).await {
+        } => match cognito::sign_up(&cognito, email.trim(), password.expose()).await {
             Ok(confirmed) => Reply::SignedUp { confirmed },
             Err(e) => auth_failed(e),
         },
@@ -185,7 +185,7 @@ async fn dispatch(req: Request) -> Reply {
             cognito,
             email,
             code,
-        } => match cognito::confirm(&cognito, email.trim(), &code).await {
+        } => match cognito::confirm(&cognito, email.trim(), code.expose()).await {
             Ok(()) => Reply::SignedUp { confirmed: true },
             Err(e) => auth_failed(e),
         },
@@ -193,7 +193,7 @@ async fn dispatch(req: Request) -> Reply {
             cognito,
             email,
             password,
-        } => match cognito::sign_in(&cognito, email.trim(), &password).await {
+        } => match cognito::sign_in(&cognito, email.trim(), password.expose()).await {
             Ok(session) => remember(session).await,
             Err(e) => auth_failed(e),
         },

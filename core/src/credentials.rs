@@ -20,6 +20,25 @@ impl Secret {
     }
 }
 
+/// Sent between the page and its worker as the plain string (serde), never printed.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret(<{} chars redacted>)", self.0.chars().count())
@@ -90,13 +109,26 @@ pub enum CredentialError {
     MissingSecret,
     MissingSessionToken,
     UnexpectedSessionToken,
-    KeyIdShape { found: String },
-    SecretTruncated { len: usize },
+    /// Nothing of what was typed is kept: a secret pasted into the wrong field must not
+    /// be echoed (on screen, or in the storage log).
+    KeyIdShape {
+        len: usize,
+        known_prefix: bool,
+    },
+    SecretTruncated {
+        len: usize,
+    },
     SecretShape,
-    SessionTokenTruncated { len: usize },
+    SessionTokenTruncated {
+        len: usize,
+    },
     SessionTokenShape,
-    Duplicate { key: String },
-    UnreadableLine { line: usize },
+    Duplicate {
+        key: String,
+    },
+    UnreadableLine {
+        line: usize,
+    },
 }
 
 const ACADEMY_STEPS: &str =
@@ -118,9 +150,10 @@ impl CredentialError {
             CredentialError::UnexpectedSessionToken => "A session token was given with a long-term key (AKIA…). Long-term keys take no \
                  session token: remove it, or use the temporary ASIA… key that belongs to this token."
                 .into(),
-            CredentialError::KeyIdShape { found } => format!(
-                "The access key id {found} does not look like an AWS key id: it should be 20 capital letters and \
-                 digits starting with ASIA (AWS Academy) or AKIA."
+            CredentialError::KeyIdShape { len, known_prefix } => format!(
+                "The access key id you entered ({len} characters, {}) does not look like an AWS key id: it should be 20 capital letters and \
+                 digits starting with ASIA (AWS Academy) or AKIA. Check that the secret was not pasted into the key id field.",
+                if *known_prefix { "starting with ASIA or AKIA" } else { "not starting with ASIA or AKIA" }
             ),
             CredentialError::SecretTruncated { len } => format!(
                 "The secret access key has {len} characters; AWS secret keys have 40. It looks truncated: copy it again, whole."
@@ -218,10 +251,10 @@ pub fn from_fields(id: &str, secret: &str, token: &str) -> Result<Credentials, C
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !id_ok {
-        // show only the start: a secret pasted into the wrong field must not be echoed
-        let start: String = id.chars().filter(|c| !c.is_control()).take(4).collect();
-        let shown = format!("{start}… ({} characters)", id.chars().count());
-        return Err(CredentialError::KeyIdShape { found: shown });
+        return Err(CredentialError::KeyIdShape {
+            len: id.chars().count(),
+            known_prefix: id.starts_with("ASIA") || id.starts_with("AKIA"),
+        });
     }
     if secret.is_empty() {
         return Err(CredentialError::MissingSecret);
@@ -325,6 +358,27 @@ mod tests {
             )),
             Err(CredentialError::KeyIdShape { .. })
         ));
+        // the secret pasted into the key id field: nothing of it is said back
+        let e = from_fields(SECRET, SECRET, &t).unwrap_err();
+        assert_eq!(
+            e,
+            CredentialError::KeyIdShape {
+                len: SECRET.len(),
+                known_prefix: false
+            }
+        );
+        let said = e.message();
+        assert!(
+            said.contains("40 characters, not starting with ASIA or AKIA"),
+            "{said}"
+        );
+        for w in SECRET.as_bytes().windows(3) {
+            let w = std::str::from_utf8(w).unwrap();
+            assert!(
+                !said.contains(w) || "ASIAKIA".contains(w),
+                "'{w}' of the secret in: {said}"
+            );
+        }
         assert_eq!(
             parse_block(&format!(
                 "aws_access_key_id={ID}\naws_secret_access_key={}\naws_session_token={t}",
@@ -358,8 +412,7 @@ mod tests {
             Err(CredentialError::UnreadableLine { line: 1 })
         );
         let swapped = from_fields(SECRET, ID, &t).unwrap_err();
-        assert!(!swapped.message().contains(SECRET));
-        assert!(swapped.message().contains("wJal… (40 characters)"));
+        assert!(!swapped.message().contains("wJal"));
         assert_eq!(
             parse_block(&"a".repeat(MAX_INPUT + 1)),
             Err(CredentialError::TooLong)

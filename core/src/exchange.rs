@@ -122,13 +122,24 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
     let mut rejections = Vec::new();
     let profile = match outline.profile {
         None => current.profile.clone(),
-        Some(v) => serde_json::from_str::<Profile>(v.get()).unwrap_or_else(|e| {
-            rejections.push(Rejection {
-                record: "profile".into(),
-                reason: e.to_string(),
-            });
-            current.profile.clone()
-        }),
+        Some(v) => match serde_json::from_str::<Profile>(v.get()) {
+            Ok(p) => {
+                if let Some(why) = p.logo.as_deref().and_then(crate::model::logo_problem) {
+                    rejections.push(Rejection {
+                        record: "profile".into(),
+                        reason: format!("{why}: remove the logo from the file, or add it again in Settings after the import"),
+                    });
+                }
+                p
+            }
+            Err(e) => {
+                rejections.push(Rejection {
+                    record: "profile".into(),
+                    reason: e.to_string(),
+                });
+                current.profile.clone()
+            }
+        },
     };
     let settings = match outline.settings {
         None => current.settings.clone(),
@@ -384,6 +395,32 @@ mod tests {
         );
         assert!(errs[1].reason.contains("checksum mismatch"));
         assert!(errs[2].reason.contains("clientId"));
+    }
+
+    #[test]
+    fn a_logo_that_would_load_something_from_elsewhere_rejects_the_file() {
+        let s = snap();
+        for (logo, why) in [
+            ("https://tracker.example/pixel.png", "data: URL"),
+            (
+                "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",
+                "only PNG, JPEG and WebP",
+            ),
+        ] {
+            let mut v: Value = serde_json::from_str(&export_json(&s, "t")).unwrap();
+            v["profile"]["logo"] = Value::String(logo.into());
+            let errs = plan_import(&v.to_string(), &Snapshot::default()).unwrap_err();
+            assert_eq!(errs.len(), 1);
+            assert_eq!(errs[0].record, "profile");
+            assert!(errs[0].reason.contains(why), "{}", errs[0].reason);
+        }
+        let mut v: Value = serde_json::from_str(&export_json(&s, "t")).unwrap();
+        v["profile"]["logo"] = Value::String("data:image/png;base64,iVBORw0KGgo=".into());
+        let plan = plan_import(&v.to_string(), &Snapshot::default()).unwrap();
+        assert_eq!(
+            plan.merged.profile.logo.as_deref(),
+            Some("data:image/png;base64,iVBORw0KGgo=")
+        );
     }
 
     #[test]

@@ -27,6 +27,48 @@ pub struct Profile {
 /// Largest logo accepted, as stored text (the data URL).
 pub const MAX_LOGO_BYTES: usize = 200 * 1024;
 
+/// The image types a logo may have: raster images only (an SVG can carry scripts and
+/// links to other sites).
+pub const LOGO_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
+
+/// Why `logo` cannot be a logo (None: it can): it must be a `data:` URL of a PNG, JPEG
+/// or WebP image in base64, at most [`MAX_LOGO_BYTES`], so that showing it never loads
+/// anything from another site. Checked wherever a logo comes in (upload, import, a
+/// profile from DynamoDB) and before one is shown.
+pub fn logo_problem(logo: &str) -> Option<String> {
+    if logo.len() > MAX_LOGO_BYTES {
+        return Some(format!(
+            "the logo is {} KB; the limit is {} KB",
+            logo.len().div_ceil(1024),
+            MAX_LOGO_BYTES / 1024
+        ));
+    }
+    let Some(rest) = logo.strip_prefix("data:") else {
+        return Some(
+            "the logo is not an image embedded in the file (a data: URL): a link to an image elsewhere is not accepted".into(),
+        );
+    };
+    let Some((kind, data)) = rest.split_once(";base64,") else {
+        return Some("the logo is not a base64 data: URL".into());
+    };
+    let kind = kind.to_ascii_lowercase();
+    if !LOGO_TYPES.contains(&kind.as_str()) {
+        let shown: String = kind.chars().take(40).collect();
+        return Some(format!(
+            "the logo is of type '{shown}'; only PNG, JPEG and WebP images are accepted"
+        ));
+    }
+    let body = data.trim_end_matches('=');
+    if data.len() - body.len() > 2
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    {
+        return Some("the logo's data is not valid base64".into());
+    }
+    None
+}
+
 impl Default for Profile {
     fn default() -> Self {
         Profile {
@@ -329,6 +371,32 @@ impl Invoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logo_is_an_embedded_raster_image_or_nothing() {
+        assert_eq!(logo_problem("data:image/png;base64,iVBORw0KGgo="), None);
+        assert_eq!(logo_problem("data:image/JPEG;base64,/9j/4AAQ"), None);
+        assert_eq!(logo_problem("data:image/webp;base64,UklGRg=="), None);
+        for (bad, why) in [
+            ("https://tracker.example/pixel.png", "embedded"),
+            ("//tracker.example/pixel.png", "embedded"),
+            ("data:image/png,plain", "base64"),
+            (
+                "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",
+                "'image/svg+xml'",
+            ),
+            ("data:text/html;base64,PGgxPg==", "'text/html'"),
+            ("data:image/png;base64,iVBOR\"><script>", "base64"),
+            ("data:image/png;base64,iVBOR===", "base64"),
+        ] {
+            let p = logo_problem(bad).unwrap_or_default();
+            assert!(p.contains(why), "{bad}: {p}");
+        }
+        let huge = format!("data:image/png;base64,{}", "A".repeat(MAX_LOGO_BYTES));
+        assert!(logo_problem(&huge)
+            .unwrap_or_default()
+            .contains("the limit is 200 KB"));
+    }
 
     #[test]
     fn overdue_is_derived_from_the_due_date() {

@@ -1,6 +1,7 @@
 //! Messages between the page and the cloud worker (JSON over `postMessage`). The page
 //! never holds AWS credentials after handing them over; replies never carry them.
 
+use crate::credentials::Secret;
 use crate::errors::ErrorClass;
 use serde::{Deserialize, Serialize};
 
@@ -28,12 +29,14 @@ impl Default for Target {
 // externally tagged: the lightest serde code for the page to carry
 #[serde(rename_all = "camelCase")]
 pub enum Request {
-    /// Store credentials (a pasted block, or the three fields) in the vault.
+    /// Store credentials (a pasted block, or the three fields) in the vault. Every field
+    /// is a [`Secret`] (a secret may be pasted into any of them): `Debug` never prints
+    /// one.
     SaveCredentials {
-        block: String,
-        key_id: String,
-        secret: String,
-        token: String,
+        block: Secret,
+        key_id: Secret,
+        secret: Secret,
+        token: Secret,
     },
     ForgetCredentials,
     /// What is stored (masked), if anything.
@@ -50,17 +53,17 @@ pub enum Request {
     SignUp {
         cognito: CognitoConfig,
         email: String,
-        password: String,
+        password: Secret,
     },
     ConfirmSignUp {
         cognito: CognitoConfig,
         email: String,
-        code: String,
+        code: Secret,
     },
     SignIn {
         cognito: CognitoConfig,
         email: String,
-        password: String,
+        password: Secret,
     },
     /// Renew the session's tokens with its refresh token.
     RefreshSession {
@@ -498,6 +501,36 @@ impl Default for CloudConfig {
                 region: "us-east-1".into(),
                 ..Default::default()
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_requests_are_sent_whole_and_never_printed() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let save = Request::SaveCredentials {
+            block: format!("aws_secret_access_key={secret}").into(),
+            key_id: secret.to_string().into(),
+            secret: secret.to_string().into(),
+            token: "FwoGZXIvYXdzEXAMPLE".to_string().into(),
+        };
+        let sign_in = Request::SignIn {
+            cognito: CognitoConfig::default(),
+            email: "a@b.c".into(),
+            password: "hunter2-long-password".to_string().into(),
+        };
+        for (r, hidden) in [(&save, secret), (&sign_in, "hunter2")] {
+            let printed = format!("{r:?}");
+            assert!(!printed.contains(hidden), "{printed}");
+            assert!(printed.contains("redacted"), "{printed}");
+            // the wire carries the value itself
+            let wire = serde_json::to_string(r).unwrap();
+            assert!(wire.contains(hidden));
+            assert_eq!(&serde_json::from_str::<Request>(&wire).unwrap(), r);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::service::{self, Auth};
 use crate::state::{move_anonymous, save_config, switch_user, Action, Store};
-use crate::widgets::{field, setter, Form};
+use crate::widgets::{field, field_as, setter, Form};
 use ledgerline_core::protocol::Request;
 use yew::prelude::*;
 
@@ -99,17 +99,17 @@ pub fn account_page() -> Html {
                     "signup" => Request::SignUp {
                         cognito,
                         email: f.email.clone(),
-                        password: f.password.clone(),
+                        password: f.password.clone().into(),
                     },
                     "confirm" => Request::ConfirmSignUp {
                         cognito,
                         email: f.email.clone(),
-                        code: f.code.clone(),
+                        code: f.code.clone().into(),
                     },
                     _ => Request::SignIn {
                         cognito,
                         email: f.email.clone(),
-                        password: f.password.clone(),
+                        password: f.password.clone().into(),
                     },
                 };
                 match service::authenticate(req).await {
@@ -198,8 +198,8 @@ pub fn account_page() -> Html {
                         <p class="muted">{ "Signed out: anonymous mode. Invoices stay in this browser only and never go to DynamoDB. Sign in to keep them in the cloud." }</p>
                         <form onsubmit={auth("signin")} novalidate=true>
                             <div class="grid">
-                                { field("Email", "auth-email", "email", &f.email, setter(&form, |f: &mut AuthForm, v| f.email = v), None) }
-                                { field("Password", "auth-password", "password", &f.password, setter(&form, |f: &mut AuthForm, v| f.password = v), None) }
+                                { field_as("Email", "auth-email", "email", Some("username"), &f.email, setter(&form, |f: &mut AuthForm, v| f.email = v), None) }
+                                { field_as("Password", "auth-password", "password", Some("current-password"), &f.password, setter(&form, |f: &mut AuthForm, v| f.password = v), None) }
                             </div>
                             <div class="form-actions">
                                 <button type="submit" class="primary" data-testid="auth-signin">{ "Sign in" }</button>
@@ -210,7 +210,7 @@ pub fn account_page() -> Html {
                         </form>
                         if *awaiting_code {
                             <form onsubmit={auth("confirm")} novalidate=true>
-                                { field("Confirmation code", "auth-code", "text", &f.code, setter(&form, |f: &mut AuthForm, v| f.code = v), None) }
+                                { field_as("Confirmation code", "auth-code", "text", Some("one-time-code"), &f.code, setter(&form, |f: &mut AuthForm, v| f.code = v), None) }
                                 <button type="submit" data-testid="auth-confirm">{ "Confirm" }</button>
                             </form>
                         }

@@ -3,7 +3,7 @@
 
 use crate::service::{self, Answer, CallError};
 use crate::state::{save_config, Action, Connection, Store};
-use crate::widgets::{field, on_textarea, setter, Form};
+use crate::widgets::{field, field_as, on_textarea, setter, Form};
 use ledgerline_core::credentials::age_and_warning;
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::protocol::CloudConfig;
@@ -272,9 +272,9 @@ pub fn cloud_settings() -> Html {
                 <details>
                     <summary>{ "…or enter the three values" }</summary>
                     <div class="grid">
-                        { field("Access key id", "cred-key-id", "text", &creds.0.key_id, setter(&creds, |f: &mut CredForm, v| f.key_id = v), None) }
-                        { field("Secret access key", "cred-secret", "password", &creds.0.secret, setter(&creds, |f: &mut CredForm, v| f.secret = v), None) }
-                        { field("Session token", "cred-token", "password", &creds.0.token, setter(&creds, |f: &mut CredForm, v| f.token = v), None) }
+                        { field_as("Access key id", "cred-key-id", "text", Some("off"), &creds.0.key_id, setter(&creds, |f: &mut CredForm, v| f.key_id = v), None) }
+                        { field("Secret access key", "cred-secret", "secret", &creds.0.secret, setter(&creds, |f: &mut CredForm, v| f.secret = v), None) }
+                        { field("Session token", "cred-token", "secret", &creds.0.token, setter(&creds, |f: &mut CredForm, v| f.token = v), None) }
                     </div>
                 </details>
                 <div class="form-actions">

@@ -2,6 +2,7 @@ use super::editor::totals_table;
 use super::money;
 use crate::app::Route;
 use crate::state::Store;
+use ledgerline_core::model::logo_problem;
 use ledgerline_core::totals::compute;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -54,7 +55,8 @@ pub fn print_page(p: &PrintProps) -> Html {
             <article class="document" data-testid="print-view">
                 <header class="doc-head">
                     <div class="from">
-                        if let Some(logo) = &profile.logo {
+                        // a logo that could load something from elsewhere is never shown
+                        if let Some(logo) = profile.logo.as_ref().filter(|l| logo_problem(l).is_none()) {
                             <img class="logo" src={logo.clone()} alt="Logo" />
                         }
                         if profile.name.is_empty() {

@@ -3,7 +3,7 @@ use crate::state::{save_profile, Store};
 use crate::widgets::{area, field, setter, Form};
 use ledgerline_core::backups::Every;
 use ledgerline_core::currency::currency;
-use ledgerline_core::model::{Profile, Settings, MAX_LOGO_BYTES};
+use ledgerline_core::model::{logo_problem, Profile, Settings, LOGO_TYPES, MAX_LOGO_BYTES};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -41,13 +41,14 @@ pub fn settings_page() -> Html {
                 return;
             };
             input.set_value("");
-            if !file.type_().starts_with("image/") {
+            if !LOGO_TYPES.contains(&file.type_().as_str()) {
                 message.set(Some((
                     false,
-                    format!(
-                        "'{}' is not an image: choose a PNG, JPEG, SVG or WebP file.",
-                        file.name()
-                    ),
+                    if file.type_() == "image/svg+xml" {
+                        format!("'{}' is an SVG image, which can carry scripts and links to other sites: save it as PNG (or JPEG, WebP) and choose that.", file.name())
+                    } else {
+                        format!("'{}' is not a PNG, JPEG or WebP image: choose one of those.", file.name())
+                    },
                 )));
                 return;
             }
@@ -61,15 +62,18 @@ pub fn settings_page() -> Html {
             let message = message.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match read_data_url(&file).await {
-                    Ok(url) if url.len() <= MAX_LOGO_BYTES => {
+                    Ok(url) if logo_problem(&url).is_none() => {
                         form.dispatch(std::rc::Rc::new(move |f: &mut ProfileForm| {
                             f.profile.logo = Some(url.clone())
                         }));
                         message.set(Some((true, "Logo loaded: press Save to keep it.".into())));
                     }
-                    Ok(_) => message.set(Some((
+                    Ok(url) => message.set(Some((
                         false,
-                        format!("The logo is too large; the limit is {limit_kb} KB."),
+                        format!(
+                            "The logo cannot be used: {}. Choose a PNG, JPEG or WebP of at most {limit_kb} KB.",
+                            logo_problem(&url).unwrap_or_default()
+                        ),
                     ))),
                     Err(e) => {
                         message.set(Some((false, format!("The logo could not be read ({e})."))))
@@ -159,12 +163,16 @@ pub fn settings_page() -> Html {
                     { area("Default terms", "profile-default-terms", &f.profile.default_terms, setter(&form, |f: &mut ProfileForm, v| f.profile.default_terms = v)) }
                 </div>
                 <div class="logo-field">
-                    <span class="label">{ format!("Logo (image, at most {} KB)", MAX_LOGO_BYTES * 3 / 4 / 1024) }</span>
+                    <span class="label">{ format!("Logo (PNG, JPEG or WebP, at most {} KB)", MAX_LOGO_BYTES * 3 / 4 / 1024) }</span>
                     if let Some(logo) = &f.profile.logo {
-                        <img class="logo" src={logo.clone()} alt="Current logo" />
+                        if let Some(why) = logo_problem(logo) {
+                            <p class="banner banner-error" data-testid="profile-logo-problem">{ format!("The stored logo is not shown: {why}. Remove it and load a PNG, JPEG or WebP image.") }</p>
+                        } else {
+                            <img class="logo" src={logo.clone()} alt="Current logo" />
+                        }
                         <button type="button" data-testid="profile-logo-remove" onclick={remove_logo}>{ "Remove logo" }</button>
                     }
-                    <input type="file" accept="image/*" data-testid="profile-logo" onchange={on_logo} />
+                    <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="profile-logo" onchange={on_logo} />
                 </div>
                 <div class="form-actions">
                     <button type="submit" class="primary" data-testid="profile-save">{ "Save settings" }</button>
