@@ -11,6 +11,8 @@
    the shell worker's `wasm_bindgen` (two classic scripts cannot both declare it).
 4. Writes precompressed .br and .gz copies of the text and wasm files (scripts/precompress.mjs)
    for servers that send them; they are not precached (the browser decodes them).
+5. Writes csp.json: the Content Security Policy of this build (with the hash of the
+   inline loader script), which the servers send as a header.
 """
 import base64
 import glob
@@ -57,13 +59,42 @@ with open(os.path.join(staging, "cloud-sw.js"), "w", encoding="utf-8") as f:
     f.write("// cloud.js for the service worker (scripts/postbuild.py)\n"
             "self.ledgerline_cloud = (() => {\n" + glue + "\n;return wasm_bindgen;\n})();\n")
 
+# The Content Security Policy of this build (csp.json): the servers send it as a
+#    header (tests/support/server.mjs; deploy/ for CloudFront; README for nginx). Scripts
+#    only from this origin, plus the hash of each inline script trunk writes into
+#    index.html (its module loader), computed here because the hash changes with the build.
+#    connect-src lists AWS; a server adds the endpoints it is configured for.
+with open(os.path.join(staging, "index.html"), encoding="utf-8") as f:
+    index_now = f.read()
+inline = [body for attrs, body in re.findall(r"<script\b([^>]*)>(.*?)</script>", index_now, re.S)
+          if "src=" not in attrs]
+hashes = ["'sha256-%s'" % base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+          for body in inline]
+directives = [
+    ("default-src", ["'none'"]),
+    ("script-src", ["'self'", "'wasm-unsafe-eval'"] + hashes),
+    ("worker-src", ["'self'"]),
+    ("connect-src", ["'self'", "https://*.amazonaws.com"]),
+    ("img-src", ["'self'", "data:"]),
+    ("style-src", ["'self'"]),
+    ("manifest-src", ["'self'"]),
+    ("object-src", ["'none'"]),
+    ("base-uri", ["'none'"]),
+    ("form-action", ["'none'"]),
+    ("frame-ancestors", ["'none'"]),
+]
+with open(os.path.join(staging, "csp.json"), "w", encoding="utf-8") as f:
+    json.dump({"directives": dict(directives),
+               "policy": "; ".join(k + " " + " ".join(v) for k, v in directives)}, f, indent=1)
+print(f"postbuild: csp.json with {len(hashes)} inline script hash(es)")
+
 files = []
 digest = hashlib.sha256()
 for root, _dirs, names in os.walk(staging):
     for name in sorted(names):
         path = os.path.join(root, name)
         rel = os.path.relpath(path, staging).replace(os.sep, "/")
-        if rel == "sw.js" or rel.endswith((".br", ".gz")):
+        if rel in ("sw.js", "csp.json") or rel.endswith((".br", ".gz")):
             continue
         files.append("/" + rel)
 files.sort()

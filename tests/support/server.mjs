@@ -6,9 +6,13 @@
 //   await srv.close();            // stopped, every socket destroyed: the app is offline
 //   const again = await startServer({ root: 'dist', port: srv.port }); // same origin back
 //
-//   node tests/support/server.mjs --root dist --port 8080 [--host 127.0.0.1]
+//   node tests/support/server.mjs --root dist --port 8080 [--host 127.0.0.1] [--connect 'src …']
 //
-// Every response carries `Cache-Control: no-cache`, so only the service worker caches.
+// Every response carries `Cache-Control: no-cache`, so only the service worker caches,
+// and the build's Content Security Policy (`<root>/csp.json`, written by
+// scripts/postbuild.py) with connect-src widened by `connect` (default: any port on
+// 127.0.0.1 and localhost, where the local stand-ins run; `--connect ''` for AWS only,
+// or `--connect 'https://dynamodb.example.com'` for a custom endpoint).
 // GET/HEAD of an extension-less path that does not exist answers index.html (200, SPA
 // routes); a missing file with an extension is a 404 (so a missing .wasm/.js is never
 // masked by HTML).
@@ -81,6 +85,7 @@ function sendText(req, res, status, text, extra = {}) {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': body.length,
     'Cache-Control': 'no-cache',
+    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
     ...extra,
   });
   res.end(req.method === 'HEAD' ? undefined : body);
@@ -100,9 +105,27 @@ function precompressed(req, filePath, stat) {
   return null;
 }
 
-function sendFile(req, res, filePath, stat) {
+/** Where the local stand-ins answer: what a development server lets the app connect to. */
+export const LOCAL_CONNECT = ['http://127.0.0.1:*', 'http://localhost:*'];
+
+/** The build's policy (csp.json) with connect-src widened by `connect`, as a header value. */
+export function policyOf(rootDir, connect = LOCAL_CONNECT) {
+  let csp;
+  try {
+    csp = JSON.parse(fs.readFileSync(path.join(rootDir, 'csp.json'), 'utf8'));
+  } catch (e) {
+    throw new Error(`startServer: ${rootDir}/csp.json is missing or unreadable (${e.message}): build with trunk first`);
+  }
+  return Object.entries(csp.directives)
+    .map(([name, sources]) => [name, ...(name === 'connect-src' ? [...sources, ...connect] : sources)].join(' '))
+    .join('; ');
+}
+
+function sendFile(req, res, filePath, stat, policy) {
   const packed = precompressed(req, filePath, stat);
   res.writeHead(200, {
+    'Content-Security-Policy': policy,
+    'Referrer-Policy': 'no-referrer',
     'Content-Type': contentTypeFor(filePath),
     'Content-Length': packed ? packed.stat.size : stat.size,
     'Cache-Control': 'no-cache',
@@ -120,7 +143,7 @@ function sendFile(req, res, filePath, stat) {
   stream.pipe(res);
 }
 
-async function handle(rootDir, rootReal, req, res) {
+async function handle(rootDir, rootReal, policy, req, res) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendText(req, res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
     return;
@@ -154,7 +177,7 @@ async function handle(rootDir, rootReal, req, res) {
       sendText(req, res, 403, 'Forbidden');
       return;
     }
-    sendFile(req, res, filePath, st);
+    sendFile(req, res, filePath, st, policy);
     return;
   }
 
@@ -164,7 +187,7 @@ async function handle(rootDir, rootReal, req, res) {
     const indexPath = path.join(rootDir, 'index.html');
     const indexSt = await statFile(indexPath);
     if (indexSt) {
-      sendFile(req, res, indexPath, indexSt);
+      sendFile(req, res, indexPath, indexSt, policy);
       return;
     }
   }
@@ -175,17 +198,18 @@ async function handle(rootDir, rootReal, req, res) {
  * Start the static server.
  * @returns {Promise<{url: string, port: number, close: () => Promise<void>}>}
  */
-export async function startServer({ root = 'dist', port = 0, host = '127.0.0.1' } = {}) {
+export async function startServer({ root = 'dist', port = 0, host = '127.0.0.1', connect = LOCAL_CONNECT } = {}) {
   const rootDir = path.resolve(root);
   const rootSt = await fsp.stat(rootDir).catch(() => null);
   if (!rootSt || !rootSt.isDirectory()) {
     throw new Error(`startServer: root directory ${rootDir} does not exist (build first?)`);
   }
   const rootReal = await fsp.realpath(rootDir);
+  const policy = policyOf(rootDir, connect);
 
   const sockets = new Set();
   const server = http.createServer((req, res) => {
-    handle(rootDir, rootReal, req, res).catch((err) => {
+    handle(rootDir, rootReal, policy, req, res).catch((err) => {
       if (!res.headersSent) sendText(req, res, 500, 'Internal Server Error');
       else res.destroy(err);
     });
@@ -236,7 +260,7 @@ export async function startServer({ root = 'dist', port = 0, host = '127.0.0.1' 
     return closing;
   };
 
-  return { url, port: actualPort, close };
+  return { url, port: actualPort, close, policy };
 }
 
 // ---- run directly: node tests/support/server.mjs --root dist --port 8080 ----
@@ -247,6 +271,7 @@ if (isMain) {
       root: { type: 'string', default: 'dist' },
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
+      connect: { type: 'string' },
     },
   });
   const port = Number.parseInt(values.port, 10);
@@ -255,7 +280,8 @@ if (isMain) {
     process.exit(2);
   }
   try {
-    const srv = await startServer({ root: values.root, port, host: values.host });
+    const connect = values.connect === undefined ? LOCAL_CONNECT : values.connect.split(/\s+/).filter(Boolean);
+    const srv = await startServer({ root: values.root, port, host: values.host, connect });
     console.log(`Ledgerline is running at ${srv.url}`);
     let stopping = false;
     const stop = async () => {
