@@ -11,7 +11,7 @@
 #   in Cargo.lock, wasm-opt from npm binaryen 132 (Debian's binaryen 108 breaks
 #   current wasm), Debian chromium + chromium-driver, npm deps from package-lock.json,
 #   moto[server,dynamodb] 5.2.5 from PyPI in the venv .venv-moto (python3-venv from
-#   Debian when `python3 -m venv` lacks ensurepip).
+#   Debian when `python3 -m venv` lacks ensurepip); cfn-lint 1.58.0 in .venv-cfn.
 #
 # Two cores only: concurrent runs are serialised with a lock, and a `cargo install`
 # of the same crate that is already running (started by hand) is waited for, never
@@ -23,6 +23,7 @@ ledgerline_setup_main() {
   local TRUNK_VERSION="0.21.14"
   local WASM_OPT_MAJOR="132"
   local MOTO_VERSION="5.2.5"
+  local CFN_LINT_VERSION="1.58.0"
 
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -192,6 +193,28 @@ ledgerline_setup_main() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server,dynamodb]==$MOTO_VERSION"
     have="$(moto_installed_version)"
     [ "$have" = "$MOTO_VERSION" ] || die "moto in .venv-moto reports '${have:-nothing}', expected $MOTO_VERSION"
+  fi
+
+  # ---- 9. cfn-lint (PyPI) in .venv-cfn ------------------------------------------
+  # Validates deploy/ledgerline.template.json (scripts/test.sh); its own venv, so its
+  # dependencies never meet moto's.
+  local cfn="$root/.venv-cfn"
+  cfn_installed_version() {
+    [ -x "$cfn/bin/cfn-lint" ] || return 0
+    "$cfn/bin/python" -c 'import importlib.metadata as m; print(m.version("cfn-lint"))' 2>/dev/null || true
+  }
+  have="$(cfn_installed_version)"
+  if [ "$have" = "$CFN_LINT_VERSION" ]; then
+    log "ok: cfn-lint $CFN_LINT_VERSION already installed (.venv-cfn/bin/cfn-lint)"
+  else
+    log "install: cfn-lint $CFN_LINT_VERSION into .venv-cfn (found '${have:-none}'; ~30 s)"
+    if ! "$cfn/bin/python" -c '' >/dev/null 2>&1; then
+      rm -rf "$cfn"
+      python3 -m venv "$cfn"
+    fi
+    "$cfn/bin/python" -m pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+    have="$(cfn_installed_version)"
+    [ "$have" = "$CFN_LINT_VERSION" ] || die "cfn-lint in .venv-cfn reports '${have:-nothing}', expected $CFN_LINT_VERSION"
   fi
 }
 
