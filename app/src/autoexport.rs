@@ -146,6 +146,11 @@ thread_local! {
     static LATEST_COPY: std::cell::RefCell<Latest> = std::cell::RefCell::new(Latest::default());
 }
 
+/// Drops a latest copy waiting to be written (the user's data is being removed).
+pub fn cancel_latest() {
+    LATEST_COPY.with(|l| *l.borrow_mut() = Latest::default());
+}
+
 /// The data (or the user) may have changed: the latest copy is written
 /// [`LATEST_AFTER_MS`] after the last change of content (a burst of saves is one write;
 /// a re-render that changed nothing writes nothing).

@@ -165,11 +165,42 @@ pub async fn authenticate(request: Request) -> Answer<Auth> {
     .await
 }
 
-pub async fn sign_out() -> Answer<()> {
-    ask(Request::SignOut, session_of).await.map(|_| ())
+/// Signs out here: Ok(None) once Cognito revoked the refresh token too, Ok(Some(why))
+/// when it could not be told (the sign-in here is gone all the same).
+pub async fn sign_out() -> Answer<Option<String>> {
+    ask(Request::SignOut, |r| match r {
+        Reply::SignedOut { not_revoked } => Ok(not_revoked),
+        other => Err(other),
+    })
+    .await
 }
 
 /// Renews the Cognito session (Ok(None): nobody signed in).
+/// Signs `user` out and forgets everything of theirs in the worker's IndexedDB stores:
+/// how many entries went, and why the refresh token could not be revoked (if it could not).
+pub async fn remove_user_data(user: &str) -> Answer<(u32, Option<String>)> {
+    ask(
+        Request::RemoveUserData {
+            user: user.to_string(),
+        },
+        |r| match r {
+            Reply::Removed {
+                entries,
+                not_revoked,
+            } => Ok((entries, not_revoked)),
+            other => Err(other),
+        },
+    )
+    .await
+}
+
+/// Who is signed in, as the worker's sealed session proves it (None: nobody).
+pub async fn signed_in(
+    cognito: ledgerline_core::protocol::CognitoConfig,
+) -> Answer<Option<SessionInfo>> {
+    ask(Request::SignedIn { cognito }, session_of).await
+}
+
 pub async fn refresh_session(
     cognito: ledgerline_core::protocol::CognitoConfig,
 ) -> Answer<Option<SessionInfo>> {

@@ -222,6 +222,8 @@ impl Reducible for AppState {
                 s.move_offer = move_offer;
                 s.session_expired = None;
                 s.connection = Connection::Unknown;
+                // credentials are per user: the next user's are read anew
+                s.creds = None;
                 s.toast = None;
             }
             Action::SessionExpired(m) => s.session_expired = Some(m),
@@ -704,6 +706,56 @@ pub async fn restore_backup(store: &Store, bundle: &str) -> Result<String, Strin
     }
     store.dispatch(Action::Replace(plan.merged));
     Ok(text)
+}
+
+/// What "Sign out and remove my data" would lose: changes not yet in DynamoDB (queued, or
+/// noted in the outbox), and conflicts kept for review.
+pub fn unsent(store: &Store) -> (u32, u32) {
+    let user = crate::oplog::user_of(store);
+    let noted = with_kv(|kv| ledgerline_core::outbox::pending(kv, &user).len()) as u32;
+    (store.pending.max(noted), store.conflicts)
+}
+
+/// "Sign out and remove my data from this browser": every store of the signed-in user
+/// goes. The page turns anonymous first (nothing of the user's is synced, saved or
+/// copied meanwhile); the worker then forgets the sealed session (nothing more is served
+/// for the user), removes the user's IndexedDB stores and credentials and revokes the
+/// refresh token where Cognito allows; then the export folder's record and this
+/// browser's local data and outbox go. DynamoDB is not touched.
+pub async fn sign_out_and_remove(store: &Store) -> Result<String, String> {
+    let Some(session) = store.session.clone() else {
+        return Err("nobody is signed in".into());
+    };
+    let user = session.sub.clone();
+    crate::autoexport::cancel_latest();
+    let ns = store.ns.clone();
+    let invoices = store.snap.invoices.len();
+    switch_user(store, None).map_err(|e| e.message())?;
+    let worker = crate::service::remove_user_data(&user).await;
+    let folder = crate::folder::forget(&user).await;
+    with_kv(|kv| {
+        store::clear(kv, &ns);
+        ledgerline_core::outbox::forget(kv, &user);
+    });
+    let (entries, not_revoked) = worker.map_err(|e| {
+        format!(
+            "you are signed out and the invoices are gone from this page, but the copies in this browser's database could not all be removed ({}). Sign in again and choose remove again",
+            e.message()
+        )
+    })?;
+    folder.map_err(|e| format!("you are signed out and your data is removed, but the export folder's record could not be ({e}); choose \"Stop writing to this folder\" in Settings"))?;
+    let mut said = format!(
+        "Signed out, and {}'s data is removed from this browser ({invoices} invoice{} and {entries} stored entr{}: queue, conflicts, backups, automatic exports, log, credentials). It is untouched in DynamoDB: sign in again to bring it back.",
+        session.email,
+        if invoices == 1 { "" } else { "s" },
+        if entries == 1 { "y" } else { "ies" }
+    );
+    if let Some(why) = not_revoked {
+        said.push_str(&format!(
+            " Cognito could not be told to end the sign-in ({why}); it ends by itself when its refresh token expires."
+        ));
+    }
+    Ok(said)
 }
 
 /// Removes every record of the current user context from this browser. Signed in, the

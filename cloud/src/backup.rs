@@ -43,6 +43,11 @@ async fn all(db: &Rexie, user: &str) -> CloudResult<Vec<(JsValue, Stored)>> {
         .collect())
 }
 
+/// Forgets every backup and automatic export of `user` here.
+pub async fn remove_user(user: &str) -> CloudResult<usize> {
+    crate::idb::delete_user(&*open().await?, &[STORE], user).await
+}
+
 /// Stores one backup and drops the oldest of its kind beyond `keep` (at least one is
 /// kept; automatic exports and other backups are counted apart).
 pub async fn add(

@@ -17,6 +17,8 @@ pub enum AuthError {
     BadPassword(String),
     BadCode,
     Unreachable,
+    /// Cognito answered, but its ID token does not prove the sign-in.
+    Refused(ledgerline_core::identity::TokenProblem),
     Other(String),
 }
 
@@ -33,6 +35,7 @@ impl AuthError {
             AuthError::BadPassword(m) => format!("The password does not meet the pool's rules: {m}"),
             AuthError::BadCode => "That confirmation code is wrong or expired.".into(),
             AuthError::Unreachable => "Cognito could not be reached: check the network and the user pool settings (region, endpoint).".into(),
+            AuthError::Refused(p) => p.message(),
             AuthError::Other(m) => format!("Cognito refused the request: {m}"),
         }
     }
@@ -105,48 +108,13 @@ async fn call(c: &CognitoConfig, op: &str, body: Value) -> Result<Value, AuthErr
     })
 }
 
-/// The `sub` and `email` claims of an ID token (no signature check: it came straight from
-/// Cognito over TLS and only names the partition; DynamoDB access uses the AWS credentials).
-pub fn claims(id_token: &str) -> Option<(String, String)> {
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64url(payload)?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    let sub = v.get("sub")?.as_str()?.to_string();
-    let email = v
-        .get("email")
-        .and_then(Value::as_str)
-        .or_else(|| v.get("cognito:username").and_then(Value::as_str))
-        .unwrap_or("")
-        .to_string();
-    Some((sub, email))
-}
-
-fn base64url(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-fn session_from(result: &Value, refresh_fallback: Option<&str>) -> Result<Session, AuthError> {
+/// The session Cognito's answer holds, once its ID token proves itself: signed by the
+/// pool, for this app client, not expired (see `crate::identity`).
+async fn session_from(
+    c: &CognitoConfig,
+    result: &Value,
+    refresh_fallback: Option<&str>,
+) -> Result<Session, AuthError> {
     let r = result.get("AuthenticationResult").ok_or_else(|| {
         AuthError::Other(
             "no tokens in the answer (is USER_PASSWORD_AUTH enabled for this app client?)".into(),
@@ -163,13 +131,21 @@ fn session_from(result: &Value, refresh_fallback: Option<&str>) -> Result<Sessio
         .or(refresh_fallback)
         .unwrap_or("")
         .to_string();
-    let (sub, email) = claims(&id_token)
-        .ok_or_else(|| AuthError::Other("the ID token could not be read".into()))?;
+    let claims = crate::identity::verify(
+        c,
+        &id_token,
+        true,
+        js_sys::Date::now() + crate::http::clock_offset_ms(),
+    )
+    .await
+    .map_err(AuthError::Refused)?;
     Ok(Session {
-        sub,
-        email,
+        email: claims.email(),
+        sub: claims.sub,
         id_token,
         refresh_token: refresh,
+        cognito: Some(c.clone()),
+        ended: false,
     })
 }
 
@@ -186,7 +162,7 @@ pub async fn sign_in(c: &CognitoConfig, email: &str, password: &str) -> Result<S
         AuthError::BadPassword(m) => AuthError::NotAuthorized(m),
         e => e,
     })?;
-    session_from(&r, None)
+    session_from(c, &r, None).await
 }
 
 pub async fn refresh(c: &CognitoConfig, s: &Session) -> Result<Session, AuthError> {
@@ -196,7 +172,23 @@ pub async fn refresh(c: &CognitoConfig, s: &Session) -> Result<Session, AuthErro
         json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": c.client_id, "AuthParameters": {"REFRESH_TOKEN": s.refresh_token}}),
     )
     .await?;
-    session_from(&r, Some(&s.refresh_token))
+    session_from(c, &r, Some(&s.refresh_token)).await
+}
+
+/// Revokes the session's refresh token with Cognito (and the tokens issued with it), so
+/// that a copy of it left anywhere signs nobody in. The app client must allow token
+/// revocation (AWS's default for new clients).
+pub async fn revoke(c: &CognitoConfig, s: &Session) -> Result<(), AuthError> {
+    if s.refresh_token.is_empty() {
+        return Ok(());
+    }
+    call(
+        c,
+        "RevokeToken",
+        json!({"Token": s.refresh_token, "ClientId": c.client_id}),
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn sign_up(c: &CognitoConfig, email: &str, password: &str) -> Result<bool, AuthError> {
@@ -219,19 +211,4 @@ pub async fn confirm(c: &CognitoConfig, email: &str, code: &str) -> Result<(), A
     )
     .await
     .map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    #[wasm_bindgen_test]
-    fn reads_claims() {
-        // {"sub":"1234-abcd","email":"a@b.test"}
-        let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0LWFiY2QiLCJlbWFpbCI6ImFAYi50ZXN0In0.sig";
-        assert_eq!(claims(token), Some(("1234-abcd".into(), "a@b.test".into())));
-        assert_eq!(claims("garbage"), None);
-        assert_eq!(claims("a.!!!.c"), None);
-    }
 }

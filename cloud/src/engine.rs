@@ -109,6 +109,28 @@ pub async fn export_plan() -> CloudResult<Option<ExportPlan>> {
     get_json(&*open().await?, &plan_key()).await
 }
 
+/// Forgets everything of `user` the service worker would use: its inbox, and the
+/// context and export plan if they are its.
+pub async fn remove_user(user: &str) -> CloudResult<usize> {
+    let db = open().await?;
+    let mut n = crate::idb::delete_user(&db, &[INBOX], user).await?;
+    if read_current(&db)
+        .await?
+        .is_some_and(|c| c.context.user == user)
+    {
+        put_json::<Current>(&db, CONTEXT, &current_key(), None).await?;
+        n += 1;
+    }
+    if get_json::<ExportPlan>(&db, &plan_key())
+        .await?
+        .is_some_and(|p| p.user == user)
+    {
+        put_json::<ExportPlan>(&db, CONTEXT, &plan_key(), None).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn inbox_key(scope: &str, at: f64) -> JsValue {
     JsValue::from_str(&format!("{scope}|{:015}", at.max(0.0) as u64))
 }

@@ -61,6 +61,29 @@ pub fn user_range(user: &str) -> CloudResult<KeyRange> {
     .map_err(|e| format!("{e:?}").into())
 }
 
+/// Deletes every entry of `user` (keys `<user>|…`: every table's scope, backups) from
+/// `stores` of `db` in one transaction; returns how many went.
+pub async fn delete_user(db: &Rexie, stores: &[&str], user: &str) -> CloudResult<usize> {
+    let err = |e: rexie::Error| format!("{e:?}");
+    let tx = db
+        .transaction(stores, TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let mut n = 0;
+    for name in stores {
+        let s = tx.store(name).map_err(err)?;
+        for k in s
+            .get_all_keys(Some(user_range(user)?), None)
+            .await
+            .map_err(err)?
+        {
+            s.delete(k).await.map_err(err)?;
+            n += 1;
+        }
+    }
+    tx.done().await.map_err(err)?;
+    Ok(n)
+}
+
 /// The keys and values of one user's entries in `store`, in key order.
 pub async fn user_entries(
     db: &Rexie,

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod idb;
+pub mod identity;
 pub mod item;
 pub mod lock;
 pub mod oplog;

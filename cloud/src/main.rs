@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::Client;
 use ledgerline_cloud::cognito::{self, AuthError};
 use ledgerline_cloud::error::{CloudError, CloudResult};
-use ledgerline_cloud::{backup, dynamo, engine, oplog, replay as replayer, store, vault};
+use ledgerline_cloud::{backup, dynamo, engine, identity, oplog, replay as replayer, store, vault};
 use ledgerline_core::credentials::{from_fields, parse_block};
 use ledgerline_core::errors::classify;
 use ledgerline_core::errors::ErrorClass;
@@ -22,17 +22,32 @@ thread_local! {
     static CLIENT: RefCell<Option<(String, Client)>> = const { RefCell::new(None) };
 }
 
-/// The DynamoDB client for the stored credentials: with whether they worked before, and
+/// Whose credentials are used: the user the sealed session proves, or `anonymous`.
+async fn owner() -> String {
+    proven_user()
+        .await
+        .unwrap_or_else(|| ledgerline_core::store::ANONYMOUS.to_string())
+}
+
+/// The DynamoDB client for `owner`'s credentials (the user a request was proved for,
+/// never looked up again at the moment of use): with whether they worked before, and
 /// their generation (`vault::load`).
-async fn client(target: &Target) -> CloudResult<Option<(Client, bool, f64)>> {
-    let Some((creds, worked, generation)) = vault::load().await? else {
+async fn client(
+    target: &Target,
+    owner: &str,
+) -> CloudResult<Option<(Client, bool, vault::Generation)>> {
+    let Some((creds, worked, generation)) = vault::load(owner).await? else {
         return Ok(None);
     };
-    // keyed by the credentials' generation (a new one at every save), never by their
-    // shape: re-entered credentials always get a new client, in every tab's worker
+    // keyed by the credentials' owner and generation (a new one at every save), never
+    // by their shape: re-entered credentials always get a new client, in every tab's worker
     let cache_key = format!(
-        "{}|{}|{}|{generation}",
-        target.region, target.endpoint, creds.access_key_id
+        "{}|{}|{}|{}|{}",
+        target.region,
+        target.endpoint,
+        creds.access_key_id,
+        generation.owner,
+        generation.entered_at
     );
     let cached = CLIENT.with(|c| {
         c.borrow()
@@ -53,12 +68,12 @@ async fn client(target: &Target) -> CloudResult<Option<(Client, bool, f64)>> {
 }
 
 /// Runs one DynamoDB call with the stored credentials and turns its outcome into a reply.
-async fn call<F, Fut>(target: &Target, f: F) -> Reply
+async fn call<F, Fut>(target: &Target, owner: &str, f: F) -> Reply
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<String, ledgerline_core::errors::Failure>>,
 {
-    let (client, worked, generation) = match client_or_reply(target).await {
+    let (client, worked, generation) = match client_or_reply(target, owner).await {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -67,7 +82,7 @@ where
     let ms = js_sys::Date::now() - started;
     match outcome {
         Ok(detail) => {
-            if let Err(e) = vault::mark_worked(generation).await {
+            if let Err(e) = vault::mark_worked(&generation).await {
                 return error_reply(e);
             }
             Reply::Ok { detail, ms }
@@ -75,7 +90,7 @@ where
         Err(failure) => {
             let reply = failed(&failure, worked, ms);
             if let Reply::Failed { class, .. } = reply {
-                let _ = vault::mark_refused(class, generation).await;
+                let _ = vault::mark_refused(class, &generation).await;
             }
             reply
         }
@@ -100,8 +115,11 @@ fn failed(f: &ledgerline_core::errors::Failure, worked: bool, ms: f64) -> Reply 
 }
 
 /// The DynamoDB client for `target`, or the reply that says why there is none.
-async fn client_or_reply(target: &Target) -> Result<(Client, bool, f64), Reply> {
-    match client(target).await {
+async fn client_or_reply(
+    target: &Target,
+    owner: &str,
+) -> Result<(Client, bool, vault::Generation), Reply> {
+    match client(target, owner).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(Reply::NoCredentials),
         Err(e) => Err(error_reply(e)),
@@ -110,11 +128,16 @@ async fn client_or_reply(target: &Target) -> Result<(Client, bool, f64), Reply> 
 
 /// A check, retried once at once when DynamoDB refused it for this device's clock: the
 /// refusal measured the offset, and the retry is signed with the corrected time.
-async fn check(target: &Target) -> Reply {
+async fn check(target: &Target, owner: &str) -> Reply {
     let mut reply = Reply::NoCredentials;
     for _ in 0..2 {
         let table = target.table.clone();
-        reply = call(target, |c| async move { dynamo::check(&c, &table).await }).await;
+        reply = call(
+            target,
+            owner,
+            |c| async move { dynamo::check(&c, &table).await },
+        )
+        .await;
         if !matches!(
             reply,
             Reply::Failed {
@@ -145,7 +168,7 @@ async fn dispatch(req: Request) -> Reply {
                 Err(e) => Reply::Invalid {
                     message: e.message(),
                 },
-                Ok(creds) => match vault::store(&creds).await {
+                Ok(creds) => match vault::store(&owner().await, &creds).await {
                     Ok(info) => {
                         CLIENT.with(|c| *c.borrow_mut() = None);
                         Reply::Credentials { info: Some(info) }
@@ -154,21 +177,21 @@ async fn dispatch(req: Request) -> Reply {
                 },
             }
         }
-        Request::ForgetCredentials => match vault::forget().await {
+        Request::ForgetCredentials => match vault::forget(&owner().await).await {
             Ok(()) => {
                 CLIENT.with(|c| *c.borrow_mut() = None);
                 Reply::Credentials { info: None }
             }
             Err(e) => error_reply(e),
         },
-        Request::CredentialsInfo => match vault::info().await {
+        Request::CredentialsInfo => match vault::info(&owner().await).await {
             Ok(info) => Reply::Credentials { info },
             Err(e) => error_reply(e),
         },
-        Request::Check { target } => check(&target).await,
+        Request::Check { target } => check(&target, &owner().await).await,
         Request::CreateTable { target } => {
             let table = target.table.clone();
-            call(&target, |c| async move {
+            call(&target, &owner().await, |c| async move {
                 dynamo::create_table(&c, &table).await
             })
             .await
@@ -194,31 +217,97 @@ async fn dispatch(req: Request) -> Reply {
             email,
             password,
         } => match cognito::sign_in(&cognito, email.trim(), password.expose()).await {
-            Ok(session) => remember(session).await,
+            Ok(session) => {
+                // credentials pasted while signed out, just before signing in, are this
+                // user's (not at a renewal: only a sign-in takes them)
+                let _ = vault::claim_anonymous(&session.sub).await;
+                remember(session).await
+            }
             Err(e) => auth_failed(e),
         },
-        Request::RefreshSession { cognito } => match vault::load_session().await {
+        Request::SignedIn { cognito } => match vault::load_session().await {
             Err(e) => error_reply(e),
-            Ok(None) => Reply::Session { session: None },
-            Ok(Some(old)) => match cognito::refresh(&cognito, &old).await {
-                Ok(session) => remember(session).await,
-                Err(AuthError::Unreachable) => Reply::Failed {
-                    class: ErrorClass::NetworkUnreachable,
-                    ms: 0.0,
-                },
-                Err(AuthError::NotAuthorized(_)) => {
-                    let _ = vault::forget_session().await;
-                    Reply::SessionExpired {
-                        message: cognito::SESSION_ENDED.to_string(),
-                    }
+            // sealed by an older version: its pool is the page's, if its token proves it
+            Ok(Some(old)) if old.cognito.is_none() => {
+                let session = vault::Session {
+                    cognito: Some(cognito),
+                    ..old
+                };
+                match identity::proven(&session).await {
+                    Some(_) => remember(session).await,
+                    None => Reply::Session { session: None },
                 }
-                Err(e) => auth_failed(e),
+            }
+            Ok(session) => Reply::Session {
+                session: proven_info(session).await,
             },
         },
-        Request::SignOut => match vault::forget_session().await {
-            Ok(()) => Reply::Session { session: None },
+        // renewed with the pool that issued it (the page's settings may have changed)
+        Request::RefreshSession { .. } => match vault::load_session().await {
             Err(e) => error_reply(e),
+            Ok(None) => Reply::Session { session: None },
+            Ok(Some(old)) => match (identity::proven(&old).await, old.cognito.clone()) {
+                (Some(_), Some(cognito)) => match cognito::refresh(&cognito, &old).await {
+                    Ok(session) => remember(session).await,
+                    Err(AuthError::Unreachable) => Reply::Failed {
+                        class: ErrorClass::NetworkUnreachable,
+                        ms: 0.0,
+                    },
+                    Err(AuthError::NotAuthorized(_)) => {
+                        // still who signed in here (local work goes on); no longer renewable
+                        let _ = vault::store_session(&vault::Session { ended: true, ..old }).await;
+                        Reply::SessionExpired {
+                            message: cognito::SESSION_ENDED.to_string(),
+                        }
+                    }
+                    Err(e) => auth_failed(e),
+                },
+                // a session that does not prove itself is no sign-in
+                _ => Reply::Session { session: None },
+            },
         },
+        // the sign-in goes first: nothing more is served for the user while the rest goes
+        Request::RemoveUserData { user } => {
+            let session = vault::load_session().await.ok().flatten();
+            if let Err(e) = vault::forget_session().await {
+                return error_reply(e);
+            }
+            forget_proven();
+            let mut entries = 0;
+            for removed in [
+                store::remove_user(&user).await,
+                backup::remove_user(&user).await,
+                engine::remove_user(&user).await,
+                oplog::remove_user(&user).await,
+                vault::forget(&user).await.map(|()| 0),
+            ] {
+                match removed {
+                    Ok(n) => entries += n as u32,
+                    Err(e) => {
+                        return Reply::Error {
+                            message: format!("signed out, but not everything could be removed ({e}): sign in again and remove again"),
+                        }
+                    }
+                }
+            }
+            Reply::Removed {
+                entries,
+                not_revoked: revoke(session).await,
+            }
+        }
+        Request::SignOut => {
+            // signed out here whatever Cognito says; the refresh token revoked if it can be
+            let session = vault::load_session().await.ok().flatten();
+            match vault::forget_session().await {
+                Err(e) => error_reply(e),
+                Ok(()) => {
+                    forget_proven();
+                    Reply::SignedOut {
+                        not_revoked: revoke(session).await,
+                    }
+                }
+            }
+        }
         Request::Enqueue {
             target,
             user,
@@ -280,7 +369,7 @@ async fn dispatch(req: Request) -> Reply {
             }
         }
         Request::Changed { target, user } => {
-            let (client, worked, _) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target, &user).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -298,7 +387,7 @@ async fn dispatch(req: Request) -> Reply {
             local,
             damaged,
         } => {
-            let (client, worked, _) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target, &user).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -350,7 +439,7 @@ async fn dispatch(req: Request) -> Reply {
             floor,
             count,
         } => {
-            let (client, worked, _) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target, &user).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -360,7 +449,7 @@ async fn dispatch(req: Request) -> Reply {
             }
         }
         Request::Records { target, user } => {
-            let (client, worked, _) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target, &user).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -379,7 +468,7 @@ async fn dispatch(req: Request) -> Reply {
             base,
             lineage,
         } => {
-            let (client, worked, _) = match client_or_reply(&target).await {
+            let (client, worked, _) = match client_or_reply(&target, &user).await {
                 Ok(c) => c,
                 Err(reply) => return reply,
             };
@@ -542,12 +631,87 @@ fn auth_failed(e: AuthError) -> Reply {
     }
 }
 
+/// Revokes a forgotten session's refresh token with Cognito, waiting at most 5 s (the
+/// sign-out is done already); why it could not be, if it could not.
+async fn revoke(session: Option<vault::Session>) -> Option<String> {
+    use futures_util::future::{select, Either};
+    let s = session?;
+    let c = s.cognito.clone()?;
+    let asked = Box::pin(async move { cognito::revoke(&c, &s).await });
+    match select(asked, gloo_timers::future::TimeoutFuture::new(5_000)).await {
+        Either::Left((Ok(()), _)) => None,
+        Either::Left((Err(e), _)) => Some(e.message()),
+        Either::Right(_) => Some("Cognito did not answer within 5 s".into()),
+    }
+}
+
+/// The page's view of a sealed session, if it proves itself.
+async fn proven_info(session: Option<vault::Session>) -> Option<SessionInfo> {
+    let s = session?;
+    identity::proven(&s).await.map(|sub| SessionInfo {
+        sub,
+        email: s.email.clone(),
+    })
+}
+
+/// What a request for another user than the one signed in here is told.
+const NOT_SIGNED_IN: &str = "This browser is not signed in as this account (its sign-in is missing, ended or could not be checked): sign in again. Your invoices in this browser are untouched.";
+
+thread_local! {
+    /// Who the sealed session proved, and when it was read (it is read again after a
+    /// second: a sign-out in another tab takes effect here at once, a burst of requests
+    /// reads it once).
+    static PROVEN: RefCell<Option<(f64, Option<String>)>> = const { RefCell::new(None) };
+    /// Bumped at every sign-in and sign-out here: an answer read before it is not kept.
+    static SESSION_GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+async fn proven_user() -> Option<String> {
+    let now = js_sys::Date::now();
+    if let Some((_, who)) = PROVEN
+        .with(|p| p.borrow().clone())
+        .filter(|(at, _)| now - at < 1000.0)
+    {
+        return who;
+    }
+    let generation = SESSION_GENERATION.with(|g| g.get());
+    let who = identity::signed_in().await;
+    if SESSION_GENERATION.with(|g| g.get()) == generation {
+        PROVEN.with(|p| *p.borrow_mut() = Some((now, who.clone())));
+    }
+    who
+}
+
+fn forget_proven() {
+    SESSION_GENERATION.with(|g| g.set(g.get() + 1));
+    PROVEN.with(|p| *p.borrow_mut() = None);
+}
+
+/// Refuses a request for data that is not the signed-in user's: the user comes from the
+/// sealed session, whatever the page says; anonymous data is served, never DynamoDB.
+async fn guard(req: &Request) -> Option<Reply> {
+    let user = req.user()?;
+    let refused = Some(Reply::SessionExpired {
+        message: NOT_SIGNED_IN.to_string(),
+    });
+    if user == ledgerline_core::store::ANONYMOUS {
+        return if req.reaches_dynamo() { refused } else { None };
+    }
+    if proven_user().await.as_deref() == Some(user) {
+        None
+    } else {
+        refused
+    }
+}
+
 async fn remember(session: vault::Session) -> Reply {
     let info = SessionInfo {
         sub: session.sub.clone(),
         email: session.email.clone(),
     };
-    match vault::store_session(&session).await {
+    let stored = vault::store_session(&session).await;
+    forget_proven();
+    match stored {
         Ok(()) => Reply::Session {
             session: Some(info),
         },
@@ -564,7 +728,7 @@ async fn replay(target: &Target, user: &str) -> Reply {
     let target = target.clone();
     let run = async move {
         // the client inside the lock: credentials saved while it waited are the ones used
-        let (client, worked, generation) = match client_or_reply(&target).await {
+        let (client, worked, generation) = match client_or_reply(&target, &user).await {
             Ok(c) => c,
             Err(reply) => return reply,
         };
@@ -572,7 +736,7 @@ async fn replay(target: &Target, user: &str) -> Reply {
             return error_reply(e);
         }
         // credentials AWS refused (here or in another worker): nothing is sent with them
-        if let Ok(Some(class)) = vault::refused().await {
+        if let Ok(Some(class)) = vault::refused(&generation.owner).await {
             return match store::pending(&scope).await {
                 Ok(pending) => Reply::Replayed {
                     sent: 0,
@@ -588,10 +752,10 @@ async fn replay(target: &Target, user: &str) -> Reply {
         match replayer::replay(&client, &table, &user, &scope, worked).await {
             Ok(r) => {
                 if let Some(class) = r.failed {
-                    let _ = vault::mark_refused(class, generation).await;
+                    let _ = vault::mark_refused(class, &generation).await;
                 }
                 if r.sent > 0 {
-                    let _ = vault::mark_worked(generation).await;
+                    let _ = vault::mark_worked(&generation).await;
                     // other devices learn of it at their next check; this one knows the
                     // marker it wrote only if nobody else wrote one since it last looked
                     let seen = SEEN.with(|s| s.borrow().get(&scope).cloned());
@@ -648,9 +812,16 @@ async fn replay_all() -> Reply {
         Ok(_) => {}
         Err(e) => return error_reply(e),
     }
-    // a check first, as a page does: with DynamoDB unreachable the queue is left exactly
-    // as it is (a replay would mark its first batch as possibly sent)
-    let checked = check(&ctx.target).await;
+    // only for the user the sealed session proves (the context is the page's word)
+    let checked = if proven_user().await.as_deref() != Some(ctx.user.as_str()) {
+        Reply::SessionExpired {
+            message: NOT_SIGNED_IN.to_string(),
+        }
+    } else {
+        // a check first, as a page does: with DynamoDB unreachable the queue is left
+        // exactly as it is (a replay would mark its first batch as possibly sent)
+        check(&ctx.target, &ctx.user).await
+    };
     let reply = if matches!(checked, Reply::Ok { .. }) {
         replay(&ctx.target, &ctx.user).await
     } else {
@@ -676,12 +847,15 @@ async fn replay_all() -> Reply {
     if !matches!(reply, Reply::Replayed { .. }) {
         pending = store::pending(&scope).await.unwrap_or(0) as u32;
     }
-    let _ = oplog::append(&entry(
-        ("background.replay", ctx.user.clone(), None),
-        &reply,
-        at,
-    ))
-    .await;
+    // nothing is logged under a user not signed in here
+    if !matches!(reply, Reply::SessionExpired { .. }) {
+        let _ = oplog::append(&entry(
+            ("background.replay", ctx.user.clone(), None),
+            &reply,
+            at,
+        ))
+        .await;
+    }
     if !matches!(outcome, JobOutcome::Idle) {
         tell_counts(scope).await;
     }
@@ -795,7 +969,9 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         | Request::ReadLog { .. }
         | Request::Conflicts { .. }
         | Request::Counts { .. }
-        | Request::Backups { .. } => None,
+        | Request::Backups { .. }
+        | Request::SignedIn { .. }
+        | Request::RemoveUserData { .. } => None,
     }
 }
 
@@ -849,6 +1025,14 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
                 "signed out".into()
             },
         ),
+        Reply::SignedOut { not_revoked } => (
+            "ok",
+            None,
+            match not_revoked {
+                None => "signed out, refresh token revoked".to_string(),
+                Some(why) => format!("signed out; refresh token not revoked: {why}"),
+            },
+        ),
         Reply::SignedUp { confirmed } => (
             "ok",
             None,
@@ -868,6 +1052,7 @@ fn entry(what: (&'static str, String, Option<String>), reply: &Reply, at: f64) -
             format!("{outcome:?}: {sent} sent, {pending} pending"),
         ),
         Reply::Log { .. }
+        | Reply::Removed { .. }
         | Reply::Inbox { .. }
         | Reply::Conflicts { .. }
         | Reply::Backups { .. }
@@ -976,6 +1161,16 @@ pub fn handle(message: String) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let reply = match serde_json::from_str::<Envelope<Request>>(&message) {
             Ok(env) => {
+                if let Some(refused) = guard(&env.body).await {
+                    // nothing done, and nothing logged under a user not signed in here
+                    return Ok(JsValue::from_str(
+                        &serde_json::to_string(&Envelope {
+                            id: env.id,
+                            body: refused,
+                        })
+                        .unwrap_or_default(),
+                    ));
+                }
                 let what = describe(&env.body);
                 let touched = touches(&env.body);
                 let at = js_sys::Date::now();

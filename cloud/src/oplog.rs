@@ -43,6 +43,30 @@ pub async fn append(entry: &LogEntry) -> CloudResult<()> {
     Ok(())
 }
 
+/// Forgets every entry of `user` (the user-less ones stay).
+pub async fn remove_user(user: &str) -> CloudResult<usize> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let keys = store.get_all_keys(None, None).await.map_err(err)?;
+    let values = store.get_all(None, None).await.map_err(err)?;
+    let mut n = 0;
+    for (k, v) in keys.into_iter().zip(values) {
+        let theirs = v
+            .as_string()
+            .and_then(|t| serde_json::from_str::<LogEntry>(&t).ok())
+            .is_some_and(|e| e.user == user);
+        if theirs {
+            store.delete(k).await.map_err(err)?;
+            n += 1;
+        }
+    }
+    tx.done().await.map_err(err)?;
+    Ok(n)
+}
+
 /// Every entry of `user` and the user-less ones, oldest first.
 pub async fn read(user: &str) -> CloudResult<Vec<LogEntry>> {
     let db = open().await?;

@@ -35,6 +35,11 @@ pub(crate) async fn open() -> CloudResult<std::rc::Rc<Rexie>> {
     crate::idb::open(DB, &[(QUEUE, false), (SYNCED, false), (CONFLICTS, false)]).await
 }
 
+/// Forgets everything of `user` here, on every table: queue, synced versions, conflicts.
+pub async fn remove_user(user: &str) -> CloudResult<usize> {
+    crate::idb::delete_user(&*open().await?, &[QUEUE, SYNCED, CONFLICTS], user).await
+}
+
 /// How many operations wait in `scope` (counted by IndexedDB, nothing parsed).
 pub(crate) async fn count(db: &Rexie, scope: &str) -> CloudResult<usize> {
     let range = user_range(scope)?;

@@ -15,7 +15,75 @@ use wasm_bindgen_futures::JsFuture;
 const DB: &str = "ledgerline-vault";
 const STORE: &str = "vault";
 const KEY: &str = "aes-key";
-const RECORD: &str = "aws-credentials";
+/// Before credentials were kept per user, one record for the whole browser: adopted by
+/// the first user whose credentials are looked for.
+const LEGACY_RECORD: &str = "aws-credentials";
+
+/// The credentials of `owner` (a Cognito sub, or `anonymous` for those saved signed out):
+/// one user of a shared browser never uses or sees another's.
+fn record(owner: &str) -> String {
+    format!("aws-credentials|{owner}")
+}
+
+/// Which credentials, saved when: a worker that cached a client for older credentials
+/// (or another user's) knows to make a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    pub owner: String,
+    pub entered_at: f64,
+}
+
+/// Moves the record under `from` to `to` (the same sealed bytes) if `to` holds none;
+/// whether it moved.
+async fn move_record(from: &str, to: &str) -> CloudResult<bool> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    let store = tx.store(STORE).map_err(err)?;
+    let present = |v: Option<JsValue>| v.filter(|v| !v.is_undefined() && !v.is_null());
+    let there = present(store.get(JsValue::from_str(to)).await.map_err(err)?);
+    let moving = present(store.get(JsValue::from_str(from)).await.map_err(err)?);
+    let moved = match (there, moving) {
+        (None, Some(v)) => {
+            store
+                .put(&v, Some(&JsValue::from_str(to)))
+                .await
+                .map_err(err)?;
+            store.delete(JsValue::from_str(from)).await.map_err(err)?;
+            true
+        }
+        _ => false,
+    };
+    done(tx).await?;
+    Ok(moved)
+}
+
+/// Gives `owner` the credentials of the whole browser kept by an older version.
+async fn adopt_legacy(owner: &str) -> CloudResult<()> {
+    move_record(LEGACY_RECORD, &record(owner)).await.map(|_| ())
+}
+
+/// At sign-in: credentials saved while signed out (just before signing in, as the app's
+/// steps go) become the user's, if the user has none yet. Whether they did.
+/// Newer anonymous credentials replace the user's (the person at the keyboard pasted
+/// them, then signed in).
+pub async fn claim_anonymous(user: &str) -> CloudResult<bool> {
+    let anonymous = ledgerline_core::store::ANONYMOUS;
+    if user == anonymous {
+        return Ok(false);
+    }
+    let Some(pasted) = info(anonymous).await? else {
+        return Ok(false);
+    };
+    if info(user)
+        .await?
+        .is_some_and(|own| own.entered_at < pasted.entered_at)
+    {
+        remove(&record(user)).await?;
+    }
+    move_record(&record(anonymous), &record(user)).await
+}
 
 fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
@@ -74,7 +142,7 @@ async fn delete(db: &Rexie, key: &str) -> CloudResult<()> {
     done(tx).await
 }
 
-fn subtle() -> CloudResult<web_sys::SubtleCrypto> {
+pub(crate) fn subtle() -> CloudResult<web_sys::SubtleCrypto> {
     let crypto: web_sys::Crypto =
         js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
             .map_err(js)?
@@ -210,6 +278,17 @@ async fn get_sealed<T: DeserializeOwned>(name: &str) -> CloudResult<Option<(T, S
     )))
 }
 
+/// A public value kept beside the secrets (a user pool's signing keys), in clear.
+pub async fn get_plain(name: &str) -> CloudResult<Option<String>> {
+    let db = open().await?;
+    Ok(get(&db, name).await?.and_then(|v| v.as_string()))
+}
+
+pub async fn put_plain(name: &str, value: &str) -> CloudResult<()> {
+    let db = open().await?;
+    put(&db, name, &JsValue::from_str(value)).await
+}
+
 pub async fn remove(name: &str) -> CloudResult<()> {
     let db = open().await?;
     delete(&db, name).await
@@ -222,7 +301,7 @@ struct Plain {
     token: Option<String>,
 }
 
-pub async fn store(creds: &Credentials) -> CloudResult<CredentialsInfo> {
+pub async fn store(owner: &str, creds: &Credentials) -> CloudResult<CredentialsInfo> {
     let info = CredentialsInfo {
         masked_key_id: creds.masked_key_id(),
         entered_at: js_sys::Date::now(),
@@ -235,12 +314,18 @@ pub async fn store(creds: &Credentials) -> CloudResult<CredentialsInfo> {
         secret: creds.secret_access_key.expose().to_string(),
         token: creds.session_token.as_ref().map(|t| t.expose().to_string()),
     };
-    put_sealed(RECORD, &plain, &serde_json::to_string(&info).map_err(err)?).await?;
+    put_sealed(
+        &record(owner),
+        &plain,
+        &serde_json::to_string(&info).map_err(err)?,
+    )
+    .await?;
     Ok(info)
 }
 
-pub async fn info() -> CloudResult<Option<CredentialsInfo>> {
-    Ok(get_meta(RECORD)
+pub async fn info(owner: &str) -> CloudResult<Option<CredentialsInfo>> {
+    adopt_legacy(owner).await?;
+    Ok(get_meta(&record(owner))
         .await?
         .and_then(|m| serde_json::from_str(&m).ok()))
 }
@@ -248,13 +333,17 @@ pub async fn info() -> CloudResult<Option<CredentialsInfo>> {
 /// The stored credentials, decrypted: with whether they have worked before, and their
 /// generation (when they were entered: every save makes a new one, so a worker that
 /// cached a client for older credentials of the same shape knows to make a new one).
-pub async fn load() -> CloudResult<Option<(Credentials, bool, f64)>> {
-    let Some((p, meta)) = get_sealed::<Plain>(RECORD).await? else {
+pub async fn load(owner: &str) -> CloudResult<Option<(Credentials, bool, Generation)>> {
+    adopt_legacy(owner).await?;
+    let Some((p, meta)) = get_sealed::<Plain>(&record(owner)).await? else {
         return Ok(None);
     };
     let info = serde_json::from_str::<CredentialsInfo>(&meta).ok();
     let worked = info.as_ref().map(|m| m.worked).unwrap_or(false);
-    let generation = info.map(|m| m.entered_at).unwrap_or(0.0);
+    let generation = Generation {
+        owner: owner.to_string(),
+        entered_at: info.map(|m| m.entered_at).unwrap_or(0.0),
+    };
     Ok(Some((
         Credentials {
             access_key_id: p.id,
@@ -268,9 +357,9 @@ pub async fn load() -> CloudResult<Option<(Credentials, bool, f64)>> {
 
 /// Remembers that the credentials of `generation` worked (an UnrecognizedClient later =
 /// expired), and so are not refused (any more). Newer credentials are left alone.
-pub async fn mark_worked(generation: f64) -> CloudResult<()> {
-    update_meta(RECORD, |info| {
-        if info.entered_at != generation || (info.worked && info.refused.is_none()) {
+pub async fn mark_worked(generation: &Generation) -> CloudResult<()> {
+    update_meta(&record(&generation.owner), |info| {
+        if info.entered_at != generation.entered_at || (info.worked && info.refused.is_none()) {
             return false;
         }
         info.worked = true;
@@ -285,13 +374,13 @@ pub async fn mark_worked(generation: f64) -> CloudResult<()> {
 /// succeeds. Credentials saved since are left alone.
 pub async fn mark_refused(
     class: ledgerline_core::errors::ErrorClass,
-    generation: f64,
+    generation: &Generation,
 ) -> CloudResult<()> {
     if !class.needs_new_credentials() {
         return Ok(());
     }
-    update_meta(RECORD, |info| {
-        if info.entered_at != generation || info.refused == Some(class) {
+    update_meta(&record(&generation.owner), |info| {
+        if info.entered_at != generation.entered_at || info.refused == Some(class) {
             return false;
         }
         info.refused = Some(class);
@@ -301,12 +390,12 @@ pub async fn mark_refused(
 }
 
 /// Whether AWS refused the stored credentials since they last worked, and how.
-pub async fn refused() -> CloudResult<Option<ledgerline_core::errors::ErrorClass>> {
-    Ok(info().await?.and_then(|i| i.refused))
+pub async fn refused(owner: &str) -> CloudResult<Option<ledgerline_core::errors::ErrorClass>> {
+    Ok(info(owner).await?.and_then(|i| i.refused))
 }
 
-pub async fn forget() -> CloudResult<()> {
-    remove(RECORD).await
+pub async fn forget(owner: &str) -> CloudResult<()> {
+    remove(&record(owner)).await
 }
 
 /// A signed-in Cognito session (tokens are bearer secrets: sealed like credentials).
@@ -317,6 +406,14 @@ pub struct Session {
     pub email: String,
     pub id_token: String,
     pub refresh_token: String,
+    /// The pool that issued the tokens (what the ID token is checked against; a session
+    /// without it, kept by an older version, cannot prove itself: signed out).
+    #[serde(default)]
+    pub cognito: Option<ledgerline_core::protocol::CognitoConfig>,
+    /// Cognito refused to renew it (refresh token expired or revoked): it still proves
+    /// who signed in here, so local work goes on; signing in again renews it.
+    #[serde(default)]
+    pub ended: bool,
 }
 
 const SESSION: &str = "cognito-session";

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod draft;
 pub mod errors;
 pub mod exchange;
+pub mod identity;
 pub mod list;
 pub mod model;
 pub mod money;

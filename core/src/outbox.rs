@@ -45,6 +45,11 @@ fn key(user: &str) -> String {
     format!("{PREFIX}{user}")
 }
 
+/// Forgets every note of `user` (their data is being removed from this browser).
+pub fn forget(kv: &mut dyn Kv, user: &str) {
+    kv.remove(&key(user));
+}
+
 fn read(kv: &dyn Kv, user: &str) -> Entries {
     kv.get(&key(user))
         .and_then(|raw| serde_json::from_str(&raw).ok())

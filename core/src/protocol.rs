@@ -69,6 +69,13 @@ pub enum Request {
     RefreshSession {
         cognito: CognitoConfig,
     },
+    /// Who is signed in, as the sealed session proves it (no network needed): answers
+    /// [`Reply::Session`]. `cognito`: the page's pool, taken only by a session sealed
+    /// before sessions recorded their pool (its token still has to prove itself).
+    SignedIn {
+        #[serde(default)]
+        cognito: CognitoConfig,
+    },
     SignOut,
     /// Append to the storage operation log (local operations, from the page).
     Log {
@@ -198,6 +205,13 @@ pub enum Request {
         /// Which conflict of the invoice (`Conflict::at`).
         at: u64,
     },
+    /// Forgets everything of `user` in this browser's IndexedDB (queue, synced versions,
+    /// conflicts on every table, backups, automatic exports, the service worker's context
+    /// and inbox, log entries, the user's AWS credentials): "Sign out and remove my
+    /// data". Answers [`Reply::Removed`].
+    RemoveUserData {
+        user: String,
+    },
     /// Keeps a copy of the local data (an export bundle), keeping the newest `keep`.
     Backup {
         user: String,
@@ -213,6 +227,52 @@ pub enum Request {
         user: String,
         at: f64,
     },
+}
+
+impl Request {
+    /// Whose data the request reads or changes (None: nobody's: credentials, checks,
+    /// the sign-in, the service worker's jobs, log entries of no user). The worker
+    /// serves it only for the user its sealed session proves, or for `anonymous`.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Request::ReadLog { user }
+            | Request::Enqueue { user, .. }
+            | Request::Pull { user, .. }
+            | Request::Replay { user, .. }
+            | Request::Changed { user, .. }
+            | Request::Ack { user, .. }
+            | Request::KeepConflicts { user, .. }
+            | Request::Conflicts { user, .. }
+            | Request::Records { user, .. }
+            | Request::PutRecord { user, .. }
+            | Request::Counts { user, .. }
+            | Request::LeaseNumbers { user, .. }
+            | Request::SetExportPlan { user, .. }
+            | Request::Inbox { user, .. }
+            | Request::InboxDone { user, .. }
+            | Request::DropConflict { user, .. }
+            | Request::Backup { user, .. }
+            | Request::Backups { user }
+            | Request::ReadBackup { user, .. }
+            | Request::RemoveUserData { user } => Some(user),
+            Request::SetContext { context } => context.as_ref().map(|c| c.user.as_str()),
+            Request::Log { entry } => Some(entry.user.as_str()).filter(|u| !u.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Whether it reads or writes the user's partition in DynamoDB (never for anonymous).
+    pub fn reaches_dynamo(&self) -> bool {
+        matches!(
+            self,
+            Request::Pull { .. }
+                | Request::Replay { .. }
+                | Request::Changed { .. }
+                | Request::Records { .. }
+                | Request::PutRecord { .. }
+                | Request::LeaseNumbers { .. }
+        )
+    }
 }
 
 /// DynamoDB's state of one invoice for the page to store (None: a tombstone, remove the
@@ -399,6 +459,17 @@ pub enum Reply {
     },
     Backup {
         bundle: String,
+    },
+    /// This many entries of the user were removed (`Request::RemoveUserData`).
+    Removed {
+        entries: u32,
+        /// As in [`Reply::SignedOut`]: the sign-in went too.
+        not_revoked: Option<String>,
+    },
+    /// Signed out here (the sealed session is gone). `not_revoked`: why Cognito could
+    /// not be told to revoke the refresh token (None: revoked, or there was none).
+    SignedOut {
+        not_revoked: Option<String>,
     },
     /// The account was created; `confirmed` false means a code was sent.
     SignedUp {

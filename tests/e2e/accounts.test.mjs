@@ -129,6 +129,12 @@ test('two users: each sees only their own invoices, in the UI, exports and Dynam
   await newUser('bob@ledgerline.test');
   const bob = await signIn(page, 'bob@ledgerline.test');
   assert.notEqual(bob, alice);
+  // AWS credentials are alice's: bob sees none of hers, and pastes his own
+  await nav(page, 'Settings');
+  assert.equal(await tid(page, 'cred-info').textContent(), 'No AWS credentials stored.');
+  await tid(page, 'cred-block').fill(BLOCK);
+  await tid(page, 'cred-save').click();
+  await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]', { timeout: 30000 });
   await nav(page, 'Invoices');
   assert.equal(await tid(page, 'invoice-row').count(), 0, 'bob sees none of alice\'s invoices');
   await nav(page, 'Clients');

@@ -144,15 +144,102 @@ pub fn account_page() -> Html {
             let store = store.clone();
             let msg = msg.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = service::sign_out().await;
+                let not_revoked = match service::sign_out().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // still signed in with the worker: say so, change nothing
+                        msg.set(Some(Msg::Err(format!(
+                            "Could not sign out: {} Try again.",
+                            e.message()
+                        ))));
+                        return;
+                    }
+                };
                 match switch_user(&store, None) {
-                    Ok(()) => msg.set(Some(Msg::Ok(
-                        "Signed out: anonymous mode, this browser only.".into(),
-                    ))),
+                    Ok(()) => msg.set(Some(Msg::Ok(match not_revoked {
+                        None => "Signed out: anonymous mode, this browser only. Your invoices stay in this browser, shown again when you sign in.".into(),
+                        Some(why) => format!("Signed out here (anonymous mode), but Cognito could not be told to end the sign-in ({why}). It ends by itself when its refresh token expires (30 days by default); nothing can use it from this browser."),
+                    }))),
                     Err(e) => msg.set(Some(Msg::Err(e.message()))),
                 }
             });
         })
+    };
+    // "Sign out and remove my data": a panel that says what would be lost, offers an
+    // export first when something has not reached DynamoDB, then removes
+    let removing = use_state(|| false);
+    let exported = use_state(|| false);
+    let open_remove = {
+        let (removing, exported) = (removing.clone(), exported.clone());
+        Callback::from(move |_| {
+            exported.set(false);
+            removing.set(true);
+        })
+    };
+    let cancel_remove = {
+        let removing = removing.clone();
+        Callback::from(move |_| removing.set(false))
+    };
+    let export_first = {
+        let (store, exported) = (store.clone(), exported.clone());
+        Callback::from(move |_| {
+            let text = ledgerline_core::exchange::export_json(
+                &store.snap,
+                &crate::platform::now_rfc3339(),
+            );
+            match crate::platform::download(
+                &format!("ledgerline-export-{}.json", crate::platform::today()),
+                "application/json",
+                &text,
+            ) {
+                Ok(()) => exported.set(true),
+                Err(e) => store.dispatch(Action::Toast(format!(
+                    "The export could not be downloaded ({e}); nothing was removed."
+                ))),
+            }
+        })
+    };
+    let confirm_remove = {
+        let (store, msg, removing) = (store.clone(), msg.clone(), removing.clone());
+        Callback::from(move |_| {
+            let (store, msg, removing) = (store.clone(), msg.clone(), removing.clone());
+            msg.set(Some(Msg::Busy("Removing your data from this browser…")));
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::state::sign_out_and_remove(&store).await {
+                    Ok(said) => {
+                        removing.set(false);
+                        msg.set(Some(Msg::Ok(said)));
+                    }
+                    Err(why) => {
+                        removing.set(false);
+                        msg.set(Some(Msg::Err(format!(
+                            "Not everything could be removed: {why}."
+                        ))))
+                    }
+                }
+            });
+        })
+    };
+    let (unsent, conflicts) = crate::state::unsent(&store);
+    let remove_panel = html! {
+        <div class="card" data-testid="remove-panel">
+            <h2>{ "Sign out and remove my data from this browser" }</h2>
+            <p>{ format!("Removes from this browser every invoice, client, backup, automatic export, queued change and log entry of {}, and the sign-in. Your data in DynamoDB stays.",
+                store.session.as_ref().map(|s| s.email.as_str()).unwrap_or("this account")) }</p>
+            if unsent > 0 {
+                <p class="banner banner-warn" data-testid="remove-unsent">{ format!("{unsent} change{} not reached DynamoDB yet and would be lost. Download an export first: it keeps them (Data → Import brings them back).", if unsent == 1 { " has" } else { "s have" }) }</p>
+            } else {
+                <p class="muted" data-testid="remove-unsent">{ "Every change has reached DynamoDB." }</p>
+            }
+            if conflicts > 0 {
+                <p class="banner banner-warn">{ format!("{conflicts} conflict{} waiting for review (Conflicts) would be removed too.", if conflicts == 1 { "" } else { "s" }) }</p>
+            }
+            <div class="form-actions">
+                <button data-testid="remove-export" onclick={export_first}>{ if *exported { "Exported ✓ — download again" } else { "Download an export" } }</button>
+                <button class="danger" data-testid="remove-confirm" disabled={unsent > 0 && !*exported} onclick={confirm_remove}>{ "Remove my data and sign out" }</button>
+                <button data-testid="remove-cancel" onclick={cancel_remove}>{ "Cancel" }</button>
+            </div>
+        </div>
     };
     let accept = {
         let store = store.clone();
@@ -187,11 +274,18 @@ pub fn account_page() -> Html {
             }
             { match &store.session {
                 Some(s) => html! {
+                    <>
                     <div class="card" data-testid="account-info">
                         <p>{ "Signed in as " }<strong data-testid="account-email">{ &s.email }</strong></p>
                         <p class="muted">{ format!("User id (DynamoDB partition): {}", s.sub) }</p>
                         <button data-testid="auth-signout" onclick={sign_out}>{ "Sign out" }</button>
+                        <button data-testid="auth-signout-remove" onclick={open_remove.clone()}>{ "Sign out and remove my data from this browser…" }</button>
+                        <p class="muted">{ "Sign out keeps your data in this browser (shown again when you sign in); on a shared computer, remove it." }</p>
                     </div>
+                    if *removing {
+                        { remove_panel }
+                    }
+                    </>
                 },
                 None => html! {
                     <div class="card">

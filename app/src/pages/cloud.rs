@@ -69,11 +69,17 @@ pub fn cloud_settings() -> Html {
     let conf_msg = use_state(|| None::<(bool, String)>);
 
     {
+        // read again for each user: credentials are per user
         let store = store.clone();
-        use_effect_with((), move |_| {
+        let user = crate::oplog::user_of(&store);
+        use_effect_with(user, move |user| {
+            let user = user.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(info) = service::credentials_info().await {
-                    store.dispatch(Action::SetCreds(info));
+                    // an answer for a user who has since signed out is not shown to the next
+                    if crate::oplog::user_of(&store) == user {
+                        store.dispatch(Action::SetCreds(info));
+                    }
                 }
             });
         });

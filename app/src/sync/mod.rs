@@ -263,7 +263,9 @@ pub fn check(store: &Store) {
     });
 }
 
-/// Renews the Cognito session at start-up; an expired one asks to sign in again.
+/// At start-up: the page's word for who is signed in (localStorage) is checked against
+/// the worker's sealed session, which proves it (a signed ID token); the page follows the
+/// worker. Then the Cognito session is renewed; an expired one asks to sign in again.
 pub fn refresh_session(store: &Store) {
     let Some(sub) = store.session.as_ref().map(|s| s.sub.clone()) else {
         return;
@@ -271,6 +273,27 @@ pub fn refresh_session(store: &Store) {
     let cognito = store.config.cognito.clone();
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
+        match crate::service::signed_in(cognito.clone()).await {
+            Ok(Some(proven)) if proven.sub == sub => {}
+            Ok(proven) => {
+                if !still(&store, &sub) {
+                    return;
+                }
+                let said = match &proven {
+                    Some(p) => format!("This browser is signed in as {}: switched to that account.", p.email),
+                    None => "You are signed out: this browser holds no valid sign-in for that account. Sign in again (Account); the invoices in this browser are untouched.".to_string(),
+                };
+                if let Err(e) = crate::state::switch_user(&store, proven) {
+                    store.dispatch(Action::Toast(e.message()));
+                    return;
+                }
+                store.dispatch(Action::Toast(said));
+                return;
+            }
+            // the worker could not say (its storage failed): its own guard still refuses
+            // anything for another user
+            Err(_) => {}
+        }
         if let Err(crate::service::CallError::SessionExpired(message)) =
             crate::service::refresh_session(cognito).await
         {

@@ -40,7 +40,8 @@ pub fn of_replay(reply: &Reply) -> (JobOutcome, u32, u32) {
             };
             (outcome, *sent, *pending)
         }
-        Reply::NoCredentials => (JobOutcome::Stop, 0, 0),
+        // nobody signed in as the queue's user: nothing to do until someone signs in
+        Reply::NoCredentials | Reply::SessionExpired { .. } => (JobOutcome::Stop, 0, 0),
         Reply::Failed { class, .. } if !class.retryable() => (JobOutcome::Stop, 0, 0),
         // a network failure before anything was sent, a storage error: try again later
         _ => (JobOutcome::Retry, 0, 0),
@@ -117,5 +118,12 @@ mod tests {
             );
         }
         assert_eq!(of_replay(&Reply::NoCredentials).0, JobOutcome::Stop);
+        assert_eq!(
+            of_replay(&Reply::SessionExpired {
+                message: String::new()
+            })
+            .0,
+            JobOutcome::Stop
+        );
     }
 }
