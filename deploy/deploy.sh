@@ -76,6 +76,6 @@ aws cloudfront create-invalidation --distribution-id "$(output DistributionId)" 
 cat <<DONE
 Ledgerline is deployed: $(output AppUrl)
   Account  -> Region $(output Region), User pool id $(output UserPoolId), App client id $(output UserPoolClientId), endpoint blank
-  Identity pool id $(output IdentityPoolId) (its LeadingKeys role: for the identity-pool credentials mode, see README Known limits)
+  Account  -> Identity pool id $(output IdentityPoolId) (credentials from Cognito: nothing to paste)
   Settings -> DynamoDB -> Region $(output Region), Table $(output TableName), endpoint blank
 DONE

@@ -51,18 +51,25 @@ fn endpoint(c: &CognitoConfig) -> String {
 }
 
 async fn call(c: &CognitoConfig, op: &str, body: Value) -> Result<Value, AuthError> {
+    post(
+        &endpoint(c),
+        &format!("AWSCognitoIdentityProviderService.{op}"),
+        body,
+    )
+    .await
+}
+
+/// One unsigned call of Cognito's JSON API (user pools, identity pools).
+async fn post(url: &str, target: &str, body: Value) -> Result<Value, AuthError> {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     let headers = web_sys::Headers::new().map_err(|_| AuthError::Unreachable)?;
     let _ = headers.append("Content-Type", "application/x-amz-json-1.1");
-    let _ = headers.append(
-        "X-Amz-Target",
-        &format!("AWSCognitoIdentityProviderService.{op}"),
-    );
+    let _ = headers.append("X-Amz-Target", target);
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(&body.to_string()));
-    let req = web_sys::Request::new_with_str_and_init(&endpoint(c), &init)
-        .map_err(|_| AuthError::Unreachable)?;
+    let req =
+        web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| AuthError::Unreachable)?;
     let global = js_sys::global();
     let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
         .ok()
@@ -189,6 +196,80 @@ pub async fn revoke(c: &CognitoConfig, s: &Session) -> Result<(), AuthError> {
     )
     .await
     .map(|_| ())
+}
+
+/// Where the identity pool answers: `https://cognito-identity.<region>.amazonaws.com/`,
+/// or the configured stand-in.
+fn identity_endpoint(c: &CognitoConfig) -> String {
+    let e = c.identity_endpoint.trim();
+    if e.is_empty() {
+        format!(
+            "https://cognito-identity.{}.amazonaws.com/",
+            c.region.trim()
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// Temporary AWS credentials of the identity pool for the user `id_token` proves (GetId,
+/// then GetCredentialsForIdentity with the token as the login), and when they expire (ms
+/// since the epoch). The pool's authenticated role decides what they may do: with the
+/// deploy's role, the user's own partition only.
+pub async fn pool_credentials(
+    c: &CognitoConfig,
+    id_token: &str,
+) -> Result<(ledgerline_core::credentials::Credentials, f64), AuthError> {
+    use ledgerline_core::credentials::{Credentials, Secret};
+    // the login names the user pool as its issuer does, without the scheme
+    let issuer = ledgerline_core::identity::issuer(c);
+    let provider = issuer
+        .split_once("://")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(issuer);
+    let logins = json!({ provider: id_token });
+    let url = identity_endpoint(c);
+    let id = post(
+        &url,
+        "AWSCognitoIdentityService.GetId",
+        json!({"IdentityPoolId": c.identity_pool_id.trim(), "Logins": logins}),
+    )
+    .await?;
+    let identity = id
+        .get("IdentityId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AuthError::Other("the identity pool gave no identity".into()))?;
+    let r = post(
+        &url,
+        "AWSCognitoIdentityService.GetCredentialsForIdentity",
+        json!({"IdentityId": identity, "Logins": logins}),
+    )
+    .await?;
+    let creds = r
+        .get("Credentials")
+        .ok_or_else(|| AuthError::Other("the identity pool gave no credentials".into()))?;
+    let text = |k: &str| creds.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(key), Some(secret), Some(token)) =
+        (text("AccessKeyId"), text("SecretKey"), text("SessionToken"))
+    else {
+        return Err(AuthError::Other(
+            "the identity pool's credentials are incomplete".into(),
+        ));
+    };
+    // epoch seconds (AWS's JSON); an hour when it is not said
+    let expires = creds
+        .get("Expiration")
+        .and_then(Value::as_f64)
+        .map(|s| s * 1000.0)
+        .unwrap_or_else(|| js_sys::Date::now() + 3_600_000.0);
+    Ok((
+        Credentials {
+            access_key_id: key,
+            secret_access_key: Secret::new(secret),
+            session_token: Some(Secret::new(token)),
+        },
+        expires,
+    ))
 }
 
 pub async fn sign_up(c: &CognitoConfig, email: &str, password: &str) -> Result<bool, AuthError> {

@@ -22,6 +22,100 @@ thread_local! {
     static CLIENT: RefCell<Option<(String, Client)>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    /// The identity pool's credentials of the last user they were fetched for, and when
+    /// they expire (ms since the epoch).
+    static POOL_CREDS: RefCell<Option<(String, ledgerline_core::credentials::Credentials, f64)>> =
+        const { RefCell::new(None) };
+}
+
+/// How long before they expire the identity pool's credentials are fetched again.
+const POOL_MARGIN_MS: f64 = 60_000.0;
+
+/// `owner`'s AWS credentials: from the identity pool when the signed-in user's pool names
+/// one (deploy/: nothing pasted, AWS itself keeps each user to their own partition),
+/// else the ones pasted into the vault.
+async fn credentials_of(
+    owner: &str,
+) -> CloudResult<
+    Option<(
+        ledgerline_core::credentials::Credentials,
+        bool,
+        vault::Generation,
+    )>,
+> {
+    if owner != ledgerline_core::store::ANONYMOUS {
+        let session = vault::load_session().await?.filter(|s| {
+            s.sub == owner
+                && s.cognito
+                    .as_ref()
+                    .is_some_and(|c| !c.identity_pool_id.trim().is_empty())
+        });
+        if let Some(session) = session {
+            return pool_credentials(owner, session).await.map(Some);
+        }
+    }
+    vault::load(owner).await
+}
+
+/// The identity pool's credentials for `owner`, kept until a minute before they expire;
+/// the ID token they are asked with is renewed first when it is about to expire.
+async fn pool_credentials(
+    owner: &str,
+    mut session: vault::Session,
+) -> CloudResult<(
+    ledgerline_core::credentials::Credentials,
+    bool,
+    vault::Generation,
+)> {
+    let now = js_sys::Date::now();
+    let generation = |expires: f64| vault::Generation {
+        owner: owner.to_string(),
+        entered_at: expires,
+    };
+    let cached = POOL_CREDS.with(|p| {
+        p.borrow()
+            .as_ref()
+            .filter(|(o, _, expires)| o == owner && *expires - POOL_MARGIN_MS > now)
+            .map(|(_, c, expires)| (c.clone(), *expires))
+    });
+    if let Some((creds, expires)) = cached {
+        return Ok((creds, true, generation(expires)));
+    }
+    let Some(cognito) = session.cognito.clone() else {
+        return Err("the sign-in names no identity pool".into());
+    };
+    let token_expires = ledgerline_core::identity::parse(&session.id_token)
+        .map(|j| j.claims.exp as f64 * 1000.0)
+        .unwrap_or(0.0);
+    if token_expires < now + POOL_MARGIN_MS {
+        session = cognito::refresh(&cognito, &session)
+            .await
+            .map_err(auth_failure)?;
+        vault::store_session(&session).await?;
+    }
+    let (creds, expires) = cognito::pool_credentials(&cognito, &session.id_token)
+        .await
+        .map_err(auth_failure)?;
+    POOL_CREDS.with(|p| *p.borrow_mut() = Some((owner.to_string(), creds.clone(), expires)));
+    Ok((creds, true, generation(expires)))
+}
+
+/// A Cognito failure on the way to credentials, as AWS failures are classified.
+fn auth_failure(e: AuthError) -> CloudError {
+    match e {
+        AuthError::Unreachable => {
+            CloudError::Service(ledgerline_core::errors::Failure::transport())
+        }
+        other => CloudError::Service(ledgerline_core::errors::Failure {
+            transport: false,
+            http_status: Some(400),
+            code: Some("NotAuthorizedException".into()),
+            message: Some(other.message()),
+        }),
+    }
+}
+
 /// Whose credentials are used: the user the sealed session proves, or `anonymous`.
 async fn owner() -> String {
     proven_user()
@@ -36,7 +130,7 @@ async fn client(
     target: &Target,
     owner: &str,
 ) -> CloudResult<Option<(Client, bool, vault::Generation)>> {
-    let Some((creds, worked, generation)) = vault::load(owner).await? else {
+    let Some((creds, worked, generation)) = credentials_of(owner).await? else {
         return Ok(None);
     };
     // keyed by the credentials' owner and generation (a new one at every save), never
@@ -685,6 +779,7 @@ async fn proven_user() -> Option<String> {
 fn forget_proven() {
     SESSION_GENERATION.with(|g| g.set(g.get() + 1));
     PROVEN.with(|p| *p.borrow_mut() = None);
+    POOL_CREDS.with(|p| *p.borrow_mut() = None);
 }
 
 /// Refuses a request for data that is not the signed-in user's: the user comes from the

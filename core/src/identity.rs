@@ -268,6 +268,7 @@ mod tests {
             endpoint: String::new(),
             user_pool_id: "eu-west-1_AbC".into(),
             client_id: "client123".into(),
+            ..Default::default()
         }
     }
 

@@ -542,6 +542,11 @@ pub struct CognitoConfig {
     pub endpoint: String,
     pub user_pool_id: String,
     pub client_id: String,
+    /// A Cognito identity pool (deploy/): AWS credentials come from it for the signed-in
+    /// user, nothing is pasted. Blank: pasted credentials.
+    pub identity_pool_id: String,
+    /// Blank = AWS itself (`https://cognito-identity.<region>.amazonaws.com/`).
+    pub identity_endpoint: String,
 }
 
 /// Connection settings of this browser (shared by every user of it).

@@ -20,11 +20,15 @@ export const LOCAL_KEYS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey
 // The key the browser app is given in the end-to-end tests (tests/e2e/cloud-stack.mjs
 // KEY_ID/SECRET), shaped like AWS Academy's temporary credentials.
 export const ACADEMY_KEYS = { accessKeyId: 'ASIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+// What moto's cognito-identity GetCredentialsForIdentity hands every identity (AWS gives
+// each its own temporary keys, valid an hour; moto these, valid 90 s).
+export const MOTO_IDENTITY_KEYS = { accessKeyId: 'TESTACCESSKEY12345', secretAccessKey: 'ABCSECRETKEY' };
 /** Access key id -> secret access key: the keys the fault proxy knows. It answers any other
  * key id as AWS does (UnrecognizedClientException). */
 export const KNOWN_KEYS = Object.freeze({
   [LOCAL_KEYS.accessKeyId]: LOCAL_KEYS.secretAccessKey,
   [ACADEMY_KEYS.accessKeyId]: ACADEMY_KEYS.secretAccessKey,
+  [MOTO_IDENTITY_KEYS.accessKeyId]: MOTO_IDENTITY_KEYS.secretAccessKey,
 });
 
 // ---- AWS Signature Version 4 (used by awsCall to sign, by the fault proxy to check) ----

@@ -16,6 +16,8 @@ struct AuthForm {
     client: String,
     region: String,
     endpoint: String,
+    identity_pool: String,
+    identity_endpoint: String,
 }
 
 #[derive(Clone, PartialEq)]
@@ -36,6 +38,8 @@ pub fn account_page() -> Html {
                 client: c.client_id,
                 region: c.region,
                 endpoint: c.endpoint,
+                identity_pool: c.identity_pool_id,
+                identity_endpoint: c.identity_endpoint,
                 ..Default::default()
             })
         })
@@ -66,6 +70,13 @@ pub fn account_page() -> Html {
                 f.region.trim().to_string()
             };
             c.cognito.endpoint = f.endpoint.trim().to_string();
+            let pool = f.identity_pool.trim();
+            if !pool.is_empty() && !pool.contains(':') {
+                msg.set(Some(Msg::Err(format!("'{pool}' is not an identity pool id: it looks like <region>:<id> (deploy output IdentityPoolId). Leave it blank to paste AWS credentials instead."))));
+                return;
+            }
+            c.cognito.identity_pool_id = pool.to_string();
+            c.cognito.identity_endpoint = f.identity_endpoint.trim().to_string();
             match save_config(&store, c) {
                 Ok(()) => msg.set(Some(Msg::Ok("User pool settings saved.".into()))),
                 Err(e) => msg.set(Some(Msg::Err(e.message()))),
@@ -318,7 +329,10 @@ pub fn account_page() -> Html {
                     { field("App client id", "cognito-client", "text", &f.client, setter(&form, |f: &mut AuthForm, v| f.client = v), None) }
                     { field("Region", "cognito-region", "text", &f.region, setter(&form, |f: &mut AuthForm, v| f.region = v), None) }
                     { field("Endpoint (blank = AWS)", "cognito-endpoint", "text", &f.endpoint, setter(&form, |f: &mut AuthForm, v| f.endpoint = v), None) }
+                    { field("Identity pool id (optional: AWS credentials from Cognito, nothing to paste)", "cognito-identity-pool", "text", &f.identity_pool, setter(&form, |f: &mut AuthForm, v| f.identity_pool = v), None) }
+                    { field("Identity endpoint (blank = AWS)", "cognito-identity-endpoint", "text", &f.identity_endpoint, setter(&form, |f: &mut AuthForm, v| f.identity_endpoint = v), None) }
                 </div>
+                <p class="muted">{ "With an identity pool (deploy/ in the repository makes one), each user signs in and gets their own temporary AWS credentials, renewed by themselves, and AWS refuses any partition but theirs. The pool applies from the next sign-in." }</p>
                 <button type="submit" data-testid="cognito-save">{ "Save user pool" }</button>
             </form>
         </section>

@@ -254,6 +254,11 @@ pub fn cloud_settings() -> Html {
             </form>
 
             <h3>{ "AWS credentials" }</h3>
+            if !store.config.cognito.identity_pool_id.trim().is_empty() {
+                <p class="banner banner-info" data-testid="cred-identity-pool">{ format!(
+                    "Signed in, your AWS credentials come from the identity pool {} (temporary, renewed by themselves): nothing to paste. Credentials below are only used signed out, or by a sign-in made before the pool was set.",
+                    store.config.cognito.identity_pool_id.trim()) }</p>
+            }
             { match &store.creds {
                 Some(info) => {
                     let (age, warn) = age_and_warning(info.entered_at, now, info.temporary);

@@ -1,0 +1,123 @@
+// AWS credentials from a Cognito identity pool (issue 11, the deploy/ mode): signed in,
+// the app asks the pool for the user's temporary credentials (GetId, then
+// GetCredentialsForIdentity with the ID token as the login), signs DynamoDB requests with
+// them (the fault proxy checks the signatures) and asks again before they expire;
+// nothing is pasted. Against moto (cognito-identity and DynamoDB) and cognito-local.
+// Where moto differs from AWS: it does not check the login token, hands every identity
+// the same fixed keys valid 90 s (AWS: per identity, an hour), and enforces no IAM, so the
+// LeadingKeys role of deploy/ is asserted on the template (tests/node/deploy.test.mjs).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { ready, tid, nav, addClient } from './helpers.mjs';
+import { startCloudStack, kit, PASSWORD } from './cloud-stack.mjs';
+import { awsCall, MOTO_IDENTITY_KEYS } from '../support/standins.mjs';
+
+let stack;
+before(async () => {
+  stack = await startCloudStack('identitypool', { server: 'moto' });
+});
+after(async () => {
+  await stack?.stop();
+});
+const { status, remote, until, quickInvoice, rawItems } = kit(() => stack);
+
+/** A counting proxy in front of moto's cognito-identity: {url, calls: {target: n}}. */
+async function countingProxy(target) {
+  const calls = {};
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const op = req.headers['x-amz-target'];
+    if (op) calls[op] = (calls[op] ?? 0) + 1;
+    const upstream = await fetch(target + req.url, {
+      method: req.method,
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))),
+      body: req.method === 'GET' || req.method === 'OPTIONS' ? undefined : Buffer.concat(chunks),
+    });
+    res.writeHead(upstream.status, {
+      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
+      'Access-Control-Allow-Origin': '*',
+      'Access-Control-Allow-Headers': '*',
+      'Access-Control-Allow-Methods': 'POST, OPTIONS',
+    });
+    res.end(await upstream.text());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, calls, close: () => server.close() };
+}
+
+test('signed in with an identity pool: no credentials pasted, each request signed with the pool\'s temporary credentials, asked again before they expire', async () => {
+  const { cognito, pool, proxy, server } = stack;
+  const idPool = await awsCall(stack.dynamo.endpoint, 'AWSCognitoIdentityService.CreateIdentityPool', {
+    IdentityPoolName: 'ledgerline', AllowUnauthenticatedIdentities: false,
+    CognitoIdentityProviders: [{ ProviderName: `cognito-idp.us-east-1.amazonaws.com/${pool.userPoolId}`, ClientId: pool.clientId }],
+  }, { jsonVersion: '1.1', service: 'cognito-identity' });
+  assert.match(idPool.IdentityPoolId, /^us-east-1:/);
+  const identity = await countingProxy(stack.dynamo.endpoint);
+  const email = 'pool-user@ledgerline.test';
+  await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
+  await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
+
+  const context = await stack.browser.newContext({ baseURL: server.url, acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await ready(page);
+  await nav(page, 'Account');
+  await tid(page, 'cognito-pool').fill(pool.userPoolId);
+  await tid(page, 'cognito-client').fill(pool.clientId);
+  await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+  await tid(page, 'cognito-identity-pool').fill('not-a-pool-id');
+  await tid(page, 'cognito-save').click();
+  await tid(page, 'auth-message').filter({ hasText: "'not-a-pool-id' is not an identity pool id" }).waitFor();
+  await tid(page, 'cognito-identity-pool').fill(idPool.IdentityPoolId);
+  await tid(page, 'cognito-identity-endpoint').fill(identity.url);
+  await tid(page, 'cognito-save').click();
+  await tid(page, 'auth-message').filter({ hasText: 'User pool settings saved' }).waitFor();
+  await nav(page, 'Settings');
+  await tid(page, 'cloud-endpoint').fill(proxy.url);
+  await tid(page, 'cloud-interval').fill('2');
+  await tid(page, 'cloud-config-save').click();
+  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
+  assert.match(await tid(page, 'cred-identity-pool').textContent(), /your AWS credentials come from the identity pool/);
+  assert.equal(await tid(page, 'cred-info').textContent(), 'No AWS credentials stored.');
+
+  await nav(page, 'Account');
+  await tid(page, 'auth-email').fill(email);
+  await tid(page, 'auth-password').fill(PASSWORD);
+  await tid(page, 'auth-signin').click();
+  await tid(page, 'account-email').waitFor();
+  const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
+  await status(page, 'connected');
+  assert.ok(identity.calls['AWSCognitoIdentityService.GetId'] >= 1);
+  assert.ok(identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'] >= 1);
+
+  // a save reaches DynamoDB, signed with the pool's keys (the fault proxy checked them)
+  const before = (await rawItems(sub)).length;
+  await addClient(page, 'Pool Client');
+  await quickInvoice(page, 'Through the identity pool');
+  await until('the invoice in DynamoDB', async () => (await remote(sub)).length === 1);
+  const [item] = await remote(sub);
+  assert.equal(item.content.lines[0].description, 'Through the identity pool');
+  assert.equal(item.version, 1);
+  assert.ok((await rawItems(sub)).length > before);
+  const stats = await (await fetch(`${proxy.url}/__stats`)).json();
+  assert.ok(stats.answered && Object.values(stats.answered).some((n) => n > 0), 'DynamoDB answered signed requests');
+  // nothing was pasted: no credentials in the vault
+  const vaultKeys = await page.evaluate(() => new Promise((resolve) => {
+    indexedDB.open('ledgerline-vault').onsuccess = (e) => {
+      e.target.result.transaction('vault').objectStore('vault').getAllKeys().onsuccess = (g) => resolve(g.target.result.map(String));
+    };
+  }));
+  assert.deepEqual(vaultKeys.filter((k) => k.startsWith('aws-credentials')), []);
+
+  // moto's keys last 90 s: asked again a minute before they expire, and the next save goes
+  const asked = identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'];
+  await new Promise((r) => setTimeout(r, 35_000));
+  await quickInvoice(page, 'After renewal');
+  await until('the second invoice in DynamoDB', async () => (await remote(sub)).length === 2);
+  assert.ok(identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'] > asked, 'the credentials were asked for again');
+  assert.equal(MOTO_IDENTITY_KEYS.accessKeyId, 'TESTACCESSKEY12345');
+  await context.close();
+  identity.close();
+});
