@@ -115,6 +115,16 @@ pub fn mark(name: &str) {
     }
 }
 
+/// Offers the whole export bundle of `snap` (Data → Export JSON) as a download.
+pub fn download_export(snap: &ledgerline_core::store::Snapshot) -> Result<(), String> {
+    let text = ledgerline_core::exchange::export_json(snap, &now_rfc3339());
+    download(
+        &format!("ledgerline-export-{}.json", today()),
+        "application/json",
+        &text,
+    )
+}
+
 /// Offers `text` as a file download.
 pub fn download(filename: &str, mime: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));

@@ -65,8 +65,9 @@ export function kit(getStack) {
   const s = () => getStack();
 
   /** A fresh context, configured for the stand-ins and signed in as `email` (created
-   * unless `create` is false). `contextOptions` go to browser.newContext. */
-  async function signedIn(email, { create = true, contextOptions = null, persistent = false } = {}) {
+   * unless `create` is false). `contextOptions` go to browser.newContext. `identityPool`
+   * ({id, endpoint}): AWS credentials from that Cognito identity pool, none pasted. */
+  async function signedIn(email, { create = true, contextOptions = null, persistent = false, identityPool = null } = {}) {
     const { browser, server, proxy, cognito, pool } = s();
     const { context, page, close } = persistent
       ? await launchPersistent(server.url, contextOptions ?? {})
@@ -82,15 +83,22 @@ export function kit(getStack) {
     await tid(page, 'cognito-pool').fill(pool.userPoolId);
     await tid(page, 'cognito-client').fill(pool.clientId);
     await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+    if (identityPool) {
+      await tid(page, 'cognito-identity-pool').fill(identityPool.id);
+      await tid(page, 'cognito-identity-endpoint').fill(identityPool.endpoint);
+    }
     await tid(page, 'cognito-save').click();
+    await tid(page, 'auth-message').filter({ hasText: 'User pool settings saved' }).waitFor();
     await nav(page, 'Settings');
     await tid(page, 'cloud-endpoint').fill(proxy.url);
     await tid(page, 'cloud-interval').fill('2');
     await tid(page, 'cloud-config-save').click();
     await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
-    await tid(page, 'cred-block').fill(BLOCK);
-    await tid(page, 'cred-save').click();
-    await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
+    if (!identityPool) {
+      await tid(page, 'cred-block').fill(BLOCK);
+      await tid(page, 'cred-save').click();
+      await page.waitForSelector('[data-testid="cloud-result"][data-class="connected"]');
+    }
     if (create) {
       await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
       await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });

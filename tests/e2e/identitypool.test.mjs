@@ -9,8 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { ready, tid, nav, addClient } from './helpers.mjs';
-import { startCloudStack, kit, PASSWORD } from './cloud-stack.mjs';
+import { tid, nav, addClient } from './helpers.mjs';
+import { startCloudStack, kit } from './cloud-stack.mjs';
 import { awsCall, MOTO_IDENTITY_KEYS } from '../support/standins.mjs';
 
 let stack;
@@ -20,7 +20,7 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-const { status, remote, until, quickInvoice, rawItems } = kit(() => stack);
+const { signedIn, status, remote, until, quickInvoice, rawItems } = kit(() => stack);
 
 /** A counting proxy in front of moto's cognito-identity: {url, calls: {target: n}}. */
 async function countingProxy(target) {
@@ -48,46 +48,23 @@ async function countingProxy(target) {
 }
 
 test('signed in with an identity pool: no credentials pasted, each request signed with the pool\'s temporary credentials, asked again before they expire', async () => {
-  const { cognito, pool, proxy, server } = stack;
+  const { pool, proxy } = stack;
   const idPool = await awsCall(stack.dynamo.endpoint, 'AWSCognitoIdentityService.CreateIdentityPool', {
     IdentityPoolName: 'ledgerline', AllowUnauthenticatedIdentities: false,
     CognitoIdentityProviders: [{ ProviderName: `cognito-idp.us-east-1.amazonaws.com/${pool.userPoolId}`, ClientId: pool.clientId }],
   }, { jsonVersion: '1.1', service: 'cognito-identity' });
   assert.match(idPool.IdentityPoolId, /^us-east-1:/);
   const identity = await countingProxy(stack.dynamo.endpoint);
-  const email = 'pool-user@ledgerline.test';
-  await cognito.call('SignUp', { ClientId: pool.clientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] });
-  await cognito.call('AdminConfirmSignUp', { UserPoolId: pool.userPoolId, Username: email });
-
-  const context = await stack.browser.newContext({ baseURL: server.url, acceptDownloads: true });
-  const page = await context.newPage();
-  await page.goto(server.url);
-  await ready(page);
-  await nav(page, 'Account');
-  await tid(page, 'cognito-pool').fill(pool.userPoolId);
-  await tid(page, 'cognito-client').fill(pool.clientId);
-  await tid(page, 'cognito-endpoint').fill(cognito.endpoint);
+  const { page, sub, close } = await signedIn('pool-user@ledgerline.test', { identityPool: { id: idPool.IdentityPoolId, endpoint: identity.url } });
+  // the pool id is checked when saved; Settings says where the credentials come from
   await tid(page, 'cognito-identity-pool').fill('not-a-pool-id');
   await tid(page, 'cognito-save').click();
   await tid(page, 'auth-message').filter({ hasText: "'not-a-pool-id' is not an identity pool id" }).waitFor();
   await tid(page, 'cognito-identity-pool').fill(idPool.IdentityPoolId);
-  await tid(page, 'cognito-identity-endpoint').fill(identity.url);
   await tid(page, 'cognito-save').click();
-  await tid(page, 'auth-message').filter({ hasText: 'User pool settings saved' }).waitFor();
   await nav(page, 'Settings');
-  await tid(page, 'cloud-endpoint').fill(proxy.url);
-  await tid(page, 'cloud-interval').fill('2');
-  await tid(page, 'cloud-config-save').click();
-  await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
   assert.match(await tid(page, 'cred-identity-pool').textContent(), /your AWS credentials come from the identity pool/);
   assert.equal(await tid(page, 'cred-info').textContent(), 'No AWS credentials stored.');
-
-  await nav(page, 'Account');
-  await tid(page, 'auth-email').fill(email);
-  await tid(page, 'auth-password').fill(PASSWORD);
-  await tid(page, 'auth-signin').click();
-  await tid(page, 'account-email').waitFor();
-  const sub = /User id \(DynamoDB partition\): ([0-9a-f-]{36})/.exec(await tid(page, 'account-info').textContent())[1];
   await status(page, 'connected');
   assert.ok(identity.calls['AWSCognitoIdentityService.GetId'] >= 1);
   assert.ok(identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'] >= 1);
@@ -118,6 +95,6 @@ test('signed in with an identity pool: no credentials pasted, each request signe
   await until('the second invoice in DynamoDB', async () => (await remote(sub)).length === 2);
   assert.ok(identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'] > asked, 'the credentials were asked for again');
   assert.equal(MOTO_IDENTITY_KEYS.accessKeyId, 'TESTACCESSKEY12345');
-  await context.close();
+  await close();
   identity.close();
 });

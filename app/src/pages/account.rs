@@ -193,22 +193,14 @@ pub fn account_page() -> Html {
     };
     let export_first = {
         let (store, exported) = (store.clone(), exported.clone());
-        Callback::from(move |_| {
-            let text = ledgerline_core::exchange::export_json(
-                &store.snap,
-                &crate::platform::now_rfc3339(),
-            );
-            match crate::platform::download(
-                &format!("ledgerline-export-{}.json", crate::platform::today()),
-                "application/json",
-                &text,
-            ) {
+        Callback::from(
+            move |_| match crate::platform::download_export(&store.snap) {
                 Ok(()) => exported.set(true),
                 Err(e) => store.dispatch(Action::Toast(format!(
                     "The export could not be downloaded ({e}); nothing was removed."
                 ))),
-            }
-        })
+            },
+        )
     };
     let confirm_remove = {
         let (store, msg, removing) = (store.clone(), msg.clone(), removing.clone());

@@ -37,12 +37,7 @@ pub fn data_page() -> Html {
     let export = {
         let store = store.clone();
         Callback::from(move |_| {
-            let text = export_json(&store.snap, &now_rfc3339());
-            if let Err(e) = download(
-                &format!("ledgerline-export-{}.json", today()),
-                "application/json",
-                &text,
-            ) {
+            if let Err(e) = crate::platform::download_export(&store.snap) {
                 store.dispatch(crate::state::Action::Toast(format!(
                     "The export could not be downloaded ({e})."
                 )));
