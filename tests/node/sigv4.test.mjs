@@ -46,10 +46,11 @@ const raw = (target, body, { credentials = LOCAL_KEYS, now = Date.now(), headers
   return fetch(proxy.url, { method: 'POST', headers: { ...signed, ...headers }, body: typeof send === 'string' ? send : JSON.stringify(send) });
 };
 
-test('the known keys: the local key and the Academy-shaped key the e2e tests paste', () => {
+test('the known keys: the local key, the Academy-shaped key the e2e tests paste, and moto\'s identity-pool key', () => {
   assert.deepEqual(KNOWN_KEYS, {
     AKIAIOSFODNN7EXAMPLE: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     ASIAIOSFODNN7EXAMPLE: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    TESTACCESSKEY12345: 'ABCSECRETKEY',
   });
   assert.equal(KNOWN_KEYS[KEY_ID], SECRET);
   assert.equal(KEY_ID, 'ASIAIOSFODNN7EXAMPLE');
