@@ -4,7 +4,7 @@
 use crate::vault::Session;
 use ledgerline_core::protocol::CognitoConfig;
 use serde_json::{json, Value};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// Why a Cognito call failed, in words for the user.
@@ -70,19 +70,9 @@ async fn post(url: &str, target: &str, body: Value) -> Result<Value, AuthError> 
     init.set_body(&JsValue::from_str(&body.to_string()));
     let req =
         web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| AuthError::Unreachable)?;
-    let global = js_sys::global();
-    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or(AuthError::Unreachable)?;
-    let promise: js_sys::Promise = fetch
-        .call1(&global, &req)
-        .map_err(|_| AuthError::Unreachable)?
-        .unchecked_into();
-    let resp: web_sys::Response = JsFuture::from(promise)
+    let resp = crate::http::fetch(&req)
         .await
-        .map_err(|_| AuthError::Unreachable)?
-        .unchecked_into();
+        .map_err(|_| AuthError::Unreachable)?;
     let text = JsFuture::from(resp.text().map_err(|_| AuthError::Unreachable)?)
         .await
         .ok()

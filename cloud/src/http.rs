@@ -42,6 +42,18 @@ fn text(v: &JsValue) -> String {
         .unwrap_or_else(|| "network error".into())
 }
 
+/// The global `fetch` of this scope (page, worker or service worker) for `request` (a
+/// `Request` or a URL). A rejection is a transport failure: refused, DNS, CORS or offline
+/// alike. Every call Ledgerline makes to AWS goes through here.
+pub async fn fetch(request: &JsValue) -> Result<web_sys::Response, JsValue> {
+    let global = js_sys::global();
+    let fetch = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))?
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| JsValue::from_str("this scope has no fetch"))?;
+    let promise: js_sys::Promise = fetch.call1(&global, request)?.unchecked_into();
+    Ok(JsFuture::from(promise).await?.unchecked_into())
+}
+
 async fn send(request: HttpRequest) -> Result<Response<SdkBody>, ConnectorError> {
     let init = web_sys::RequestInit::new();
     init.set_method(request.method());
@@ -60,20 +72,7 @@ async fn send(request: HttpRequest) -> Result<Response<SdkBody>, ConnectorError>
     }
     let req =
         web_sys::Request::new_with_str_and_init(request.uri(), &init).map_err(|e| io(text(&e)))?;
-    let global = js_sys::global();
-    let fetch = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or_else(|| io("this scope has no fetch"))?;
-    let promise: js_sys::Promise = fetch
-        .call1(&global, &req)
-        .map_err(|e| io(text(&e)))?
-        .unchecked_into();
-    // A rejected fetch is a transport failure: refused, DNS, CORS or offline alike.
-    let resp: web_sys::Response = JsFuture::from(promise)
-        .await
-        .map_err(|e| io(text(&e)))?
-        .unchecked_into();
+    let resp = fetch(&req).await.map_err(|e| io(text(&e)))?;
     let buf = JsFuture::from(resp.array_buffer().map_err(|e| io(text(&e)))?)
         .await
         .map_err(|e| io(text(&e)))?;

@@ -21,19 +21,9 @@ fn keys_name(c: &CognitoConfig) -> String {
 }
 
 async fn fetch_text(url: &str) -> Result<String, String> {
-    let global = js_sys::global();
-    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &JsValue::from_str("fetch"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or("no fetch here")?;
-    let promise: js_sys::Promise = fetch
-        .call1(&global, &JsValue::from_str(url))
-        .map_err(|_| "the request could not be made")?
-        .unchecked_into();
-    let resp: web_sys::Response = JsFuture::from(promise)
+    let resp = crate::http::fetch(&JsValue::from_str(url))
         .await
-        .map_err(|_| "unreachable")?
-        .unchecked_into();
+        .map_err(|_| "unreachable")?;
     if !resp.ok() {
         return Err(format!("HTTP {}", resp.status()));
     }

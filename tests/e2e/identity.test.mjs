@@ -8,10 +8,10 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { root, ready, tid, nav, addClient, download, folderPicker } from './helpers.mjs';
 import { startCloudStack, kit, PASSWORD } from './cloud-stack.mjs';
+import { jsonProxy } from '../support/json-proxy.mjs';
 
 let stack;
 before(async () => {
@@ -90,19 +90,12 @@ function resign(token, change) {
  * signature flipped), 'audience' (another app client), 'expired' (an hour ago). */
 async function tamperingProxy(target) {
   let mode = 'none';
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const upstream = await fetch(target + req.url, {
-      method: req.method,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))),
-      body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
-    });
-    let text = await upstream.text();
-    const result = (() => { try { return JSON.parse(text); } catch { return null; } })();
-    const id = result?.AuthenticationResult?.IdToken;
-    if (result?.AuthenticationResult?.RefreshToken) server.refreshTokens.push(result.AuthenticationResult.RefreshToken);
-    if (id) {
+  const refreshTokens = [];
+  const server = await jsonProxy(target, {
+    rewrite: (result) => {
+      const id = result.AuthenticationResult?.IdToken;
+      if (result.AuthenticationResult?.RefreshToken) refreshTokens.push(result.AuthenticationResult.RefreshToken);
+      if (!id) return undefined;
       const now = Math.floor(Date.now() / 1000);
       let token = resign(id, (c) => ({
         ...c,
@@ -117,20 +110,11 @@ async function tamperingProxy(target) {
         token = `${h}.${p}.${b64url(sig)}`;
       }
       result.AuthenticationResult.IdToken = token;
-      text = JSON.stringify(result);
-    }
-    res.writeHead(upstream.status, {
-      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
-      'Access-Control-Allow-Origin': '*',
-      'Access-Control-Allow-Headers': '*',
-      'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-    });
-    res.end(text);
+      return result;
+    },
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  server.url = `http://127.0.0.1:${server.address().port}`;
   server.mode = (m) => { mode = m; };
-  server.refreshTokens = [];
+  server.refreshTokens = refreshTokens;
   return server;
 }
 

@@ -8,10 +8,10 @@
 // LeadingKeys role of deploy/ is asserted on the template (tests/node/deploy.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { tid, nav, addClient } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
 import { awsCall, MOTO_IDENTITY_KEYS } from '../support/standins.mjs';
+import { jsonProxy } from '../support/json-proxy.mjs';
 
 let stack;
 before(async () => {
@@ -25,26 +25,13 @@ const { signedIn, status, remote, until, quickInvoice, rawItems } = kit(() => st
 /** A counting proxy in front of moto's cognito-identity: {url, calls: {target: n}}. */
 async function countingProxy(target) {
   const calls = {};
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const op = req.headers['x-amz-target'];
-    if (op) calls[op] = (calls[op] ?? 0) + 1;
-    const upstream = await fetch(target + req.url, {
-      method: req.method,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))),
-      body: req.method === 'GET' || req.method === 'OPTIONS' ? undefined : Buffer.concat(chunks),
-    });
-    res.writeHead(upstream.status, {
-      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
-      'Access-Control-Allow-Origin': '*',
-      'Access-Control-Allow-Headers': '*',
-      'Access-Control-Allow-Methods': 'POST, OPTIONS',
-    });
-    res.end(await upstream.text());
+  const server = await jsonProxy(target, {
+    onRequest: (req) => {
+      const op = req.headers['x-amz-target'];
+      if (op) calls[op] = (calls[op] ?? 0) + 1;
+    },
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, calls, close: () => server.close() };
+  return { url: server.url, calls, close: () => server.close() };
 }
 
 test('signed in with an identity pool: no credentials pasted, each request signed with the pool\'s temporary credentials, asked again before they expire', async () => {
