@@ -10,6 +10,9 @@ pub enum CloudError {
     Storage(String),
     /// AWS answered with a failure, or could not be reached.
     Service(Failure),
+    /// The sign-in cannot give AWS credentials (its refresh token ended, or the identity
+    /// pool refused it): only signing in again can mend it. The message says so.
+    SignIn(String),
 }
 
 pub type CloudResult<T> = Result<T, CloudError>;
@@ -35,7 +38,7 @@ impl From<Failure> for CloudError {
 impl std::fmt::Display for CloudError {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CloudError::Storage(m) => out.write_str(m),
+            CloudError::Storage(m) | CloudError::SignIn(m) => out.write_str(m),
             CloudError::Service(f) => match (&f.code, &f.message) {
                 (Some(code), Some(m)) => write!(out, "{code}: {m}"),
                 (Some(code), None) => out.write_str(code),

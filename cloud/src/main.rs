@@ -89,30 +89,51 @@ async fn pool_credentials(
         .map(|j| j.claims.exp as f64 * 1000.0)
         .unwrap_or(0.0);
     if token_expires < now + POOL_MARGIN_MS {
-        session = cognito::refresh(&cognito, &session)
-            .await
-            .map_err(auth_failure)?;
+        session = match cognito::refresh(&cognito, &session).await {
+            Ok(renewed) => renewed,
+            Err(AuthError::NotAuthorized(_)) => {
+                // still who signed in here (local work goes on); no longer renewable
+                let _ = vault::store_session(&vault::Session {
+                    ended: true,
+                    ..session
+                })
+                .await;
+                return Err(CloudError::SignIn(cognito::SESSION_ENDED.to_string()));
+            }
+            Err(e) => return Err(pool_failure(e)),
+        };
         vault::store_session(&session).await?;
     }
     let (creds, expires) = cognito::pool_credentials(&cognito, &session.id_token)
         .await
-        .map_err(auth_failure)?;
+        .map_err(pool_failure)?;
     POOL_CREDS.with(|p| *p.borrow_mut() = Some((owner.to_string(), creds.clone(), expires)));
     Ok((creds, true, generation(expires)))
 }
 
-/// A Cognito failure on the way to credentials, as AWS failures are classified.
-fn auth_failure(e: AuthError) -> CloudError {
+/// Cognito's failure on the way to the identity pool's credentials: unreachable is the
+/// network (retried as DynamoDB's would be); a refusal is the sign-in's, which pasting
+/// AWS keys cannot mend, so it is said as such.
+fn pool_failure(e: AuthError) -> CloudError {
     match e {
         AuthError::Unreachable => {
             CloudError::Service(ledgerline_core::errors::Failure::transport())
         }
-        other => CloudError::Service(ledgerline_core::errors::Failure {
-            transport: false,
-            http_status: Some(400),
-            code: Some("NotAuthorizedException".into()),
-            message: Some(other.message()),
-        }),
+        AuthError::NotAuthorized(m) | AuthError::Other(m) => CloudError::SignIn(format!(
+            "The identity pool refused AWS credentials for this sign-in ({}). Sign in again; \
+             if it still refuses, check the identity pool id in Account against the deploy's \
+             IdentityPoolId output, and that the pool trusts this user pool's app client. \
+             Your invoices in this browser are untouched.",
+            if m.is_empty() {
+                "no reason given"
+            } else {
+                m.as_str()
+            }
+        )),
+        other => CloudError::SignIn(format!(
+            "{} Sign in again. Your invoices in this browser are untouched.",
+            other.message()
+        )),
     }
 }
 
@@ -703,6 +724,7 @@ fn error_reply(e: CloudError) -> Reply {
     match e {
         CloudError::Storage(message) => Reply::Error { message },
         CloudError::Service(f) => failed(&f, false, 0.0),
+        CloudError::SignIn(message) => Reply::SessionExpired { message },
     }
 }
 

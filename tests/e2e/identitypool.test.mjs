@@ -8,7 +8,7 @@
 // LeadingKeys role of deploy/ is asserted on the template (tests/node/deploy.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tid, nav, addClient } from './helpers.mjs';
+import { tid, nav, addClient, ready, rows } from './helpers.mjs';
 import { startCloudStack, kit } from './cloud-stack.mjs';
 import { awsCall, MOTO_IDENTITY_KEYS } from '../support/standins.mjs';
 import { jsonProxy } from '../support/json-proxy.mjs';
@@ -22,16 +22,22 @@ after(async () => {
 });
 const { signedIn, status, remote, until, quickInvoice, rawItems } = kit(() => stack);
 
-/** A counting proxy in front of moto's cognito-identity: {url, calls: {target: n}}. */
+/** A counting proxy in front of moto's cognito-identity: {url, calls: {target: n},
+ * refuse}; while `refuse` is set, GetId is answered as AWS answers a login from a user
+ * pool the identity pool does not trust. */
 async function countingProxy(target) {
   const calls = {};
+  const proxy = { calls, refuse: false };
   const server = await jsonProxy(target, {
     onRequest: (req) => {
       const op = req.headers['x-amz-target'];
       if (op) calls[op] = (calls[op] ?? 0) + 1;
     },
+    answer: (req) => (proxy.refuse && req.headers['x-amz-target'] === 'AWSCognitoIdentityService.GetId'
+      ? { status: 400, json: { __type: 'NotAuthorizedException', message: "Invalid login token. Issuer doesn't match providerName" } }
+      : undefined),
   });
-  return { url: server.url, calls, close: () => server.close() };
+  return Object.assign(proxy, { url: server.url, close: () => server.close() });
 }
 
 test('signed in with an identity pool: no credentials pasted, each request signed with the pool\'s temporary credentials, asked again before they expire', async () => {
@@ -82,6 +88,23 @@ test('signed in with an identity pool: no credentials pasted, each request signe
   await until('the second invoice in DynamoDB', async () => (await remote(sub)).length === 2);
   assert.ok(identity.calls['AWSCognitoIdentityService.GetCredentialsForIdentity'] > asked, 'the credentials were asked for again');
   assert.equal(MOTO_IDENTITY_KEYS.accessKeyId, 'TESTACCESSKEY12345');
+
+  // the identity pool refuses the sign-in (as AWS does when it does not trust the user
+  // pool's app client): the page says to sign in again and what to check, never to paste
+  // keys, sends nothing, and every invoice stays
+  identity.refuse = true;
+  const sent = (await remote(sub)).length;
+  await page.reload();
+  await ready(page);
+  const banner = tid(page, 'session-expired');
+  await banner.filter({ hasText: 'The identity pool refused AWS credentials for this sign-in' }).waitFor({ timeout: 20000 });
+  assert.match(await banner.textContent(), /Issuer doesn't match providerName.*IdentityPoolId output.*untouched/);
+  assert.doesNotMatch(await banner.textContent(), /paste|AWS Details/);
+  await status(page, 'signed-out');
+  await quickInvoice(page, 'Kept while refused');
+  assert.equal((await rows(page)).length, 3);
+  assert.equal((await remote(sub)).length, sent);
+  assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
   await close();
   identity.close();
 });

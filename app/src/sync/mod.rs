@@ -226,6 +226,12 @@ pub fn check(store: &Store) {
         if !still(&store, &sub) {
             return;
         }
+        if let Err(CallError::SessionExpired(message)) = &answer {
+            // the sign-in cannot give AWS credentials (the identity pool refused it, or its
+            // refresh token ended): only signing in again mends it, and the page says so
+            store.dispatch(Action::SessionExpired(message.clone()));
+            return;
+        }
         let ok = answer.is_ok();
         if ok {
             // invoice numbers for this device when few are left, before the status
