@@ -66,6 +66,7 @@ async function syncJob() {
   const reply = await Promise.race([replayAll(), late]).finally(() => clearTimeout(timer));
   if (reply === null) {
     await self.registration.sync.register(SYNC_TAG).catch(() => {});
+    // user '': the engine files it under the user this browser's sealed session proves
     await job({ log: { entry: {
       at: Date.now(), user: '', kind: 'background.late', invoiceId: null, outcome: 'retry', ms: budget, class: null,
       detail: `the sync event's time (${Math.round(budget / 1000)} s) ran out with changes left; asked for another`,

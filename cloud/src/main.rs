@@ -467,7 +467,11 @@ async fn dispatch(req: Request) -> Reply {
                 Ok(Some((user, detail))) => Some((user, Reply::Ok { detail, ms: 0.0 })),
                 Err((user, message)) => Some((user, Reply::Error { message })),
             };
-            if let Some((user, outcome)) = exported {
+            if let Some((mut user, outcome)) = exported {
+                if user.is_empty() {
+                    // whose plan it was could not be read: whoever is signed in sees it
+                    user = owner().await;
+                }
                 let _ =
                     oplog::append(&entry(("background.export", user, None), &outcome, at)).await;
             }
@@ -659,13 +663,20 @@ async fn dispatch(req: Request) -> Reply {
             },
             Err(e) => error_reply(e),
         },
-        Request::Log { entry } => match oplog::append(&entry).await {
-            Ok(()) => Reply::Ok {
-                detail: String::new(),
-                ms: 0.0,
-            },
-            Err(e) => error_reply(e),
-        },
+        // An entry without a user (the service worker's own, with no page to ask) belongs
+        // to whoever this browser's sealed session proves, as every other log entry does.
+        Request::Log { mut entry } => {
+            if entry.user.is_empty() {
+                entry.user = owner().await;
+            }
+            match oplog::append(&entry).await {
+                Ok(()) => Reply::Ok {
+                    detail: String::new(),
+                    ms: 0.0,
+                },
+                Err(e) => error_reply(e),
+            }
+        }
         Request::ReadLog { user } => match oplog::read(&user).await {
             Ok(entries) => Reply::Log {
                 rows: entries
@@ -1036,7 +1047,9 @@ async fn export_if_due() -> Result<Option<(String, String)>, (String, String)> {
     )))
 }
 
-/// What to log about a request: kind, user, invoice (None: not an operation to log).
+/// What to log about a request: kind, user, invoice (None: not an operation to log). The
+/// user is empty for what concerns no user's data (credentials, checks, sign-in): it is
+/// logged under whoever is signed in.
 fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
     let global = |kind| Some((kind, String::new(), None));
     match req {
@@ -1288,10 +1301,23 @@ pub fn handle(message: String) -> js_sys::Promise {
                         .unwrap_or_default(),
                     ));
                 }
-                let what = describe(&env.body);
+                let mut what = describe(&env.body);
+                if let Some((_, user, _)) = what.as_mut().filter(|w| w.1.is_empty()) {
+                    // the log is per user: what is not about one user's data is logged
+                    // under whoever is signed in here (or anonymous)
+                    *user = owner().await;
+                }
                 let touched = touches(&env.body);
                 let at = js_sys::Date::now();
                 let body = dispatch(env.body).await;
+                if let (Some((kind, user, _)), Reply::Session { session: Some(s) }) =
+                    (what.as_mut(), &body)
+                {
+                    // a sign-in is the signed-in user's
+                    if *kind == "auth.signIn" {
+                        *user = s.sub.clone();
+                    }
+                }
                 if let Some((user, target)) = touched {
                     // after the reply, not before it: the caller waits for nothing more
                     wasm_bindgen_futures::spawn_local(tell_counts(scope(&user, &target)));

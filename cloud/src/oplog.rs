@@ -43,7 +43,7 @@ pub async fn append(entry: &LogEntry) -> CloudResult<()> {
     Ok(())
 }
 
-/// Forgets every entry of `user` (the user-less ones stay).
+/// Forgets every entry of `user`.
 pub async fn remove_user(user: &str) -> CloudResult<usize> {
     let db = open().await?;
     let tx = db
@@ -67,7 +67,8 @@ pub async fn remove_user(user: &str) -> CloudResult<usize> {
     Ok(n)
 }
 
-/// Every entry of `user` and the user-less ones, oldest first.
+/// Every entry of `user`, oldest first (entries of other users, and user-less ones an
+/// older version wrote, are nobody's to read).
 pub async fn read(user: &str) -> CloudResult<Vec<LogEntry>> {
     let db = open().await?;
     let tx = db
@@ -80,6 +81,6 @@ pub async fn read(user: &str) -> CloudResult<Vec<LogEntry>> {
         .into_iter()
         .filter_map(|v| v.as_string())
         .filter_map(|t| serde_json::from_str::<LogEntry>(&t).ok())
-        .filter(|e| e.user.is_empty() || e.user == user)
+        .filter(|e| e.user == user)
         .collect())
 }
