@@ -219,6 +219,17 @@ pub async fn counts_of(target: &Target, user: &str) -> Answer<(u32, u32)> {
     .await
 }
 
+/// How many changes wait and conflicts are kept for `user` over every table.
+pub async fn user_counts(user: &str) -> Answer<(u32, u32)> {
+    ask(
+        Request::UserCounts {
+            user: user.to_string(),
+        },
+        counts,
+    )
+    .await
+}
+
 /// Keeps local versions for review; answers the counts after.
 pub async fn keep_conflicts(
     target: &Target,

@@ -613,6 +613,8 @@ async fn dispatch(req: Request) -> Reply {
             Ok(scope) => counts(&scope, Ok(0)).await,
             Err(e) => error_reply(e),
         },
+        // every scope of the user's starts `<user>|`: counted over all of them
+        Request::UserCounts { user } => counts(&user, Ok(0)).await,
         Request::Ack {
             target,
             user,
@@ -1099,6 +1101,7 @@ fn describe(req: &Request) -> Option<(&'static str, String, Option<String>)> {
         | Request::ReadLog { .. }
         | Request::Conflicts { .. }
         | Request::Counts { .. }
+        | Request::UserCounts { .. }
         | Request::Backups { .. }
         | Request::SignedIn { .. }
         | Request::RemoveUserData { .. } => None,

@@ -159,6 +159,11 @@ pub enum Request {
         target: Target,
         user: String,
     },
+    /// How many changes wait and conflicts are kept for `user` over every table this
+    /// browser has synced with (what removing the user's data would lose).
+    UserCounts {
+        user: String,
+    },
     /// Lease a block of invoice numbers from the user's counter in DynamoDB, starting no
     /// lower than `floor` (what this device knows is taken).
     LeaseNumbers {
@@ -246,6 +251,7 @@ impl Request {
             | Request::Records { user, .. }
             | Request::PutRecord { user, .. }
             | Request::Counts { user, .. }
+            | Request::UserCounts { user }
             | Request::LeaseNumbers { user, .. }
             | Request::SetExportPlan { user, .. }
             | Request::Inbox { user, .. }

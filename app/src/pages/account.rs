@@ -180,11 +180,22 @@ pub fn account_page() -> Html {
     // export first when something has not reached DynamoDB, then removes
     let removing = use_state(|| false);
     let exported = use_state(|| false);
+    // what waits over every table this browser synced with (removal takes all of them)
+    let everywhere = use_state(|| None::<(u32, u32)>);
     let open_remove = {
-        let (removing, exported) = (removing.clone(), exported.clone());
+        let (removing, exported, everywhere) =
+            (removing.clone(), exported.clone(), everywhere.clone());
+        let user = crate::oplog::user_of(&store);
         Callback::from(move |_| {
             exported.set(false);
+            everywhere.set(None);
             removing.set(true);
+            let (everywhere, user) = (everywhere.clone(), user.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(counts) = crate::service::user_counts(&user).await {
+                    everywhere.set(Some(counts));
+                }
+            });
         })
     };
     let cancel_remove = {
@@ -223,7 +234,11 @@ pub fn account_page() -> Html {
             });
         })
     };
-    let (unsent, conflicts) = crate::state::unsent(&store);
+    let (unsent, conflicts) = {
+        let (here, kept) = crate::state::unsent(&store);
+        let (queued, kept_all) = (*everywhere).unwrap_or_default();
+        (here.max(queued), kept.max(kept_all))
+    };
     let remove_panel = html! {
         <div class="card" data-testid="remove-panel">
             <h2>{ "Sign out and remove my data from this browser" }</h2>
