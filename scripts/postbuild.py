@@ -62,7 +62,8 @@ with open(os.path.join(staging, "cloud-sw.js"), "w", encoding="utf-8") as f:
 # The Content Security Policy of this build (csp.json): the servers send it as a
 #    header (tests/support/server.mjs; deploy/ for CloudFront; README for nginx). Scripts
 #    only from this origin, plus the hash of each inline script trunk writes into
-#    index.html (its module loader), computed here because the hash changes with the build.
+#    index.html (its module loader), computed here because the hash changes with the build;
+#    Trusted Types required for every script sink.
 #    connect-src lists AWS; a server adds the endpoints it is configured for.
 with open(os.path.join(staging, "index.html"), encoding="utf-8") as f:
     index_now = f.read()
@@ -82,6 +83,11 @@ directives = [
     ("base-uri", ["'none'"]),
     ("form-action", ["'none'"]),
     ("frame-ancestors", ["'none'"]),
+    # Trusted Types: no string reaches a script sink (innerHTML, script text, a worker's
+    # URL); the only policies are the app's (platform::script_url) and its workers'
+    # (static/*.js), each letting through its own worker scripts and nothing else
+    ("require-trusted-types-for", ["'script'"]),
+    ("trusted-types", ["ledgerline", "ledgerline-worker"]),
 ]
 with open(os.path.join(staging, "csp.json"), "w", encoding="utf-8") as f:
     json.dump({"directives": dict(directives),

@@ -5,7 +5,17 @@
 // same engine as the page's cloud worker, with the AWS SDK; never loaded to answer a fetch).
 // scripts/postbuild.py fills BUILD and PRECACHE at build time, so every build is a new
 // worker with its own cache, and writes cloud-sw.js (cloud.js defining `ledgerline_cloud`).
-importScripts('/worker.js', '/cloud-sw.js');
+// Under the CSP's Trusted Types, importScripts takes TrustedScriptURLs: this worker's
+// policy lets its own two scripts through, nothing else.
+const SCRIPTS = self.trustedTypes
+  ? self.trustedTypes.createPolicy('ledgerline-worker', {
+    createScriptURL: (url) => {
+      if (url === '/worker.js' || url === '/cloud-sw.js') return url;
+      throw new TypeError(`not this worker's script: ${url}`);
+    },
+  })
+  : { createScriptURL: (url) => url };
+importScripts(SCRIPTS.createScriptURL('/worker.js'), SCRIPTS.createScriptURL('/cloud-sw.js'));
 
 const BUILD = '__LEDGERLINE_BUILD__';
 const PRECACHE = __LEDGERLINE_PRECACHE__;

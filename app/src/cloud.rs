@@ -44,8 +44,7 @@ fn start() -> Result<(), String> {
     if CONN.with(|c| c.borrow().is_some()) {
         return Ok(());
     }
-    let worker =
-        web_sys::Worker::new("/cloud-worker.js").map_err(|e| crate::platform::js_error_text(&e))?;
+    let worker = crate::platform::start_worker("/cloud-worker.js")?;
     let onmessage = Closure::<dyn Fn(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
         let Some(text) = e.data().as_string() else {
             return;

@@ -186,6 +186,72 @@ pub async fn read_data_url(file: &web_sys::File) -> Result<String, String> {
         .ok_or_else(|| "the file could not be read".into())
 }
 
+/// The app's own scripts that may be started as workers: the only script URLs its
+/// Trusted Types policy lets through.
+const WORKER_SCRIPTS: [&str; 2] = ["/cloud-worker.js", "/sw.js"];
+
+thread_local! {
+    /// The page's Trusted Types policy `ledgerline` (created once: the CSP's
+    /// `trusted-types` directive names it, and allows no second one of the same name).
+    static SCRIPT_POLICY: std::cell::OnceCell<Result<JsValue, String>> = const { std::cell::OnceCell::new() };
+}
+
+/// `path` as a script URL the browser accepts for a worker under the CSP's
+/// `require-trusted-types-for 'script'`: a TrustedScriptURL from the `ledgerline` policy,
+/// which knows only [`WORKER_SCRIPTS`]; the plain string where the browser has no Trusted
+/// Types.
+pub fn script_url(path: &str) -> Result<JsValue, String> {
+    let types = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("trustedTypes"))
+        .unwrap_or(JsValue::UNDEFINED);
+    if types.is_undefined() || types.is_null() {
+        return Ok(JsValue::from_str(path));
+    }
+    let policy = SCRIPT_POLICY.with(|p| {
+        p.get_or_init(|| {
+            let check = Closure::<dyn Fn(String) -> Result<String, JsValue>>::new(|url: String| {
+                if WORKER_SCRIPTS.contains(&url.as_str()) {
+                    Ok(url)
+                } else {
+                    Err(JsValue::from_str("not one of Ledgerline's worker scripts"))
+                }
+            });
+            let rules = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&rules, &"createScriptURL".into(), check.as_ref());
+            // the policy lives as long as the page
+            check.forget();
+            call_method(
+                &types,
+                "createPolicy",
+                &[JsValue::from_str("ledgerline"), rules.into()],
+            )
+        })
+        .clone()
+    })?;
+    call_method(&policy, "createScriptURL", &[JsValue::from_str(path)])
+}
+
+/// `target.name(args…)`, its exception as text.
+fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let f: js_sys::Function = js_sys::Reflect::get(target, &JsValue::from_str(name))
+        .map_err(|e| js_error_text(&e))?
+        .dyn_into()
+        .map_err(|_| format!("{name} is not a function here"))?;
+    f.apply(target, &args.iter().collect::<js_sys::Array>())
+        .map_err(|e| js_error_text(&e))
+}
+
+/// A worker running the app's script `path` (see [`script_url`]).
+pub fn start_worker(path: &str) -> Result<web_sys::Worker, String> {
+    let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"Worker".into())
+        .map_err(|e| js_error_text(&e))?
+        .dyn_into()
+        .map_err(|_| "this browser has no Web Workers".to_string())?;
+    js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&script_url(path)?))
+        .map_err(|e| js_error_text(&e))?
+        .dyn_into()
+        .map_err(|_| "the worker could not be started".to_string())
+}
+
 /// Registers `/sw.js` and calls `on_update` once a new version is installed and waiting
 /// (only when a worker already controls the page: the very first install is no "update").
 pub fn register_service_worker(on_update: impl Fn() + 'static) {
@@ -198,7 +264,13 @@ pub fn register_service_worker(on_update: impl Fn() + 'static) {
     }
     let on_update: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(on_update);
     wasm_bindgen_futures::spawn_local(async move {
-        let Ok(reg) = JsFuture::from(container.register("/sw.js")).await else {
+        let Ok(registered) = script_url("/sw.js")
+            .and_then(|url| call_method(&container, "register", &[url]))
+            .and_then(|p| p.dyn_into::<js_sys::Promise>().map_err(|_| String::new()))
+        else {
+            return;
+        };
+        let Ok(reg) = JsFuture::from(registered).await else {
             return;
         };
         let reg: web_sys::ServiceWorkerRegistration = reg.unchecked_into();

@@ -39,7 +39,8 @@ test('every response carries a strict Content Security Policy: scripts from this
     assert.deepEqual(d['worker-src'], ["'self'"]);
     assert.deepEqual(d['connect-src'], ["'self'", 'https://*.amazonaws.com', 'http://127.0.0.1:*', 'http://localhost:*']);
     assert.deepEqual(d['img-src'], ["'self'", 'data:']);
-    for (const [name, value] of [['style-src', "'self'"], ['manifest-src', "'self'"], ['object-src', "'none'"], ['base-uri', "'none'"], ['form-action', "'none'"]]) {
+    assert.deepEqual(d['trusted-types'], ['ledgerline', 'ledgerline-worker'], `${url}: trusted-types`);
+    for (const [name, value] of [['style-src', "'self'"], ['manifest-src', "'self'"], ['object-src', "'none'"], ['base-uri', "'none'"], ['form-action', "'none'"], ['require-trusted-types-for', "'script'"]]) {
       assert.deepEqual(d[name], [value], `${url}: ${name}`);
     }
     assert.ok(!header.includes("'unsafe-inline'") && !header.includes("'unsafe-eval'"), header);
@@ -93,15 +94,29 @@ test('a run through the whole app, signed in and syncing, reports no Content Sec
 
   assert.deepEqual(violations, []);
   assert.deepEqual(a.page.errors.filter((e) => /Content Security Policy|Refused to/.test(e)), []);
-  // the watch sees what the policy refuses: an injected inline script, a connection elsewhere
-  await a.page.evaluate(async () => {
-    const s = document.createElement('script');
-    s.textContent = 'window.injected = true';
-    document.body.append(s);
+  // Trusted Types held while the workers started: the cloud worker answered (the
+  // invoices went) and the service worker controls the page, both under the policy
+  assert.ok(await a.page.evaluate(() => navigator.serviceWorker.controller !== null), 'the service worker runs');
+  // the watch sees what the policy refuses: markup and script text from a string, a
+  // policy of its own, an outside script, a connection elsewhere; nothing of it runs
+  const thrown = await a.page.evaluate(async () => {
+    const refused = [];
+    const attempt = (name, f) => { try { f(); } catch { refused.push(name); } };
+    attempt('html', () => document.body.insertAdjacentHTML('beforeend', '<img src="data:," onerror="window.injected = true">'));
+    attempt('policy', () => trustedTypes.createPolicy('anything-goes', { createHTML: (h) => h }));
+    attempt('worker', () => new Worker('/cloud-worker.js'));
+    attempt('script', () => {
+      const s = document.createElement('script');
+      s.textContent = 'window.injected = true';
+      document.body.append(s);
+    });
     await fetch('https://tracker.example/pixel').catch(() => {});
+    return refused;
   });
-  await until('the refusals reported', async () => violations.length === 2, 5000);
-  assert.deepEqual(violations.map((v) => v.directive).sort(), ['connect-src', 'script-src-elem']);
+  for (const sink of ['html', 'policy', 'worker']) assert.ok(thrown.includes(sink), `a string reached the ${sink} sink: ${thrown}`);
+  const directivesSeen = () => [...new Set(violations.map((v) => v.directive))].sort();
+  await until('the refusals reported', async () => directivesSeen().length >= 3, 5000);
+  assert.deepEqual(directivesSeen(), ['connect-src', 'require-trusted-types-for', 'trusted-types']);
   assert.equal(await a.page.evaluate(() => window.injected), undefined);
   await a.close();
 });
