@@ -299,8 +299,13 @@ test('problem 5: an older save arriving after a newer one (a slow hand-over from
   await editNotes(page, inv.id, 'version 3, newer');
   await until('version 3 queued', async () => (await syncStore(page, 'queue'))[0]?.kind.put?.version === 3);
   // version 2's hand-over, held up in another tab's worker, arrives now: a second
-  // cloud worker (the app's own script) is handed exactly what that tab sent
-  const reply = await page.evaluate(({ sub, two }) => new Promise((resolve) => {
+  // cloud worker (the app's own script) is handed exactly what that tab sent. The app's
+  // Trusted Types policy lets only its own code start a worker, so the test starts it
+  // from a same-origin tab whose CSP it bypasses (the app's storage is shared).
+  const other = await context.newPage();
+  await (await context.newCDPSession(other)).send('Page.setBypassCSP', { enabled: true });
+  await other.goto(new URL('/manifest.json', stack.server.url).href);
+  const reply = await other.evaluate(({ sub, two }) => new Promise((resolve) => {
     const config = JSON.parse(localStorage.getItem('ledgerline/v1/config'));
     const w = new Worker('/cloud-worker.js');
     w.onmessage = (e) => { resolve(JSON.parse(e.data)); w.terminate(); };
@@ -309,6 +314,7 @@ test('problem 5: an older save arriving after a newer one (a slow hand-over from
     } } }));
   }), { sub, two });
   assert.ok(reply.body.queued, JSON.stringify(reply));
+  await other.close();
   const queued = await syncStore(page, 'queue');
   assert.equal(queued.length, 1);
   assert.equal(queued[0].kind.put.version, 3, 'the newer version stays queued');

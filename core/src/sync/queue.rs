@@ -251,6 +251,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_late_save_never_replaces_the_delete_built_on_it_or_on_a_newer_save() {
+        let mark = |p: &QueueOp| sent_mark(&p.kind);
+        let v3 = put("a", 3, Some(2));
+        let mut v4 = put("a", 4, Some(2));
+        if let OpKind::Put(inv) = &mut v4.kind {
+            inv.content.notes = "four".into();
+            crate::exchange::reseal(inv);
+        }
+        v4.parent = Some(mark(&v3));
+        let mut gone = del("a", Some(2));
+        gone.parent = Some(mark(&v4));
+        let mut q = vec![];
+        assert_eq!(enqueue(&mut q, v4.clone()), Enqueued::Queued);
+        assert_eq!(enqueue(&mut q, gone), Enqueued::Queued);
+        assert_eq!(q[0].kind, OpKind::Delete);
+        // the save the delete was built on, and the one before it, arrive late (another
+        // tab's slow hand-over): the delete stays, as the newest change
+        let mut v4_late = v4.clone();
+        v4_late.parent = None;
+        assert_eq!(enqueue(&mut q, v4_late), Enqueued::Stale);
+        assert_eq!(enqueue(&mut q, v3), Enqueued::Stale);
+        assert_eq!(q[0].kind, OpKind::Delete);
+        assert_eq!(q[0].base_version, Some(2));
+    }
+
+    #[test]
     fn coalescing_keeps_latest_state_and_first_base() {
         let mut q = vec![];
         enqueue(&mut q, put("a", 3, Some(2)));
