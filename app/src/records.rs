@@ -133,6 +133,7 @@ pub async fn keep_unsent(store: &Store) -> Option<usize> {
                 remote: None,
                 unsent: true,
                 base: st.synced.get(key).cloned(),
+                moved: false,
             }),
             at: now,
         })
@@ -142,6 +143,27 @@ pub async fn keep_unsent(store: &Store) -> Option<usize> {
         return Some(0);
     }
     crate::sync::keep_conflicts(store, kept).await.then_some(n)
+}
+
+/// Anonymous mode's business profile, set aside when it moved into an account that has
+/// its own (`account`, which stays): kept for review, "Restore mine" makes it the profile.
+pub fn moved_profile(anon: (&Profile, &Settings), account: (&Profile, &Settings)) -> Conflict {
+    Conflict {
+        invoice_id: PROFILE_KEY.to_string(),
+        local: None,
+        remote: None,
+        remote_version: None,
+        damaged_remote: None,
+        record: Some(RecordConflict {
+            key: PROFILE_KEY.to_string(),
+            local: Some(profile_value(anon.0, anon.1)),
+            remote: Some(profile_value(account.0, account.1)),
+            unsent: false,
+            base: None,
+            moved: true,
+        }),
+        at: js_sys::Date::now() as u64,
+    }
 }
 
 /// The state to write back after "Delete all local data" cleared the namespace: every
@@ -427,6 +449,7 @@ pub async fn sync(store: &Store) {
                             remote: theirs.clone(),
                             unsent: false,
                             base: None,
+                            moved: false,
                         }),
                         at: js_sys::Date::now() as u64,
                     };

@@ -320,14 +320,32 @@ pub fn switch_user(store: &Store, session: Option<SessionInfo>) -> Result<(), Sa
 }
 
 /// Moves the anonymous invoices and clients into the signed-in account (all or nothing),
-/// then uploads the moved invoices. Returns a summary for the user.
-pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
+/// then uploads the moved invoices. Returns a summary for the user. An anonymous business
+/// profile the account's differs from is kept for review first; if it cannot be, nothing
+/// moves.
+pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
     let Some(session) = store.session.clone() else {
         return Err(SaveError::Other("nobody is signed in".into()));
     };
     let anon_ns = Namespace::anonymous();
     let anon = with_kv(|kv| store::load(kv, &anon_ns));
     let plan = store::plan_move(&anon_ns, &anon, &store.ns, &store.snap, &now_rfc3339());
+    if let Some((p, s)) = &plan.profile_aside {
+        let aside =
+            crate::records::moved_profile((p, s), (&plan.merged.profile, &plan.merged.settings));
+        if !crate::sync::keep_conflicts(store, vec![aside]).await {
+            return Err(SaveError::Other(
+                "this browser's business profile could not be kept for review, so nothing was moved; \
+                 try again in a moment"
+                    .into(),
+            ));
+        }
+    }
+    if !crate::sync::still(store, &session.sub) {
+        return Err(SaveError::Other(
+            "the account changed while moving, so nothing was moved".into(),
+        ));
+    }
     let started = js_sys::Date::now();
     with_kv(|kv| store::write_all(kv, &plan.writes))?;
     let moved = format!("{} invoices from anonymous mode", plan.moved.len());
@@ -360,6 +378,12 @@ pub fn move_anonymous(store: &Store) -> Result<String, SaveError> {
         text.push_str(&format!(
             " Clients that were in both are kept once (the account's record), and the moved invoices name it: {}.",
             plan.merged_clients.join(", ")
+        ));
+    }
+    if let Some((p, _)) = &plan.profile_aside {
+        text.push_str(&format!(
+            " Your account's business profile is kept; this browser's ({}) differed and is on the Conflicts page to restore or discard.",
+            if p.name.trim().is_empty() { "unnamed" } else { p.name.trim() }
         ));
     }
     Ok(text)

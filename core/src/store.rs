@@ -388,6 +388,10 @@ pub struct Move {
     /// Clients that were in both (the same name, and the same email where both have
     /// one): the account's record is kept and the moved invoices name it. Their names.
     pub merged_clients: Vec<String>,
+    /// The anonymous business profile and numbering, when the account has its own that
+    /// differs: the account's stays, and this one is to be kept for review (never
+    /// dropped) before the move is written.
+    pub profile_aside: Option<(Profile, Settings)>,
     /// Apply with [`write_all`]: the account's new records and the anonymous keys removed.
     pub writes: Vec<(String, Option<String>)>,
 }
@@ -395,7 +399,8 @@ pub struct Move {
 /// Plans moving every anonymous record into an account. Nothing is dropped: clients are
 /// copied unless the account has the same id, invoices whose number the account already
 /// uses get the next free number (as a new version), and the anonymous profile and
-/// numbering are taken only where the account has none of its own.
+/// numbering are taken only where the account has none of its own; where it has a
+/// different one, the anonymous one is handed back in [`Move::profile_aside`].
 pub fn plan_move(
     from: &Namespace,
     anon: &Snapshot,
@@ -410,6 +415,14 @@ pub fn plan_move(
     if merged.settings == Settings::default() {
         merged.settings = anon.settings.clone();
     }
+    // what describes the business (the profile record's content)
+    let business =
+        |p: &Profile, s: &Settings| (p.clone(), s.number_prefix.clone(), s.number_digits);
+    let defaults = business(&Profile::default(), &Settings::default());
+    let theirs = business(&anon.profile, &anon.settings);
+    let profile_aside = (theirs != defaults
+        && theirs != business(&merged.profile, &merged.settings))
+    .then(|| (anon.profile.clone(), anon.settings.clone()));
     merged.settings.next_number = merged.settings.next_number.max(anon.settings.next_number);
     // the same client entered in both: the account's record stays, the invoices follow it
     let mut same_as: std::collections::BTreeMap<&str, String> = Default::default();
@@ -484,6 +497,7 @@ pub fn plan_move(
         moved,
         renumbered,
         merged_clients,
+        profile_aside,
         writes,
     }
 }
@@ -731,6 +745,44 @@ mod tests {
         assert!(plan_move(&anon_ns, &anon, &acct_ns, &acct2, "now")
             .merged_clients
             .is_empty());
+    }
+
+    #[test]
+    fn an_anonymous_profile_is_taken_where_the_account_has_none_and_set_aside_where_it_differs() {
+        let anon_ns = Namespace::anonymous();
+        let acct_ns = Namespace::new("sub-1");
+        let mut anon = Snapshot::default();
+        anon.profile.name = "Anon Studio".into();
+        anon.settings.number_prefix = "A-".into();
+        // the account has none: taken, nothing set aside
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &Snapshot::default(), "now");
+        assert_eq!(m.merged.profile.name, "Anon Studio");
+        assert_eq!(m.merged.settings.number_prefix, "A-");
+        assert_eq!(m.profile_aside, None);
+        // the account has the same: nothing set aside
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &m.merged, "now");
+        assert_eq!(m.profile_aside, None);
+        // the account has its own: it stays, the anonymous one is handed back whole
+        let mut acct = Snapshot::default();
+        acct.profile.name = "Account Ltd".into();
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &acct, "now");
+        assert_eq!(m.merged.profile.name, "Account Ltd");
+        let (p, s) = m.profile_aside.expect("the anonymous profile is kept");
+        assert_eq!(
+            (p.name.as_str(), s.number_prefix.as_str()),
+            ("Anon Studio", "A-")
+        );
+        // only the numbering differs: still handed back
+        let mut acct = Snapshot {
+            profile: anon.profile.clone(),
+            ..Default::default()
+        };
+        acct.settings.number_prefix = "B-".into();
+        let m = plan_move(&anon_ns, &anon, &acct_ns, &acct, "now");
+        assert!(m.profile_aside.is_some());
+        // an anonymous mode never set up: nothing to keep
+        let m = plan_move(&anon_ns, &Snapshot::default(), &acct_ns, &acct, "now");
+        assert_eq!(m.profile_aside, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { newPage } from '../support/browser.mjs';
 import { TABLE } from '../support/standins.mjs';
 import { ready, tid, nav, addClient, newInvoice, rows, download } from './helpers.mjs';
-import { startCloudStack, KEY_ID, SECRET, TOKEN, BLOCK, PASSWORD } from './cloud-stack.mjs';
+import { startCloudStack, kit, KEY_ID, SECRET, TOKEN, BLOCK, PASSWORD } from './cloud-stack.mjs';
 
 let stack, server, browser, proxy, cognito, pool, db;
 before(async () => {
@@ -16,6 +16,7 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
+const { until } = kit(() => stack);
 
 async function open() {
   const { context, page } = await newPage(browser, server.url);
@@ -164,9 +165,25 @@ test('two users: each sees only their own invoices, in the UI, exports and Dynam
   await context.close();
 });
 
-test('anonymous invoices: kept anonymous when declined, moved (and uploaded) when accepted', async () => {
+/** Sets the business profile's name in Settings. */
+async function profileName(page, name) {
+  await nav(page, 'Settings');
+  await tid(page, 'profile-name').fill(name);
+  await tid(page, 'profile-save').click();
+  await tid(page, 'profile-message').filter({ hasText: 'saved' }).waitFor();
+}
+
+/** DynamoDB's profile record of `sub` (null: none). */
+async function remoteProfile(sub) {
+  const r = await db.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': { S: sub } } }));
+  const p = r.Items.find((i) => i.invoiceId.S === '#profile' && !i.deleted?.BOOL);
+  return p ? JSON.parse(p.content.S) : null;
+}
+
+test('anonymous invoices: kept anonymous when declined, moved (and uploaded) when accepted; a differing profile is kept for review', async () => {
   const { context, page } = await open();
   await configure(page);
+  await profileName(page, 'Anon Studio');
   await addClient(page, 'Walk-in');
   await newInvoice(page, { client: 'Walk-in', lines: [{ desc: 'Anonymous work', qty: '1', price: '5' }] });
   await newUser('carol@ledgerline.test');
@@ -177,8 +194,10 @@ test('anonymous invoices: kept anonymous when declined, moved (and uploaded) whe
   await nav(page, 'Invoices');
   assert.equal(await tid(page, 'invoice-row').count(), 0);
   assert.equal((await remote(carol)).length, 0);
-  // the same client, entered in the account too
+  // the same client, entered in the account too, and the account's own profile
   await addClient(page, 'Walk-in');
+  await profileName(page, 'Carol Consulting');
+  await until('the account\'s profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Carol Consulting');
   await signOut(page);
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in'], 'declined: still anonymous');
@@ -188,6 +207,20 @@ test('anonymous invoices: kept anonymous when declined, moved (and uploaded) whe
   const toast = tid(page, 'toast').filter({ hasText: 'Moved 1 invoices into your account' });
   await toast.waitFor();
   assert.match(await toast.textContent(), /Clients that were in both are kept once.*Walk-in/);
+  assert.match(await toast.textContent(), /account's business profile is kept; this browser's \(Anon Studio\) differed and is on the Conflicts page/);
+  await nav(page, 'Settings');
+  assert.equal(await tid(page, 'profile-name').inputValue(), 'Carol Consulting', 'the account\'s profile stays');
+  // nothing dropped: anonymous mode's profile is there to review, and can be restored
+  await page.getByRole('link', { name: 'Conflicts (1)' }).click();
+  const card = tid(page, 'conflict').filter({ hasText: 'from anonymous mode' });
+  await card.waitFor();
+  assert.match(await card.textContent(), /Anon Studio/);
+  assert.match(await card.textContent(), /Carol Consulting/);
+  await card.getByTestId('conflict-restore-mine').click();
+  await tid(page, 'conflicts-note').filter({ hasText: 'Restored your business profile' }).waitFor();
+  await nav(page, 'Settings');
+  assert.equal(await tid(page, 'profile-name').inputValue(), 'Anon Studio');
+  await until('the restored profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Anon Studio');
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in']);
   const clients = await page.evaluate((sub) => Object.keys(localStorage)

@@ -261,9 +261,14 @@ pub fn account_page() -> Html {
     };
     let accept = {
         let store = store.clone();
-        Callback::from(move |_| match move_anonymous(&store) {
-            Ok(text) => store.dispatch(Action::Toast(text)),
-            Err(e) => store.dispatch(Action::Toast(e.message())),
+        Callback::from(move |_| {
+            let store = store.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match move_anonymous(&store).await {
+                    Ok(text) => store.dispatch(Action::Toast(text)),
+                    Err(e) => store.dispatch(Action::Toast(e.message())),
+                }
+            })
         })
     };
     let decline = {

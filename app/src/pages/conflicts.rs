@@ -163,13 +163,18 @@ pub fn conflicts_page() -> Html {
                 if let Some(rc) = &c.record {
                     let rows = record_rows(rc.local.as_ref(), rc.remote.as_ref(), rc.unsent);
                     let what = match (&rc.local, &rc.remote) {
+                        _ if rc.moved => "This browser's business profile from anonymous mode. Your account had its own when the anonymous data moved in, so the account's is used; \"Restore mine\" makes this one your profile instead (it goes to DynamoDB at the next sync), \"Keep the account's\" forgets it.",
                         _ if rc.unsent => "Not in DynamoDB yet when all local data in this browser was deleted, so it was kept here instead of lost. \"Restore mine\" brings it back (it goes to DynamoDB at the next sync); \"Discard\" forgets it.",
                         (Some(_), None) => "Deleted in DynamoDB (on another device) while you changed it here. It is deleted here too; \"Restore mine\" brings yours back.",
                         (None, _) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back; \"Delete it anyway\" deletes it again.",
                         _ => "Changed in DynamoDB while you changed it here. DynamoDB's version is the one used now; yours is kept below.",
                     };
                     let mine_label = if rc.local.is_some() { "Restore mine" } else { "Delete it anyway" };
-                    let theirs_label = if rc.unsent { "Discard" } else { "Keep DynamoDB's" };
+                    let theirs_label = match () {
+                        _ if rc.unsent => "Discard",
+                        _ if rc.moved => "Keep the account's",
+                        _ => "Keep DynamoDB's",
+                    };
                     return html! {
                         <div class="card" data-testid="conflict" data-kind="record" data-id={c.invoice_id.clone()} key={format!("{}|{}", c.invoice_id, c.at)}>
                             <h2>{ record_title(rc) }</h2>
@@ -341,7 +346,9 @@ fn record_choice(
 ) -> Result<String, String> {
     let title = record_title(rc);
     if choice != Choice::RestoreMine {
-        return Ok(if rc.unsent {
+        return Ok(if rc.moved {
+            "Kept your account's business profile; this browser's is discarded.".to_string()
+        } else if rc.unsent {
             format!("Discarded your unsent version of {title}.")
         } else {
             format!("Kept DynamoDB's version of {title}.")

@@ -31,7 +31,7 @@ use runner::{with_state, RETRY_CHECK};
 // account or changed the endpoint acts on what is current.
 
 /// Whether `sub` is still the signed-in user (a reply for a previous user is dropped).
-fn still(store: &Store, sub: &str) -> bool {
+pub(crate) fn still(store: &Store, sub: &str) -> bool {
     store.session.as_ref().map(|s| s.sub.as_str()) == Some(sub)
 }
 

@@ -119,6 +119,10 @@ pub struct RecordConflict {
     /// DynamoDB changed since) instead of losing to DynamoDB's copy again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<records::Mark>,
+    /// Not a conflict with DynamoDB: anonymous mode's version (`local`), set aside when
+    /// anonymous data moved into an account that had its own (`remote`, kept).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moved: bool,
 }
 
 /// What DynamoDB holds for one key, as far as the versions Query tells (no content).
