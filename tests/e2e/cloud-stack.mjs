@@ -42,7 +42,7 @@ export async function startCloudStack(name, { server = 'dynalite' } = {}) {
   /** Between tests: the proxy passing everything at once (its clock right, checking
    * signatures), the server running. */
   s.reset = async () => {
-    await s.proxy.set({ mode: 'pass', latencyMs: 0, latencyPerItemMs: 0, clockOffsetMs: 0, verify: true });
+    await s.proxy.set({ mode: 'pass', latencyMs: 0, latencyPerItemMs: 0, clockOffsetMs: 0, verify: true, barrier: null });
     const up = await fetch(s.dynamo.endpoint, { method: 'POST' }).then(() => true, () => false);
     if (!up) await s.restartDynamo();
   };

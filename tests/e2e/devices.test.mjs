@@ -120,6 +120,34 @@ test('invoice numbers: two devices offline never give out the same number; a dev
   await b.context.close();
 });
 
+test('invoice numbers: two devices reading the counter at the same moment get different blocks (the write is conditional; the loser reads again)', async () => {
+  const email = 'race@ledgerline.test';
+  const a = await signedIn(email);
+  await status(a.page, 'connected');
+  const counter = async () => Number((await rawItems(a.sub)).find((i) => i.invoiceId.S === '#counter')?.next?.N);
+  await until('A\'s block leased', async () => (await counter()) === 26);
+  await stack.proxy.resetStats();
+  // B and C read the counter together: both see 26, both try to write 51
+  await stack.proxy.set({ barrier: { op: 'GetItem#counter', count: 2 } });
+  const [b, c] = await Promise.all([signedIn(email, { create: false }), signedIn(email, { create: false })]);
+  await until('both reads held and sent together', async () => (await stack.proxy.stats()).barrier);
+  assert.deepEqual((await stack.proxy.stats()).barrier, { op: 'GetItem#counter', held: 2, timedOut: false });
+  await until('three blocks leased', async () => (await counter()) === 76);
+  const ops = (await stack.proxy.stats()).byTarget;
+  assert.ok(ops['PutItem#counter'] >= 3, `one write refused and made again: ${JSON.stringify(ops)}`);
+  assert.ok(ops['GetItem#counter'] >= 3, `the loser read again: ${JSON.stringify(ops)}`);
+  // each device gives out its own block
+  for (const [d, name] of [[b, 'B'], [c, 'C']]) {
+    await status(d.page, 'connected');
+    await addClient(d.page, `Race ${name}`);
+    await quickInvoice(d.page, `${name} races`);
+  }
+  const items = await until('two invoices in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 2 && r; });
+  const numbers = items.map((i) => i.content.number).sort();
+  assert.deepEqual(numbers, ['INV-0026', 'INV-0051'], 'one number from each of the two new blocks');
+  for (const d of [a, b, c]) await d.context.close();
+});
+
 test('a client made on A arrives on B with A\'s invoice (its details travel with the invoice); B edits and saves that invoice as it is', async () => {
   const email = 'billto@ledgerline.test';
   const a = await signedIn(email);
@@ -183,6 +211,11 @@ test('clients and the business profile travel between devices; a client deleted 
   await tid(b.page, 'client-save').click();
   await nav(b.page, 'Settings');
   await tid(b.page, 'profile-name').fill('Two Laptops Ltd');
+  // the settings that describe the business travel with it
+  await tid(b.page, 'profile-currency').fill('CHF');
+  await tid(b.page, 'profile-terms').fill('45');
+  await tid(b.page, 'profile-notes').fill('Thank you, from both laptops');
+  await tid(b.page, 'profile-prefix').fill('TL-');
   await tid(b.page, 'profile-save').click();
   await tid(b.page, 'profile-message').filter({ hasText: 'saved' }).waitFor();
   await until('B\'s edits in DynamoDB', async () => {
@@ -195,6 +228,12 @@ test('clients and the business profile travel between devices; a client deleted 
     const p = await a.page.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith('/profile'))) || '{}'));
     return c?.address === 'New Street 2' && p.name === 'Two Laptops Ltd';
   });
+  await nav(a.page, 'Settings');
+  assert.deepEqual(
+    await Promise.all(['profile-name', 'profile-currency', 'profile-terms', 'profile-notes', 'profile-prefix'].map((t) => tid(a.page, t).inputValue())),
+    ['Two Laptops Ltd', 'CHF', '45', 'Thank you, from both laptops', 'TL-'],
+    'the profile and the business settings arrive on A as B saved them',
+  );
 
   // A deletes Initech while B, offline, issues an invoice for it
   await stack.proxy.set({ mode: 'drop' });
@@ -210,6 +249,8 @@ test('clients and the business profile travel between devices; a client deleted 
   await nav(a.page, 'Clients');
   await tid(a.page, 'client-row').filter({ hasText: 'Initech' }).getByTestId('client-delete').click();
   await tid(a.page, 'client-row').filter({ hasText: 'Initech' }).waitFor({ state: 'detached' });
+  // A is told when B's invoice brings the client back (watched from now: a toast goes)
+  const told = tid(a.page, 'toast').filter({ hasText: 'from the client details on your invoices: Initech' }).waitFor({ timeout: 90000 });
   const [inv] = await until('B\'s invoice in DynamoDB', async () => { const r = await remote(a.sub); return r.length === 1 && r; }, 60000);
   assert.equal(inv.content.billTo.name, 'Initech', 'the invoice carries the client\'s details');
   // nothing is lost: the invoice names its client on both devices (made again from the
@@ -226,6 +267,7 @@ test('clients and the business profile travel between devices; a client deleted 
   const initechNow = (await records(a.sub))['#client#' + initech.id];
   assert.equal(initechNow.content.name, 'Initech');
   assert.equal((await remote(a.sub)).length, 1, 'after: one invoice in DynamoDB');
+  await told;
   await a.context.close();
   await b.context.close();
 });

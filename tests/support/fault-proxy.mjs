@@ -43,6 +43,11 @@
 // negative: behind); {"verify": false} turns the checks off (or startFaultProxy({verify:
 // false})). Both stay until set again, like latencyMs; mode, times, after and refuse go
 // back to their defaults on every /__fault that leaves them out.
+// {"barrier": {"op": "GetItem#counter", "count": 2}} holds requests of that operation (as
+// counted in stats) until `count` of them wait, then sends them all on at once (two devices
+// reading the same value before either writes): once, or after `timeoutMs` (default
+// 30000) with however many came. GET /__stats then has `barrier`: {op, held, timedOut}.
+// It stays set until it releases or a /__fault sets {"barrier": null}.
 import http from 'node:http';
 import { KNOWN_KEYS, amzDate, parseAmzDate, canonicalRequest, sigv4Signature, sha256Hex } from './standins.mjs';
 
@@ -128,12 +133,19 @@ export function checkSignature(req, body, now, keys) {
 export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, verify = true }) {
   const t = new URL(target);
   if (keys instanceof Map) keys = Object.fromEntries(keys);
-  const state = { mode: 'pass', latencyMs: 0, latencyPerItemMs: 0, times: Infinity, after: 0, refuse: null, clockOffsetMs: 0, verify };
+  const state = { mode: 'pass', latencyMs: 0, latencyPerItemMs: 0, times: Infinity, after: 0, refuse: null, clockOffsetMs: 0, verify, barrier: null };
   const stats = { requests: 0, byTarget: {}, firstAt: {}, lastAt: {}, serverMs: {}, answered: {}, refused: {}, lastRefused: null };
   /** The proxy's clock (epoch ms) and its HTTP-date, for the Date header of every answer. */
   const now = () => Date.now() + state.clockOffsetMs;
   const httpDate = () => ({ Date: new Date(now()).toUTCString() });
   const sockets = new Set();
+  /** Sends on every request a barrier holds, once. */
+  const openBarrier = (b, timedOut) => {
+    clearTimeout(b.timer);
+    if (state.barrier === b) state.barrier = null;
+    stats.barrier = { op: b.op, held: b.waiting.length, timedOut };
+    for (const release of b.waiting.splice(0)) release();
+  };
 
   const readBody = (req) => new Promise((resolve, reject) => {
     const chunks = [];
@@ -161,7 +173,15 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
         state.refuse = body.refuse ?? null;
         state.clockOffsetMs = body.clockOffsetMs ?? state.clockOffsetMs;
         state.verify = body.verify ?? state.verify;
-        return json(res, 200, state);
+        if ('barrier' in body) {
+          if (state.barrier) openBarrier(state.barrier, true);
+          state.barrier = body.barrier && { op: body.barrier.op, count: body.barrier.count, waiting: [] };
+          if (state.barrier) {
+            const b = state.barrier;
+            b.timer = setTimeout(() => openBarrier(b, true), body.barrier.timeoutMs ?? 30000);
+          }
+        }
+        return json(res, 200, { ...state, barrier: state.barrier && { op: state.barrier.op, count: state.barrier.count } });
       }
       if (req.url === '/__stats') return json(res, 200, stats);
       if (req.url === '/__stats/reset' && req.method === 'POST') {
@@ -173,6 +193,7 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
         stats.answered = {};
         stats.refused = {};
         stats.lastRefused = null;
+        delete stats.barrier;
         return json(res, 200, stats);
       }
       if (req.method === 'OPTIONS') {
@@ -197,6 +218,13 @@ export async function startFaultProxy({ target, port = 0, keys = KNOWN_KEYS, ver
       stats.byTarget[op] = (stats.byTarget[op] || 0) + 1;
       stats.firstAt[op] ??= Date.now();
       stats.lastAt[op] = Date.now();
+      if (state.barrier && op === state.barrier.op) {
+        const b = state.barrier;
+        await new Promise((release) => {
+          b.waiting.push(release);
+          if (b.waiting.length >= b.count) openBarrier(b, false);
+        });
+      }
       let delay = state.latencyMs;
       if (state.latencyPerItemMs && op === 'TransactWriteItems') {
         try { delay += state.latencyPerItemMs * (JSON.parse(body.toString()).TransactItems?.length || 0); } catch { /* counted without */ }
