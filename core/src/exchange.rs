@@ -97,6 +97,19 @@ struct NumberOnly {
     number: Option<String>,
 }
 
+/// An imported invoice as it is stored over `existing`, the copy here with the same id:
+/// other content under a version not after the one here becomes the next version, so
+/// that it replaces that copy (here, in DynamoDB, on other devices) instead of being
+/// taken for an older one.
+pub fn imported(existing: Option<&Invoice>, mut inv: Invoice) -> Invoice {
+    if let Some(e) = existing {
+        if e.checksum != inv.checksum && inv.version <= e.version {
+            inv.version = e.version + 1;
+        }
+    }
+    inv
+}
+
 pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rejection>> {
     let outline: Outline = serde_json::from_str(text).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
@@ -256,14 +269,9 @@ pub fn plan_import(text: &str, current: &Snapshot) -> Result<ImportPlan, Vec<Rej
         return Err(rejections);
     }
     let imported_invoices = incoming.len();
-    for (_, mut inv) in incoming {
+    for (_, inv) in incoming {
         match invoices.iter_mut().find(|x| x.id == inv.id) {
-            Some(existing) => {
-                if existing.checksum != inv.checksum && inv.version <= existing.version {
-                    inv.version = existing.version + 1;
-                }
-                *existing = inv;
-            }
+            Some(existing) => *existing = imported(Some(existing), inv),
             None => invoices.push(inv),
         }
     }

@@ -4,7 +4,8 @@
 //! DynamoDB with conditional writes, transactions with per-item cancellation,
 //! tombstones, TTL expiry and table wipes, and two devices of one user, each with its
 //! local store, outbox, and per-(user, target) queue, synced versions and conflicts.
-//! Random interleavings include saves, edits, deletes, undo, a stale editor saved late,
+//! Random interleavings include saves, edits, deletes, undo, imports of any version an
+//! export file may hold (by the app's import rule), a stale editor saved late,
 //! hand-overs out of order, pulls and replays interrupted at every step (answers lost),
 //! local wipes, a damaged entry removed, target changes, lab resets, remote edits and
 //! time passing. After every step, every version a user saved (and did not replace or
@@ -301,6 +302,14 @@ enum Step {
         dev: u8,
         cut: u8,
     },
+    /// Data → Import of an export file holding one version of invoice `id` saved at some
+    /// point (`from`: which), with its client: stored by the app's import rule, then
+    /// queued like any save.
+    ImportInvoice {
+        dev: u8,
+        id: u8,
+        from: u8,
+    },
     /// Client `k` comes back on a device that lacks it by Data → Import or a backup
     /// restore (which write clients without touching the records state).
     ImportClient {
@@ -340,6 +349,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => dev.clone().prop_map(|dev| Step::ProfileEdit { dev }),
         3 => (dev.clone(), 0u8..8).prop_map(|(dev, cut)| Step::Records { dev, cut }),
         1 => (dev.clone(), 0u8..3).prop_map(|(dev, k)| Step::ImportClient { dev, k }),
+        1 => (dev.clone(), id.clone(), any::<u8>()).prop_map(|(dev, id, from)| Step::ImportInvoice { dev, id, from }),
         1 => (dev.clone(), 0u8..4).prop_map(|(dev, which)| Step::RestoreRecord { dev, which }),
     ]
 }
@@ -357,6 +367,8 @@ struct World {
     deleted_by: BTreeMap<String, BTreeSet<usize>>,
     /// Which invoice and version each content was saved as (for readable failures).
     origin: BTreeMap<String, String>,
+    /// Every version of each invoice ever saved (what an export file may hold).
+    history: BTreeMap<String, Vec<Invoice>>,
     /// A table was wiped or a device changed table: numbers are unique per counter, and
     /// a wiped counter starts again from what the devices know (a documented limit).
     counter_lost: bool,
@@ -390,6 +402,7 @@ impl World {
             alive: BTreeSet::new(),
             deleted_by: BTreeMap::new(),
             origin: BTreeMap::new(),
+            history: BTreeMap::new(),
             counter_lost: false,
             broken: None,
             rec_alive: BTreeSet::new(),
@@ -406,6 +419,10 @@ impl World {
             format!("{id} v{version} #{}", self.counter),
         );
         self.alive.insert(inv.checksum.clone());
+        self.history
+            .entry(id.to_string())
+            .or_default()
+            .push(inv.clone());
         inv
     }
 
@@ -813,6 +830,36 @@ impl World {
                 }
             }
             Step::Records { dev, cut } => self.records_round(dev as usize, cut),
+            Step::ImportInvoice { dev, id, from } => {
+                let d = dev as usize;
+                let id = format!("i{id}");
+                let Some(versions) = self.history.get(&id) else {
+                    return;
+                };
+                let file = versions[from as usize % versions.len()].clone();
+                let dev = &self.devices[d];
+                // the file carries the invoice's client; one that names another
+                // invoice's number here is refused whole (plan_import's validation)
+                let client = client_key(&file.content.client_id);
+                if !dev.clients.contains_key(&client)
+                    || dev
+                        .local
+                        .values()
+                        .any(|o| o.id != id && o.content.number == file.content.number)
+                {
+                    return;
+                }
+                let existing = dev.local.get(&id);
+                let stored = crate::exchange::imported(existing, file);
+                if existing.is_some_and(|e| e.checksum == stored.checksum) {
+                    return; // the same content: nothing changes
+                }
+                // the user saved this content again, unless a user deleted it (as undo)
+                if !self.deleted_by.contains_key(&stored.checksum) {
+                    self.alive.insert(stored.checksum.clone());
+                }
+                self.save_local(d, stored);
+            }
             Step::ImportClient { dev, k } => {
                 let d = dev as usize;
                 let key = client_key(&format!("k{k}"));
