@@ -10,8 +10,9 @@ use crate::service::{self, Answer, CallError, Written};
 use crate::state::{Action, Store};
 use ledgerline_core::model::{Client, Profile, Settings};
 use ledgerline_core::sync::records::{
-    at_wipe, client_id_of, client_key, decide, lineage_after, missing_clients, record_checksum,
-    AtWipe, LocalRecord, Mark, RecordStep, RemoteRecord, PROFILE_KEY,
+    at_wipe, client_id_of, client_key, decide, is_default_profile, lineage_after, missing_clients,
+    profile_value, record_checksum, AtWipe, LocalRecord, Mark, RecordStep, RemoteRecord,
+    PROFILE_KEY,
 };
 use ledgerline_core::sync::{Conflict, RecordConflict};
 use serde::{Deserialize, Serialize};
@@ -47,16 +48,6 @@ fn update(store: &Store, scope: &str, f: impl FnOnce(&mut ScopeState)) -> bool {
     with_kv(|kv| kv.set(&key, &text.unwrap_or_default())).is_ok()
 }
 
-/// The profile record's content: the profile and the settings that describe the business
-/// (the next number of this browser's own counter stays here).
-fn profile_value(p: &Profile, s: &Settings) -> Value {
-    serde_json::json!({
-        "profile": p,
-        "numberPrefix": s.number_prefix,
-        "numberDigits": s.number_digits,
-    })
-}
-
 /// Applies a profile record's numbering fields to `s`.
 pub fn numbering_from(v: &Value, s: &mut Settings) {
     if let Some(prefix) = v["numberPrefix"].as_str() {
@@ -68,13 +59,6 @@ pub fn numbering_from(v: &Value, s: &mut Settings) {
     {
         s.number_digits = d;
     }
-}
-
-fn is_default_profile(p: &Profile, s: &Settings) -> bool {
-    let d = Settings::default();
-    *p == Profile::default()
-        && s.number_prefix == d.number_prefix
-        && s.number_digits == d.number_digits
 }
 
 /// This device's records: clients, and the profile once it was set.

@@ -415,13 +415,11 @@ pub fn plan_move(
     if merged.settings == Settings::default() {
         merged.settings = anon.settings.clone();
     }
-    // what describes the business (the profile record's content)
-    let business =
-        |p: &Profile, s: &Settings| (p.clone(), s.number_prefix.clone(), s.number_digits);
-    let defaults = business(&Profile::default(), &Settings::default());
-    let theirs = business(&anon.profile, &anon.settings);
-    let profile_aside = (theirs != defaults
-        && theirs != business(&merged.profile, &merged.settings))
+    // what describes the business: the profile record's content
+    use crate::sync::records::{is_default_profile, profile_value};
+    let profile_aside = (!is_default_profile(&anon.profile, &anon.settings)
+        && profile_value(&anon.profile, &anon.settings)
+            != profile_value(&merged.profile, &merged.settings))
     .then(|| (anon.profile.clone(), anon.settings.clone()));
     merged.settings.next_number = merged.settings.next_number.max(anon.settings.next_number);
     // the same client entered in both: the account's record stays, the invoices follow it

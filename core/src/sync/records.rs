@@ -13,6 +13,7 @@
 //! must hold a version holds it (the page stores, then marks; DynamoDB confirms, then the
 //! page marks).
 
+use crate::model::{Profile, Settings};
 use serde::{Deserialize, Serialize};
 
 /// The sort key of a client's item.
@@ -22,6 +23,24 @@ pub fn client_key(id: &str) -> String {
 
 /// The sort key of the business profile's item.
 pub const PROFILE_KEY: &str = "#profile";
+
+/// The profile record's content: the profile and the settings that describe the business
+/// (the next number of this browser's own counter stays here).
+pub fn profile_value(p: &Profile, s: &Settings) -> serde_json::Value {
+    serde_json::json!({
+        "profile": p,
+        "numberPrefix": s.number_prefix,
+        "numberDigits": s.number_digits,
+    })
+}
+
+/// Whether the business was never set up: the profile and the numbering as they come.
+pub fn is_default_profile(p: &Profile, s: &Settings) -> bool {
+    let d = Settings::default();
+    *p == Profile::default()
+        && s.number_prefix == d.number_prefix
+        && s.number_digits == d.number_digits
+}
 
 /// The client id in a record key, if it is a client's.
 pub fn client_id_of(key: &str) -> Option<&str> {
