@@ -6,6 +6,7 @@ use crate::platform;
 use crate::state::{undo_delete, Action, AppState, Connection, Store};
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::store::load as load_snapshot;
+use ledgerline_core::sync::{refusal, refused_status, Refusal};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -413,13 +414,18 @@ fn storage_status(store: &Store) -> Html {
                 "Connected to DynamoDB; these changes are being sent.".into(),
             ),
             Connection::Connected { .. } if !store.refused.is_empty() => {
-                let n = store.refused.len();
                 let id = store.refused[0].clone();
+                let causes: Vec<Refusal> = store
+                    .refused
+                    .iter()
+                    .map(|id| store.invoice(id).map_or(Refusal::Invalid, refusal))
+                    .collect();
+                let (line, tip) = refused_status(&causes);
                 return html! {
                     <span class="status status-refused" data-testid="storage-status" data-state="refused"
-                        title="DynamoDB refused this invoice (over 400 KB, or invalid): it stays in this browser until you shorten it and save it again.">
+                        title={tip}>
                         <Link<Route> to={Route::EditInvoice { id }}>
-                            { format!("{n} invoice{} can't be uploaded: too large — open it", if n == 1 { "" } else { "s" }) }
+                            { line }
                         </Link<Route>>
                     </span>
                 };

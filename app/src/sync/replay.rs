@@ -5,6 +5,7 @@ use super::apply::apply;
 use super::runner::{after_backoff, with_state, RETRY_REPLAY};
 use super::{connection_of, still};
 use crate::state::{Action, Connection, Store};
+use ledgerline_core::sync::{refusal, refused_toast, Refusal};
 
 pub async fn replay_now(store: &Store) {
     if with_state(|s| std::mem::replace(&mut s.replaying, true)) {
@@ -86,18 +87,13 @@ async fn replay_once(store: &Store) {
         changed
     });
     if !refused.is_empty() && new_refusal {
-        let numbers: Vec<String> = refused
+        let said: Vec<(String, Refusal)> = refused
             .iter()
-            .map(|id| {
-                store
-                    .invoice(id)
-                    .map(|i| i.content.number.clone())
-                    .unwrap_or_else(|| id.clone())
+            .map(|id| match store.invoice(id) {
+                Some(i) => (i.content.number.clone(), refusal(i)),
+                None => (id.clone(), Refusal::Invalid),
             })
             .collect();
-        store.dispatch(Action::Toast(format!(
-            "DynamoDB refused invoice {} (too large, over 400 KB, or invalid): it stays in this browser only. Shorten its notes or lines and save it again; the other invoices are sent as usual.",
-            numbers.join(", ")
-        )));
+        store.dispatch(Action::Toast(refused_toast(&said)));
     }
 }

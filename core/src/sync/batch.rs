@@ -3,6 +3,7 @@
 
 use super::queue::{OpKind, QueueOp};
 use crate::errors::ErrorClass;
+use crate::model::Invoice;
 
 /// TransactWriteItems limits.
 pub const MAX_ACTIONS: usize = 100;
@@ -14,14 +15,97 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's own accounting for our string-heavy items).
 pub fn op_bytes(op: &QueueOp) -> usize {
     match &op.kind {
-        OpKind::Put(inv) => {
-            serde_json::to_vec(inv)
-                .map(|v| v.len())
-                .unwrap_or(usize::MAX / 2)
-                + 256
-        }
+        OpKind::Put(inv) => invoice_bytes(inv),
         OpKind::Delete => 256,
     }
+}
+
+/// The size of an invoice's item as [`op_bytes`] counts it.
+pub fn invoice_bytes(inv: &Invoice) -> usize {
+    serde_json::to_vec(inv)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX / 2)
+        + 256
+}
+
+/// Why an invoice in the refused list cannot go, as far as this device can tell from
+/// its copy: the message names the cause the user can act on, not a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its item is over DynamoDB's limit (`bytes` as counted here).
+    TooLarge { bytes: usize },
+    /// Its content no longer matches its checksum (damaged in this browser's storage).
+    Damaged,
+    /// Within the limit and intact: DynamoDB refused it as invalid.
+    Invalid,
+}
+
+/// The cause of an invoice's refusal (see [`Refusal`]).
+pub fn refusal(inv: &Invoice) -> Refusal {
+    let bytes = invoice_bytes(inv);
+    if bytes > MAX_ITEM_BYTES {
+        Refusal::TooLarge { bytes }
+    } else if !crate::checksum::verify(inv) {
+        Refusal::Damaged
+    } else {
+        Refusal::Invalid
+    }
+}
+
+/// The status line for refused invoices (`causes`: one per invoice, in order; a missing
+/// local copy counts as invalid) and its tooltip.
+pub fn refused_status(causes: &[Refusal]) -> (String, String) {
+    let n = causes.len();
+    let s = if n == 1 { "" } else { "s" };
+    let all = |f: fn(&Refusal) -> bool| n > 0 && causes.iter().all(f);
+    let (why, tip) = if all(|c| matches!(c, Refusal::TooLarge { .. })) {
+        (
+            "too large",
+            "Over DynamoDB's 400 KB limit for one invoice: it stays in this browser until you shorten it (notes, lines, logo) and save it again.",
+        )
+    } else if all(|c| *c == Refusal::Damaged) {
+        (
+            "damaged here",
+            "Its stored copy in this browser no longer matches its checksum: open it, check it and save it again to send it.",
+        )
+    } else if all(|c| *c == Refusal::Invalid) {
+        (
+            "refused by DynamoDB",
+            "DynamoDB refused it as invalid: it stays in this browser. Open it, correct any unusual field and save it again.",
+        )
+    } else {
+        (
+            "refused",
+            "Some are over DynamoDB's 400 KB limit, some were refused as invalid or are damaged here: they stay in this browser. Open each, correct it and save it again.",
+        )
+    };
+    (
+        format!("{n} invoice{s} can't be uploaded: {why} — open it"),
+        tip.to_string(),
+    )
+}
+
+/// The toast that tells of newly refused invoices (`refused`: number and cause).
+pub fn refused_toast(refused: &[(String, Refusal)]) -> String {
+    let said: Vec<String> = refused
+        .iter()
+        .map(|(number, cause)| match cause {
+            Refusal::TooLarge { bytes } => format!(
+                "{number} is too large ({} KB; DynamoDB takes at most 400 KB): shorten its notes or lines, or use a smaller logo, and save it again",
+                bytes.div_ceil(1024)
+            ),
+            Refusal::Damaged => format!(
+                "{number} is damaged in this browser (its content does not match its checksum): open it, check it and save it again"
+            ),
+            Refusal::Invalid => format!(
+                "DynamoDB refused {number} as invalid: open it, correct any unusual field and save it again"
+            ),
+        })
+        .collect();
+    format!(
+        "Not uploaded: {}. It stays in this browser only; the other invoices are sent as usual.",
+        said.join("; ")
+    )
 }
 
 /// Splits the queue (by index) into transactions within DynamoDB's limits. Operations
@@ -117,6 +201,64 @@ mod tests {
     use super::*;
     use crate::sync::queue::enqueue;
     use crate::sync::queue::tests::put;
+
+    fn invoice_of(op: QueueOp) -> Invoice {
+        match op.kind {
+            OpKind::Put(inv) => *inv,
+            OpKind::Delete => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_said_as_its_cause() {
+        let small = invoice_of(put("a", 1, None));
+        assert_eq!(refusal(&small), Refusal::Invalid);
+        let mut big = small.clone();
+        big.content.notes = "x".repeat(MAX_ITEM_BYTES);
+        big.checksum = crate::checksum::content_checksum(&big.content);
+        let Refusal::TooLarge { bytes } = refusal(&big) else {
+            panic!("{:?}", refusal(&big));
+        };
+        assert!(bytes > MAX_ITEM_BYTES && bytes == invoice_bytes(&big));
+        // exactly what plan_batches sets apart as too large
+        let mut op = put("b", 1, None);
+        op.kind = OpKind::Put(Box::new(big.clone()));
+        assert!(cannot_send(&op));
+        let mut damaged = small.clone();
+        damaged.content.notes = "changed after its checksum".into();
+        assert_eq!(refusal(&damaged), Refusal::Damaged);
+
+        // the status names the cause: "too large" only for what is too large
+        let (line, tip) = refused_status(&[Refusal::Invalid]);
+        assert_eq!(
+            line,
+            "1 invoice can't be uploaded: refused by DynamoDB — open it"
+        );
+        assert!(tip.contains("invalid") && !tip.contains("400 KB"), "{tip}");
+        let (line, tip) = refused_status(&[refusal(&big), refusal(&big)]);
+        assert_eq!(line, "2 invoices can't be uploaded: too large — open it");
+        assert!(tip.contains("400 KB"), "{tip}");
+        let (line, _) = refused_status(&[Refusal::Damaged]);
+        assert_eq!(line, "1 invoice can't be uploaded: damaged here — open it");
+        let (line, tip) = refused_status(&[refusal(&big), Refusal::Invalid]);
+        assert_eq!(line, "2 invoices can't be uploaded: refused — open it");
+        assert!(tip.contains("400 KB") && tip.contains("invalid"), "{tip}");
+
+        let toast = refused_toast(&[
+            ("INV-0006".into(), Refusal::Invalid),
+            ("INV-0007".into(), refusal(&big)),
+        ]);
+        assert!(
+            toast.contains("DynamoDB refused INV-0006 as invalid"),
+            "{toast}"
+        );
+        let kb = invoice_bytes(&big).div_ceil(1024);
+        assert!(
+            toast.contains(&format!("INV-0007 is too large ({kb} KB")),
+            "{toast}"
+        );
+        assert!(toast.contains("stays in this browser"), "{toast}");
+    }
 
     #[test]
     fn batches_respect_action_and_size_limits() {

@@ -29,7 +29,10 @@ pub mod replay;
 mod model;
 
 pub use backoff::{backoff_ms, retry_later};
-pub use batch::{op_bytes, plan_batches, Window, MAX_ACTIONS, MAX_ITEM_BYTES, MAX_TX_BYTES};
+pub use batch::{
+    op_bytes, plan_batches, refusal, refused_status, refused_toast, Refusal, Window, MAX_ACTIONS,
+    MAX_ITEM_BYTES, MAX_TX_BYTES,
+};
 pub use queue::{
     base_for, base_of, enqueue, sent_mark, written_mark, Enqueued, OpKind, QueueOp, Seen,
 };
