@@ -328,24 +328,43 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
         return Err(SaveError::Other("nobody is signed in".into()));
     };
     let anon_ns = Namespace::anonymous();
-    let anon = with_kv(|kv| store::load(kv, &anon_ns));
-    let plan = store::plan_move(&anon_ns, &anon, &store.ns, &store.snap, &now_rfc3339());
-    if let Some((p, s)) = &plan.profile_aside {
-        let aside =
-            crate::records::moved_profile((p, s), (&plan.merged.profile, &plan.merged.settings));
-        if !crate::sync::keep_conflicts(store, vec![aside]).await {
+    // The plan is made from what is stored now and written with no await in between: a
+    // change another tab makes while a differing profile is being kept is never written
+    // over. A profile set aside is kept before the plan that leaves it out is written;
+    // should it change meanwhile, the new one is kept too.
+    let mut kept: Vec<(Profile, Settings)> = Vec::new();
+    let plan = loop {
+        if !crate::sync::still(store, &session.sub) {
+            return Err(SaveError::Other(
+                "the account changed while moving, so nothing was moved".into(),
+            ));
+        }
+        let anon = with_kv(|kv| store::load(kv, &anon_ns));
+        let account = with_kv(|kv| store::load(kv, &store.ns));
+        let plan = store::plan_move(&anon_ns, &anon, &store.ns, &account, &now_rfc3339());
+        let Some(aside) = plan.profile_aside.clone().filter(|a| !kept.contains(a)) else {
+            break plan;
+        };
+        if kept.len() >= 3 {
+            return Err(SaveError::Other(
+                "this browser's business profile kept changing while moving, so nothing was moved; \
+                 try again in a moment"
+                    .into(),
+            ));
+        }
+        let conflict = crate::records::moved_profile(
+            (&aside.0, &aside.1),
+            (&plan.merged.profile, &plan.merged.settings),
+        );
+        if !crate::sync::keep_conflicts(store, vec![conflict]).await {
             return Err(SaveError::Other(
                 "this browser's business profile could not be kept for review, so nothing was moved; \
                  try again in a moment"
                     .into(),
             ));
         }
-    }
-    if !crate::sync::still(store, &session.sub) {
-        return Err(SaveError::Other(
-            "the account changed while moving, so nothing was moved".into(),
-        ));
-    }
+        kept.push(aside);
+    };
     let started = js_sys::Date::now();
     with_kv(|kv| store::write_all(kv, &plan.writes))?;
     let moved = format!("{} invoices from anonymous mode", plan.moved.len());
