@@ -197,7 +197,7 @@ test('anonymous invoices: kept anonymous when declined, moved (and uploaded) whe
   // the same client, entered in the account too, and the account's own profile
   await addClient(page, 'Walk-in');
   await profileName(page, 'Carol Consulting');
-  await until('the account\'s profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Carol Consulting');
+  await until('the account\'s profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Carol Consulting', 65000);
   await signOut(page);
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in'], 'declined: still anonymous');
@@ -220,7 +220,7 @@ test('anonymous invoices: kept anonymous when declined, moved (and uploaded) whe
   await tid(page, 'conflicts-note').filter({ hasText: 'Restored your business profile' }).waitFor();
   await nav(page, 'Settings');
   assert.equal(await tid(page, 'profile-name').inputValue(), 'Anon Studio');
-  await until('the restored profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Anon Studio');
+  await until('the restored profile in DynamoDB', async () => (await remoteProfile(carol))?.profile?.name === 'Anon Studio', 65000);
   await nav(page, 'Invoices');
   assert.deepEqual((await rows(page)).map((r) => r.client), ['Walk-in']);
   const clients = await page.evaluate((sub) => Object.keys(localStorage)
