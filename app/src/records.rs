@@ -338,6 +338,35 @@ fn store_remote(store: &Store, key: &str, content: Option<&Value>) -> Result<&'s
     }
 }
 
+/// How long after the user's last change of a client or the profile its round starts
+/// (a burst of changes is one round).
+pub const SOON_MS: u32 = 800;
+
+thread_local! {
+    static SOON: std::cell::RefCell<Option<gloo::timers::callback::Timeout>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A client or profile changed here by the user goes to DynamoDB a moment later, as an
+/// invoice does, not at the next connection check (which may be minutes away, or never
+/// if the tab closes first). A round already running is waited for. Offline, the round
+/// fails quietly and the next check sends it.
+pub fn sync_soon(store: &Store) {
+    if store.session.is_none() {
+        return;
+    }
+    let store = store.clone();
+    let timer = gloo::timers::callback::Timeout::new(SOON_MS, move || {
+        wasm_bindgen_futures::spawn_local(async move {
+            // the handle reads the state as it is now; a round running still holds it
+            drop(hold().await);
+            sync(&store).await;
+        });
+    });
+    // a newer change replaces the waiting round (dropping a Timeout cancels it)
+    SOON.with(|s| *s.borrow_mut() = Some(timer));
+}
+
 /// One round: DynamoDB's records read, each decided, stored here or written there.
 pub async fn sync(store: &Store) {
     let (Some(session), Some(scope)) = (store.session.clone(), scoped::scope_of(store)) else {

@@ -66,8 +66,9 @@ export function kit(getStack) {
 
   /** A fresh context, configured for the stand-ins and signed in as `email` (created
    * unless `create` is false). `contextOptions` go to browser.newContext. `identityPool`
-   * ({id, endpoint}): AWS credentials from that Cognito identity pool, none pasted. */
-  async function signedIn(email, { create = true, contextOptions = null, persistent = false, identityPool = null } = {}) {
+   * ({id, endpoint}): AWS credentials from that Cognito identity pool, none pasted.
+   * `interval`: the connection check's, in seconds. */
+  async function signedIn(email, { create = true, contextOptions = null, persistent = false, identityPool = null, interval = '2' } = {}) {
     const { browser, server, proxy, cognito, pool } = s();
     const { context, page, close } = persistent
       ? await launchPersistent(server.url, contextOptions ?? {})
@@ -91,7 +92,7 @@ export function kit(getStack) {
     await tid(page, 'auth-message').filter({ hasText: 'User pool settings saved' }).waitFor();
     await nav(page, 'Settings');
     await tid(page, 'cloud-endpoint').fill(proxy.url);
-    await tid(page, 'cloud-interval').fill('2');
+    await tid(page, 'cloud-interval').fill(interval);
     await tid(page, 'cloud-config-save').click();
     await tid(page, 'cloud-config-message').filter({ hasText: 'saved' }).waitFor();
     if (!identityPool) {

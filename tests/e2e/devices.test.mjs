@@ -189,6 +189,45 @@ const clientsOf = (page) => page.evaluate(() => Object.keys(localStorage)
   .filter((k) => k.includes('/client/'))
   .map((k) => JSON.parse(localStorage.getItem(k))));
 
+test('a client or profile saved here goes to DynamoDB a moment later, not at the next connection check', async () => {
+  // checks an hour apart: only the push after a save can bring these up within the test
+  const a = await signedIn('soon@ledgerline.test', { interval: '3600' });
+  await status(a.page, 'connected');
+  const sent = async () => {
+    const r = await records(a.sub);
+    const hooli = Object.values(r).find((x) => x.content?.name === 'Hooli');
+    return { hooli, profile: r['#profile'] };
+  };
+  await addClient(a.page, 'Hooli', { address: 'Page Mill 1' });
+  const hooli = await until('the new client in DynamoDB', async () => (await sent()).hooli, 20000);
+  assert.equal(hooli.version, 1);
+  assert.equal(hooli.content.address, 'Page Mill 1');
+  // an edit and the profile
+  await nav(a.page, 'Clients');
+  await tid(a.page, 'client-row').filter({ hasText: 'Hooli' }).getByTestId('client-edit').click();
+  await tid(a.page, 'client-address').fill('Page Mill 2');
+  await tid(a.page, 'client-save').click();
+  await nav(a.page, 'Settings');
+  await tid(a.page, 'profile-name').fill('Soon Ltd');
+  await tid(a.page, 'profile-save').click();
+  await tid(a.page, 'profile-message').filter({ hasText: 'Settings saved' }).waitFor();
+  const after = await until('both in DynamoDB', async () => {
+    const s = await sent();
+    return s.hooli?.content.address === 'Page Mill 2' && s.profile?.content?.profile?.name === 'Soon Ltd' && s;
+  }, 20000);
+  assert.equal(after.hooli.version, 2);
+  // and a delete: its tombstone goes up just as soon
+  await nav(a.page, 'Clients');
+  await tid(a.page, 'client-row').filter({ hasText: 'Hooli' }).getByTestId('client-delete').click();
+  await tid(a.page, 'client-row').filter({ hasText: 'Hooli' }).waitFor({ state: 'detached' });
+  await until('the tombstone in DynamoDB', async () => {
+    const r = (await records(a.sub))['#client#' + after.hooli.content.id];
+    return r?.deleted && r.version === 3;
+  }, 20000);
+  assert.equal((await remote(a.sub)).length, 0, 'no invoice was made');
+  await a.context.close();
+});
+
 test('clients and the business profile travel between devices; a client deleted on A while B issues an invoice for it loses nothing', async () => {
   const email = 'records@ledgerline.test';
   const a = await signedIn(email);

@@ -66,6 +66,7 @@ pub fn clients_page() -> Html {
             c.updated_at = crate::platform::now_rfc3339();
             match save_client(&store, c) {
                 Ok(()) => {
+                    crate::records::sync_soon(&store);
                     editing.set(None);
                     error.set(None);
                 }
@@ -106,7 +107,7 @@ pub fn clients_page() -> Html {
                         { for store.snap.clients.iter().map(|c| {
                             let n = store.snap.invoices.iter().filter(|i| i.content.client_id == c.id).count();
                             let del = { let store = store.clone(); let error = error.clone(); let id = c.id.clone();
-                                Callback::from(move |_| if let Err(m) = delete_client(&store, &id) { error.set(Some(m)) } else { error.set(None) }) };
+                                Callback::from(move |_| if let Err(m) = delete_client(&store, &id) { error.set(Some(m)) } else { crate::records::sync_soon(&store); error.set(None) }) };
                             html! {
                                 <tr data-testid="client-row" key={c.id.clone()}>
                                     <td class="client-name">{ &c.name }</td>

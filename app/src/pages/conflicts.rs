@@ -76,7 +76,12 @@ pub fn conflicts_page() -> Html {
                 let number = number_of(&c);
                 let text = if let Some(rc) = &c.record {
                     match record_choice(&store, rc, choice) {
-                        Ok(t) => t,
+                        Ok(t) => {
+                            if choice == Choice::RestoreMine {
+                                crate::records::sync_soon(&store);
+                            }
+                            t
+                        }
                         Err(e) => {
                             note.set(Some(e));
                             return;
@@ -163,8 +168,8 @@ pub fn conflicts_page() -> Html {
                 if let Some(rc) = &c.record {
                     let rows = record_rows(rc.local.as_ref(), rc.remote.as_ref(), rc.unsent);
                     let what = match (&rc.local, &rc.remote) {
-                        _ if rc.moved => "This browser's business profile from anonymous mode. Your account had its own when the anonymous data moved in, so the account's is used; \"Restore mine\" makes this one your profile instead (it goes to DynamoDB at the next sync), \"Keep the account's\" forgets it.",
-                        _ if rc.unsent => "Not in DynamoDB yet when all local data in this browser was deleted, so it was kept here instead of lost. \"Restore mine\" brings it back (it goes to DynamoDB at the next sync); \"Discard\" forgets it.",
+                        _ if rc.moved => "This browser's business profile from anonymous mode. Your account had its own when the anonymous data moved in, so the account's is used; \"Restore mine\" makes this one your profile instead (it goes to DynamoDB a moment later), \"Keep the account's\" forgets it.",
+                        _ if rc.unsent => "Not in DynamoDB yet when all local data in this browser was deleted, so it was kept here instead of lost. \"Restore mine\" brings it back (it goes to DynamoDB a moment later); \"Discard\" forgets it.",
                         (Some(_), None) => "Deleted in DynamoDB (on another device) while you changed it here. It is deleted here too; \"Restore mine\" brings yours back.",
                         (None, _) => "Changed in DynamoDB while you deleted it here. DynamoDB's version is back; \"Delete it anyway\" deletes it again.",
                         _ => "Changed in DynamoDB while you changed it here. DynamoDB's version is the one used now; yours is kept below.",
@@ -367,7 +372,7 @@ fn record_choice(
                 crate::records::note_restored(store, &rc.key, rc.base.clone());
             }
             Ok(format!(
-                "Restored your version of {title}; it goes to DynamoDB at the next sync."
+                "Restored your version of {title}; it goes to DynamoDB in a moment."
             ))
         }
         (None, Some(id)) => {
@@ -385,7 +390,7 @@ fn record_choice(
             if rc.unsent {
                 crate::records::note_restored(store, &rc.key, rc.base.clone());
             }
-            Ok("Restored your business profile; it goes to DynamoDB at the next sync.".into())
+            Ok("Restored your business profile; it goes to DynamoDB in a moment.".into())
         }
         (None, None) => Ok(format!("Kept DynamoDB's version of {title}.")),
     }

@@ -80,12 +80,16 @@ pub fn data_page() -> Html {
                         format!("could not be read ({e})"),
                     )]),
                     Ok(text) => match import(&store, &text) {
-                        Ok(plan) => ImportResult::Done(format!(
-                            "Imported {} invoices and {} clients from {}.",
-                            plan.invoices,
-                            plan.clients,
-                            file.name()
-                        )),
+                        Ok(plan) => ImportResult::Done({
+                            // its clients and profile go up with its invoices
+                            crate::records::sync_soon(&store);
+                            format!(
+                                "Imported {} invoices and {} clients from {}.",
+                                plan.invoices,
+                                plan.clients,
+                                file.name()
+                            )
+                        }),
                         Err(rej) => ImportResult::Rejected(
                             rej.into_iter().map(|r| (r.record, r.reason)).collect(),
                         ),

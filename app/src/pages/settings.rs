@@ -137,7 +137,10 @@ pub fn settings_page() -> Html {
                 ..store.snap.settings.clone()
             };
             match save_profile(&store, p, s) {
-                Ok(()) => message.set(Some((true, "Settings saved.".into()))),
+                Ok(()) => {
+                    crate::records::sync_soon(&store);
+                    message.set(Some((true, "Settings saved.".into())))
+                }
                 Err(e) => message.set(Some((false, e.message()))),
             }
         })
