@@ -4,23 +4,13 @@
 //! newest N are kept.
 
 use crate::error::CloudResult;
-use ledgerline_core::backups::{to_prune, Kept};
+use ledgerline_core::backups::{head_of, to_prune, Head, Kept, StoredCopy, HEAD_CHARS};
 use ledgerline_core::protocol::BackupInfo;
 use rexie::{Rexie, TransactionMode};
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 const DB: &str = "ledgerline-backups";
 const STORE: &str = "backups";
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Stored {
-    at: f64,
-    reason: String,
-    invoices: u32,
-    bundle: String,
-}
 
 fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
@@ -35,11 +25,23 @@ async fn open() -> CloudResult<std::rc::Rc<Rexie>> {
     crate::idb::open(DB, &[(STORE, false)]).await
 }
 
-async fn all(db: &Rexie, user: &str) -> CloudResult<Vec<(JsValue, Stored)>> {
+/// A stored copy's head, read from the first characters of its text (a bundle of
+/// megabytes is neither copied out of JavaScript nor decoded); a copy an older version
+/// stored (no size in its head) is read whole.
+fn head(v: &JsValue) -> Option<Head> {
+    let text: &js_sys::JsString = v.dyn_ref()?;
+    let prefix: String = text.slice(0, HEAD_CHARS).into();
+    head_of(&prefix).or_else(|| {
+        let copy: StoredCopy = serde_json::from_str(&v.as_string()?).ok()?;
+        Some(copy.head())
+    })
+}
+
+async fn heads(db: &Rexie, user: &str) -> CloudResult<Vec<(JsValue, Head)>> {
     Ok(crate::idb::user_entries(db, STORE, user)
         .await?
         .into_iter()
-        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v.as_string()?).ok()?)))
+        .filter_map(|(k, v)| Some((k, head(&v)?)))
         .collect())
 }
 
@@ -70,21 +72,16 @@ pub async fn add(
         .await
         .map_err(err)?;
     let values = store.get_all(Some(range), None).await.map_err(err)?;
-    let existing: Vec<(JsValue, Stored)> = keys
+    let existing: Vec<(JsValue, Head)> = keys
         .into_iter()
         .zip(values)
-        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v.as_string()?).ok()?)))
+        .filter_map(|(k, v)| Some((k, head(&v)?)))
         .collect();
     let mut at = js_sys::Date::now();
     while existing.iter().any(|(_, s)| s.at as u64 == at as u64) {
         at += 1.0;
     }
-    let value = Stored {
-        at,
-        reason: reason.to_string(),
-        invoices,
-        bundle,
-    };
+    let value = StoredCopy::new(at, reason, invoices, bundle);
     let text = serde_json::to_string(&value).map_err(err)?;
     let kept: Vec<Kept> = existing
         .iter()
@@ -110,15 +107,15 @@ pub async fn add(
 /// The user's backups, newest first, without their content.
 pub async fn list(user: &str) -> CloudResult<Vec<BackupInfo>> {
     let db = open().await?;
-    Ok(all(&db, user)
+    Ok(heads(&db, user)
         .await?
         .into_iter()
         .rev()
-        .map(|(_, s)| BackupInfo {
-            at: s.at,
-            reason: s.reason,
-            invoices: s.invoices,
-            bytes: s.bundle.len() as u64,
+        .map(|(_, h)| BackupInfo {
+            at: h.at,
+            reason: h.reason,
+            invoices: h.invoices,
+            bytes: h.bytes.unwrap_or(0),
         })
         .collect())
 }
@@ -137,6 +134,6 @@ pub async fn read(user: &str, at: f64) -> CloudResult<Option<String>> {
         .map_err(err)?;
     tx.done().await.map_err(err)?;
     Ok(v.and_then(|v| v.as_string())
-        .and_then(|s| serde_json::from_str::<Stored>(&s).ok())
+        .and_then(|s| serde_json::from_str::<StoredCopy>(&s).ok())
         .map(|s| s.bundle))
 }

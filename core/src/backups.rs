@@ -158,6 +158,66 @@ pub fn to_prune(existing: &[Kept], reason: &str, keep: u32) -> Vec<f64> {
     same.into_iter().take(drop).collect()
 }
 
+/// A copy as it is stored (JSON text): its head first, then the bundle, in this order, so
+/// that the head can be read from the text's first characters ([`head_of`]) without
+/// decoding bundles of megabytes (pruning and listing read every copy's head).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredCopy {
+    pub at: f64,
+    pub reason: String,
+    pub invoices: u32,
+    /// The bundle's length in bytes (None: stored by a version that did not write it).
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    pub bundle: String,
+}
+
+/// What a stored copy says of itself, without its bundle.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Head {
+    pub at: f64,
+    pub reason: String,
+    pub invoices: u32,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+}
+
+/// How many characters of a stored copy's text are read for its head: reasons are
+/// short, so the head always fits.
+pub const HEAD_CHARS: u32 = 512;
+
+impl StoredCopy {
+    pub fn new(at: f64, reason: &str, invoices: u32, bundle: String) -> Self {
+        StoredCopy {
+            at,
+            reason: reason.to_string(),
+            invoices,
+            bytes: Some(bundle.len() as u64),
+            bundle,
+        }
+    }
+
+    pub fn head(&self) -> Head {
+        Head {
+            at: self.at,
+            reason: self.reason.clone(),
+            invoices: self.invoices,
+            bytes: Some(self.bytes.unwrap_or(self.bundle.len() as u64)),
+        }
+    }
+}
+
+/// The head of a stored copy from the first characters of its text (None: they do not
+/// hold a whole head, or it was stored without its size: then the whole text is read).
+/// Inside a JSON string every quote is escaped, so `,"bundle":` is the field itself.
+pub fn head_of(prefix: &str) -> Option<Head> {
+    let end = prefix.find(",\"bundle\":")?;
+    let head: Head = serde_json::from_str(&format!("{}}}", &prefix[..end])).ok()?;
+    head.bytes.is_some().then_some(head)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +320,36 @@ mod tests {
         assert!(!worth_exporting(&s));
         s.profile.name = "Me".into();
         assert!(worth_exporting(&s));
+    }
+
+    #[test]
+    fn a_stored_copy_s_head_is_read_from_its_first_characters() {
+        let bundle = format!(
+            "{{\"invoices\":[{}]}}",
+            vec![r#"{"notes":"a \"quoted\", \"bundle\": here"}"#; 2000].join(",")
+        );
+        for reason in [
+            LATEST,
+            AUTOMATIC_SW,
+            "before a restore: \"odd\", \"bundle\":x",
+        ] {
+            let copy = StoredCopy::new(1_700_000_000_123.0, reason, 2000, bundle.clone());
+            let text = serde_json::to_string(&copy).unwrap();
+            let prefix: String = text.chars().take(HEAD_CHARS as usize).collect();
+            let head = head_of(&prefix).expect("the head fits in the prefix");
+            assert_eq!(head, copy.head());
+            assert_eq!(head.bytes, Some(bundle.len() as u64));
+            assert_eq!(head.reason, reason);
+            // and the whole text reads back as it was
+            assert_eq!(serde_json::from_str::<StoredCopy>(&text).unwrap(), copy);
+        }
+        // stored by an older version (no size): the whole text is read instead
+        let old = r#"{"at":5.0,"reason":"latest copy","invoices":1,"bundle":"{}"}"#;
+        assert_eq!(head_of(old), None);
+        let copy: StoredCopy = serde_json::from_str(old).unwrap();
+        assert_eq!(copy.head().bytes, Some(2));
+        // a prefix cut before the bundle field
+        let text = serde_json::to_string(&StoredCopy::new(1.0, LATEST, 1, "{}".into())).unwrap();
+        assert_eq!(head_of(&text[..20]), None);
     }
 }
