@@ -6,7 +6,7 @@ use crate::platform;
 use crate::state::{undo_delete, Action, AppState, Connection, Store};
 use ledgerline_core::errors::ErrorClass;
 use ledgerline_core::store::load as load_snapshot;
-use ledgerline_core::sync::{refusal, refused_status, Refusal};
+use ledgerline_core::sync::{refused_status, Refusal};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -418,7 +418,7 @@ fn storage_status(store: &Store) -> Html {
                 let causes: Vec<Refusal> = store
                     .refused
                     .iter()
-                    .map(|id| store.invoice(id).map_or(Refusal::Invalid, refusal))
+                    .map(|id| crate::sync::refusal_here(store, id).1)
                     .collect();
                 let (line, tip) = refused_status(&causes);
                 return html! {

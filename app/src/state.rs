@@ -332,7 +332,7 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
     // change another tab makes while a differing profile is being kept is never written
     // over. A profile set aside is kept before the plan that leaves it out is written;
     // should it change meanwhile, the new one is kept too.
-    let mut kept: Vec<(Profile, Settings)> = Vec::new();
+    let mut kept: Vec<serde_json::Value> = Vec::new();
     let plan = loop {
         if !crate::sync::still(store, &session.sub) {
             return Err(SaveError::Other(
@@ -342,7 +342,12 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
         let anon = with_kv(|kv| store::load(kv, &anon_ns));
         let account = with_kv(|kv| store::load(kv, &store.ns));
         let plan = store::plan_move(&anon_ns, &anon, &store.ns, &account, &now_rfc3339());
-        let Some(aside) = plan.profile_aside.clone().filter(|a| !kept.contains(a)) else {
+        // what the kept conflict holds (profile, number prefix and digits): a profile
+        // kept already is not kept again because, say, an invoice moved the counter
+        let Some(aside) = plan.profile_aside.clone().filter(|(p, s)| {
+            let value = ledgerline_core::sync::records::profile_value(p, s);
+            !kept.contains(&value)
+        }) else {
             break plan;
         };
         if kept.len() >= 3 {
@@ -363,7 +368,9 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
                     .into(),
             ));
         }
-        kept.push(aside);
+        kept.push(ledgerline_core::sync::records::profile_value(
+            &aside.0, &aside.1,
+        ));
     };
     let started = js_sys::Date::now();
     with_kv(|kv| store::write_all(kv, &plan.writes))?;

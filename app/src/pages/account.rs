@@ -265,7 +265,11 @@ pub fn account_page() -> Html {
             let store = store.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match move_anonymous(&store).await {
-                    Ok(text) => store.dispatch(Action::Toast(text)),
+                    Ok(text) => {
+                        // the moved clients and profile go up with the moved invoices
+                        crate::records::sync_soon(&store);
+                        store.dispatch(Action::Toast(text))
+                    }
                     Err(e) => store.dispatch(Action::Toast(e.message())),
                 }
             })

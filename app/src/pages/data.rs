@@ -240,6 +240,7 @@ fn restore_latest(store: &Store) -> Callback<MouseEvent> {
                 },
             };
             if outcome.is_ok() {
+                crate::records::sync_soon(&store);
                 // read back from localStorage: the entries written over are no longer damaged
                 let snap =
                     crate::platform::with_kv(|kv| ledgerline_core::store::load(kv, &store.ns));
@@ -320,6 +321,9 @@ fn backups_view() -> Html {
                         Ok(bundle) => restore_backup(&store, &bundle).await,
                         Err(e) => Err(format!("the backup could not be read ({})", e.message())),
                     };
+                    if outcome.is_ok() {
+                        crate::records::sync_soon(&store);
+                    }
                     note.set(Some(match outcome {
                         Ok(t) => (true, t),
                         Err(m) => (false, format!("Nothing was restored: {m}")),

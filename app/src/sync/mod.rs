@@ -309,3 +309,23 @@ pub fn refresh_session(store: &Store) {
         }
     });
 }
+
+/// The number of an invoice DynamoDB would not take and why, from this browser's copy
+/// (its id, and "refused as invalid", when that copy cannot be read: the copy here is
+/// damaged, then said so, or gone).
+pub fn refusal_here(store: &Store, id: &str) -> (String, ledgerline_core::sync::Refusal) {
+    use ledgerline_core::sync::{refusal, Refusal};
+    if let Some(inv) = store.invoice(id) {
+        return (inv.content.number.clone(), refusal(inv));
+    }
+    let key = store.ns.invoice(id);
+    let damaged = store.snap.damaged.iter().any(|d| d.key == key);
+    (
+        id.to_string(),
+        if damaged {
+            Refusal::Damaged
+        } else {
+            Refusal::Invalid
+        },
+    )
+}

@@ -5,7 +5,7 @@ use super::apply::apply;
 use super::runner::{after_backoff, with_state, RETRY_REPLAY};
 use super::{connection_of, still};
 use crate::state::{Action, Connection, Store};
-use ledgerline_core::sync::{refusal, refused_toast, Refusal};
+use ledgerline_core::sync::{refused_toast, Refusal};
 
 pub async fn replay_now(store: &Store) {
     if with_state(|s| std::mem::replace(&mut s.replaying, true)) {
@@ -89,10 +89,7 @@ async fn replay_once(store: &Store) {
     if !refused.is_empty() && new_refusal {
         let said: Vec<(String, Refusal)> = refused
             .iter()
-            .map(|id| match store.invoice(id) {
-                Some(i) => (i.content.number.clone(), refusal(i)),
-                None => (id.clone(), Refusal::Invalid),
-            })
+            .map(|id| super::refusal_here(store, id))
             .collect();
         store.dispatch(Action::Toast(refused_toast(&said)));
     }

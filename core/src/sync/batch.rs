@@ -66,7 +66,7 @@ pub fn refused_status(causes: &[Refusal]) -> (String, String) {
     } else if all(|c| *c == Refusal::Damaged) {
         (
             "damaged here",
-            "Its stored copy in this browser no longer matches its checksum: open it, check it and save it again to send it.",
+            "Its copy in this browser no longer matches its checksum: restore it from the latest copy or a backup (see the damaged-entries notice), then it is sent.",
         )
     } else if all(|c| *c == Refusal::Invalid) {
         (
@@ -95,7 +95,7 @@ pub fn refused_toast(refused: &[(String, Refusal)]) -> String {
                 bytes.div_ceil(1024)
             ),
             Refusal::Damaged => format!(
-                "{number} is damaged in this browser (its content does not match its checksum): open it, check it and save it again"
+                "{number} is damaged in this browser (its copy does not match its checksum): restore it from the latest copy or a backup (see the damaged-entries notice)"
             ),
             Refusal::Invalid => format!(
                 "DynamoDB refused {number} as invalid: open it, correct any unusual field and save it again"
@@ -103,8 +103,13 @@ pub fn refused_toast(refused: &[(String, Refusal)]) -> String {
         })
         .collect();
     format!(
-        "Not uploaded: {}. It stays in this browser only; the other invoices are sent as usual.",
-        said.join("; ")
+        "Not uploaded: {}. {} in this browser only; the other invoices are sent as usual.",
+        said.join("; "),
+        if refused.len() == 1 {
+            "It stays"
+        } else {
+            "They stay"
+        }
     )
 }
 
@@ -257,7 +262,7 @@ mod tests {
             toast.contains(&format!("INV-0007 is too large ({kb} KB")),
             "{toast}"
         );
-        assert!(toast.contains("stays in this browser"), "{toast}");
+        assert!(toast.contains("They stay in this browser"), "{toast}");
     }
 
     #[test]
