@@ -344,10 +344,15 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
         let plan = store::plan_move(&anon_ns, &anon, &store.ns, &account, &now_rfc3339());
         // what the kept conflict holds (profile, number prefix and digits): a profile
         // kept already is not kept again because, say, an invoice moved the counter
-        let Some(aside) = plan.profile_aside.clone().filter(|(p, s)| {
-            let value = ledgerline_core::sync::records::profile_value(p, s);
-            !kept.contains(&value)
-        }) else {
+        let Some((aside, value)) = plan
+            .profile_aside
+            .clone()
+            .map(|(p, s)| {
+                let value = ledgerline_core::sync::records::profile_value(&p, &s);
+                ((p, s), value)
+            })
+            .filter(|(_, value)| !kept.contains(value))
+        else {
             break plan;
         };
         if kept.len() >= 3 {
@@ -368,9 +373,7 @@ pub async fn move_anonymous(store: &Store) -> Result<String, SaveError> {
                     .into(),
             ));
         }
-        kept.push(ledgerline_core::sync::records::profile_value(
-            &aside.0, &aside.1,
-        ));
+        kept.push(value);
     };
     let started = js_sys::Date::now();
     with_kv(|kv| store::write_all(kv, &plan.writes))?;

@@ -42,7 +42,7 @@ async fn copies_are_listed_and_pruned_from_their_heads_old_ones_included() {
     backup::remove_user(USER).await.unwrap();
     let old = bundle(3);
     put_old_format(1_000, "before pull", &old).await;
-    // three more of the same kind, two kept: the old-format one goes first
+    // three more of the same kind, three kept: the old-format one goes first
     let big = bundle(2_000);
     for _ in 0..3 {
         backup::add(USER, "before pull", 2_000, big.clone(), 3)

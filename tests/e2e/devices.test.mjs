@@ -185,6 +185,13 @@ async function records(sub) {
     version: Number(i.version.N), deleted: !!i.deleted?.BOOL, content: i.content ? JSON.parse(i.content.S) : null,
   }]));
 }
+/** Clients → edit the client named `name` → its address → save. */
+async function editClientAddress(page, name, address) {
+  await nav(page, 'Clients');
+  await tid(page, 'client-row').filter({ hasText: name }).getByTestId('client-edit').click();
+  await tid(page, 'client-address').fill(address);
+  await tid(page, 'client-save').click();
+}
 const clientsOf = (page) => page.evaluate(() => Object.keys(localStorage)
   .filter((k) => k.includes('/client/'))
   .map((k) => JSON.parse(localStorage.getItem(k))));
@@ -203,10 +210,7 @@ test('a client or profile saved here goes to DynamoDB a moment later, not at the
   assert.equal(hooli.version, 1);
   assert.equal(hooli.content.address, 'Page Mill 1');
   // an edit and the profile
-  await nav(a.page, 'Clients');
-  await tid(a.page, 'client-row').filter({ hasText: 'Hooli' }).getByTestId('client-edit').click();
-  await tid(a.page, 'client-address').fill('Page Mill 2');
-  await tid(a.page, 'client-save').click();
+  await editClientAddress(a.page, 'Hooli', 'Page Mill 2');
   await nav(a.page, 'Settings');
   await tid(a.page, 'profile-name').fill('Soon Ltd');
   await tid(a.page, 'profile-save').click();
@@ -244,10 +248,7 @@ test('clients and the business profile travel between devices; a client deleted 
   await status(b.page, 'connected');
   await until('A\'s clients on B', async () => (await clientsOf(b.page)).length === 2);
   // B edits Globex and the business profile
-  await nav(b.page, 'Clients');
-  await tid(b.page, 'client-row').filter({ hasText: 'Globex' }).getByTestId('client-edit').click();
-  await tid(b.page, 'client-address').fill('New Street 2');
-  await tid(b.page, 'client-save').click();
+  await editClientAddress(b.page, 'Globex', 'New Street 2');
   await nav(b.page, 'Settings');
   await tid(b.page, 'profile-name').fill('Two Laptops Ltd');
   // the settings that describe the business travel with it
@@ -363,10 +364,7 @@ test('a client edited on two devices at once: DynamoDB keeps one, the other is o
   await status(a.page, 'local');
   await status(b.page, 'local');
   for (const [page, text] of [[a.page, 'Edited on A'], [b.page, 'Edited on B']]) {
-    await nav(page, 'Clients');
-    await tid(page, 'client-row').filter({ hasText: 'Hooli' }).getByTestId('client-edit').click();
-    await tid(page, 'client-address').fill(text);
-    await tid(page, 'client-save').click();
+    await editClientAddress(page, 'Hooli', text);
     await tid(page, 'client-row').filter({ hasText: 'Hooli' }).waitFor();
   }
   await stack.proxy.set({ mode: 'pass' });
@@ -413,10 +411,7 @@ test('"Delete all local data" with client changes DynamoDB lacks: an unsent edit
   // offline: Wayne edited, Stark deleted, Fresh Co new; then all local data deleted
   await stack.proxy.set({ mode: 'drop' });
   await status(a.page, 'local');
-  await nav(a.page, 'Clients');
-  await tid(a.page, 'client-row').filter({ hasText: 'Wayne' }).getByTestId('client-edit').click();
-  await tid(a.page, 'client-address').fill('Unsent address');
-  await tid(a.page, 'client-save').click();
+  await editClientAddress(a.page, 'Wayne', 'Unsent address');
   await tid(a.page, 'client-row').filter({ hasText: 'Stark' }).getByTestId('client-delete').click();
   await tid(a.page, 'client-row').filter({ hasText: 'Stark' }).waitFor({ state: 'detached' });
   await addClient(a.page, 'Fresh Co');
@@ -553,10 +548,7 @@ test('a client made from an old issued invoice is a stand-in: DynamoDB\'s newer 
   await tid(a.page, 'inv-save').click();
   await tid(a.page, 'invoice-table').waitFor();
   // the client moves after the invoice was issued
-  await nav(a.page, 'Clients');
-  await tid(a.page, 'client-row').filter({ hasText: 'Umbrella' }).getByTestId('client-edit').click();
-  await tid(a.page, 'client-address').fill('New Road 2');
-  await tid(a.page, 'client-save').click();
+  await editClientAddress(a.page, 'Umbrella', 'New Road 2');
   await until('both in DynamoDB', async () => {
     const r = await remote(a.sub);
     return r[0]?.content.status === 'sent' && (await records(a.sub))[key]?.content?.address === 'New Road 2';
